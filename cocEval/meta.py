@@ -1,0 +1,420 @@
+"""Random-effects pooling of provider (or study) results, as ``metafor::rma()``.
+
+:func:`random_effects` pools estimates with their standard errors under the normal-normal
+random-effects model ``y_i ~ N(mu, v_i + tau2)``. It reproduces ``metafor::rma(yi, vi,
+method=..., test=...)`` and ``predict()`` for the intercept-only model:
+
+- ``method="DL"``: DerSimonian-Laird moment estimator of ``tau2`` (truncated at zero);
+- ``method="REML"``: Fisher scoring exactly as metafor (starting value the Hedges estimator,
+  step ``(y'PPy - tr P) / tr(PP)`` halved while it would make ``tau2`` negative, stop when
+  ``tau2`` changes by less than 1e-5, at most 100 iterations, and metafor's check that the
+  likelihood at ``tau2 = 0`` is not higher);
+- ``hartung_knapp=True``: metafor's ``test="knha"`` (variance of the pooled estimate multiplied
+  by the weighted residual mean square, not truncated at 1; ``t`` with ``k - 1`` df);
+- prediction interval as ``predict.rma``: ``estimate +/- crit * sqrt(se^2 + tau2)`` with the
+  same critical value as the confidence interval (normal, or ``t_{k-1}`` with Hartung-Knapp);
+- ``I^2 = 100 tau2 / (tau2 + v~)`` with ``v~ = (k - 1) / (sum w - sum w^2 / sum w)``, ``Q`` the
+  fixed-effect heterogeneity statistic on ``k - 1`` df.
+
+statsmodels has ``combine_effects`` (DL and Paule-Mandel) but no REML or metafor-style
+prediction interval, so the few lines of the model are written out here and checked against
+metafor fixtures (``tests/reference/meta_reference.R``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cocEval._results import ResultMixin
+from cocEval.style import NHS_BLUE, NHS_GREY, new_axes
+
+__all__ = ["MetaResult", "random_effects"]
+
+#: metafor's Fisher-scoring controls (``rma.uni`` defaults).
+_REML_THRESHOLD = 1e-5
+_REML_MAXITER = 100
+_LL0_TOL = np.finfo(float).eps ** 0.25
+
+
+@dataclass(repr=False)
+class MetaResult(ResultMixin):
+    """Random-effects meta-analysis result (from :func:`random_effects`).
+
+    Attributes
+    ----------
+    estimate, se : float
+        Pooled estimate and its standard error (Hartung-Knapp-adjusted when requested).
+    ci_low, ci_high : float
+        Confidence interval at level ``1 - alpha``.
+    pi_low, pi_high : float
+        Prediction interval for the effect in a new provider/study (metafor ``predict()``).
+    tau2, i2, q, q_pvalue : float
+        Between-study variance, I-squared (percent), Cochran's Q and its p-value.
+    pvalue : float
+        Two-sided p-value for the pooled estimate being zero.
+    table : DataFrame
+        One row per study: ``label``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
+        ``weight`` (percent of the random-effects weight).
+    """
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    pi_low: float
+    pi_high: float
+    tau2: float
+    i2: float
+    q: float
+    q_pvalue: float
+    pvalue: float
+    k: int
+    method: str
+    hartung_knapp: bool
+    alpha: float
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __repr__(self) -> str:
+        return (
+            f"MetaResult(k={self.k}, method={self.method!r}, estimate={self.estimate:.4g}, "
+            f"ci=({self.ci_low:.4g}, {self.ci_high:.4g}), tau2={self.tau2:.4g}, i2={self.i2:.1f}%)"
+        )
+
+    @property
+    def level(self) -> int:
+        """Confidence level in percent (95 for ``alpha=0.05``)."""
+        return round(100 * (1 - self.alpha))
+
+    def summary(self, *, transform=None, units: str = "") -> str:
+        """Plain-English paragraph: the pooled result first, then heterogeneity and method.
+
+        Parameters
+        ----------
+        transform : callable, optional
+            Applied to estimate and interval ends before printing (``np.exp`` for log ratios).
+        units : str
+            Appended to the numbers, e.g. ``" per 1,000 bed days"``.
+
+        Examples
+        --------
+        >>> res = random_effects([0.1, 0.3, 0.2], [0.1, 0.1, 0.1], method="DL")
+        >>> res.summary().startswith("Pooled over 3 studies")
+        True
+        """
+        f = transform if transform is not None else (lambda v: v)
+
+        def num(v: float) -> str:
+            return f"{f(v):.3g}{units}"
+
+        word = "study" if self.k == 1 else "studies"
+        text = (
+            f"Pooled over {self.k} {word}, the random-effects estimate is {num(self.estimate)} "
+            f"({self.level}% CI {num(self.ci_low)} to {num(self.ci_high)}"
+        )
+        text += f", p = {self.pvalue:.2g}). " if np.isfinite(self.pvalue) else "). "
+        if self.k >= 2:
+            text += (
+                f"Results vary between studies: I-squared is {self.i2:.0f}% (Q = {self.q:.2f} on "
+                f"{self.k - 1} df, p = {self.q_pvalue:.2g}; tau-squared = {self.tau2:.4g}). "
+                f"A new study's result would be expected between {num(self.pi_low)} and "
+                f"{num(self.pi_high)} ({self.level}% prediction interval). "
+            )
+        else:
+            text += "With one study, between-study variation cannot be estimated. "
+        hk = ", Hartung-Knapp adjustment" if self.hartung_knapp else ""
+        text += f"Method: {self.method} estimate of tau-squared{hk}."
+        return text
+
+    def get_plot_data(self, *, transform=None) -> pd.DataFrame:
+        """Tidy frame behind :meth:`forest_plot`: one row per study plus pooled and prediction rows.
+
+        Columns ``label``, ``kind`` ("study", "pooled", "prediction"), ``estimate``, ``low``,
+        ``high``, ``weight`` (percent; NaN for the summary rows), all on the transformed scale
+        when ``transform`` is given.
+
+        Examples
+        --------
+        >>> res = random_effects([0.1, 0.3, 0.2], [0.1, 0.1, 0.1], labels=["A", "B", "C"])
+        >>> list(res.get_plot_data()["kind"])
+        ['study', 'study', 'study', 'pooled', 'prediction']
+        """
+        f = transform if transform is not None else (lambda v: v)
+        t = self.table
+        rows = pd.DataFrame(
+            {
+                "label": t["label"].astype(str),
+                "kind": "study",
+                "estimate": f(t["estimate"].to_numpy(float)),
+                "low": f(t["ci_low"].to_numpy(float)),
+                "high": f(t["ci_high"].to_numpy(float)),
+                "weight": t["weight"].to_numpy(float),
+            }
+        )
+        pooled = pd.DataFrame(
+            {
+                "label": [f"Random-effects ({self.method})", "Prediction interval"],
+                "kind": ["pooled", "prediction"],
+                "estimate": f(np.array([self.estimate, self.estimate])),
+                "low": f(np.array([self.ci_low, self.pi_low])),
+                "high": f(np.array([self.ci_high, self.pi_high])),
+                "weight": [np.nan, np.nan],
+            }
+        )
+        return pd.concat([rows, pooled], ignore_index=True)
+
+    def forest_plot(self, *, ax=None, transform=None, xlabel: str | None = None, title: str | None = None):
+        """Forest plot: study rows (square sized by weight), pooled diamond, prediction interval.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+        transform : callable, optional
+            E.g. ``np.exp`` to show log rate ratios as rate ratios (the axis is then logarithmic
+            and the reference line is at 1).
+        xlabel, title : str, optional
+            Defaults state the estimate and its interval (an active title).
+
+        Returns
+        -------
+        (fig, ax)
+
+        Examples
+        --------
+        >>> res = random_effects([0.1, 0.3, 0.2], [0.1, 0.1, 0.1], labels=["A", "B", "C"])
+        >>> fig, ax = res.forest_plot(transform=np.exp)
+        """
+        data = self.get_plot_data(transform=transform)
+        fig, ax = new_axes(ax, figsize=(8, 1.2 + 0.35 * (self.k + 3)))
+        studies = data[data["kind"] == "study"]
+        n = len(studies)
+        ys = np.arange(n, 0, -1) + 2.0  # studies on top, two rows below for the summaries
+        wmax = np.nanmax(studies["weight"]) if n else 1.0
+        ax.hlines(ys, studies["low"], studies["high"], color=NHS_GREY, lw=1.2)
+        ax.scatter(
+            studies["estimate"], ys, marker="s", color=NHS_GREY, zorder=3,
+            s=20 + 120 * studies["weight"].to_numpy() / wmax, label="Study (size = weight)",
+        )
+        pooled = data[data["kind"] == "pooled"].iloc[0]
+        pred = data[data["kind"] == "prediction"].iloc[0]
+        y_pool = 1.0
+        diamond_x = [pooled["low"], pooled["estimate"], pooled["high"], pooled["estimate"]]
+        diamond_y = [y_pool, y_pool + 0.3, y_pool, y_pool - 0.3]
+        ax.fill(diamond_x, diamond_y, color=NHS_BLUE, zorder=3, label=pooled["label"])
+        if self.k >= 2:
+            ax.hlines(0.0, pred["low"], pred["high"], color=NHS_BLUE, lw=2, linestyles="--",
+                      label=f"{self.level}% prediction interval")
+        ref = 1.0 if transform is not None and transform(0.0) == 1.0 else 0.0
+        ax.axvline(ref, color="black", lw=0.8, ls=":")
+        if transform is not None and np.all(data[["low", "high"]].to_numpy() > 0):
+            ax.set_xscale("log")
+        labels = list(studies["label"]) + [pooled["label"], pred["label"] if self.k >= 2 else ""]
+        ax.set_yticks(list(ys) + [y_pool, 0.0])
+        ax.set_yticklabels(labels)
+        ax.set_ylim(-0.7, n + 2.7)
+        ax.set_xlabel(xlabel or "Estimate with confidence interval")
+        ax.set_title(
+            title
+            or f"Pooled estimate {pooled['estimate']:.3g} ({self.level}% CI {pooled['low']:.3g} "
+            f"to {pooled['high']:.3g}); I-squared {self.i2:.0f}%"
+        )
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+        fig.tight_layout()
+        return fig, ax
+
+    def plot(self, *, ax=None, transform=None):
+        """Same as :meth:`forest_plot` (the results-object convention).
+
+        Examples
+        --------
+        >>> fig, ax = random_effects([0.1, 0.3], [0.1, 0.2]).plot()
+        """
+        return self.forest_plot(ax=ax, transform=transform)
+
+
+def _as_vector(values, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).ravel()
+    if arr.size == 0:
+        raise ValueError(f"{name}: need at least one value")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name}: values must be finite; non-finite at positions {np.flatnonzero(bad).tolist()}")
+    return arr
+
+
+def _tau2_dl(y: np.ndarray, v: np.ndarray) -> float:
+    w = 1.0 / v
+    mu = np.sum(w * y) / np.sum(w)
+    q = np.sum(w * (y - mu) ** 2)
+    tr_p = np.sum(w) - np.sum(w**2) / np.sum(w)
+    return max(0.0, (q - (len(y) - 1)) / tr_p)
+
+
+def _reml_loglik(tau2: float, y: np.ndarray, v: np.ndarray) -> float:
+    w = 1.0 / (v + tau2)
+    mu = np.sum(w * y) / np.sum(w)
+    return -0.5 * (np.sum(np.log(v + tau2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2))
+
+
+def _tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
+    """REML tau2 by metafor's Fisher scoring (intercept-only ``P = W - w w' / sum w``)."""
+    k = len(y)
+    # Hedges (HE) starting value, as metafor: (sum (y - ybar)^2 - tr(PV)) / (k - 1).
+    tau2 = max(0.0, (np.sum((y - y.mean()) ** 2) - v.sum() * (k - 1) / k) / (k - 1))
+    change, it = np.inf, 0
+    while change > _REML_THRESHOLD:
+        it += 1
+        old = tau2
+        w = 1.0 / (v + tau2)
+        sw = w.sum()
+        p = np.diag(w) - np.outer(w, w) / sw
+        py = p @ y
+        pp_tr = np.sum(p * p)  # tr(PP), P symmetric
+        adj = (py @ py - np.trace(p)) / pp_tr
+        while tau2 + adj < 0:
+            adj /= 2
+        tau2 = tau2 + adj
+        change = abs(old - tau2)
+        if it > _REML_MAXITER:
+            raise RuntimeError(
+                f"REML Fisher scoring did not converge in {_REML_MAXITER} iterations (as metafor would stop); "
+                "try method='DL'"
+            )
+    # metafor's ll0check: fall back to tau2 = 0 if that likelihood is clearly higher.
+    if tau2 > _REML_THRESHOLD and _reml_loglik(0.0, y, v) - _reml_loglik(tau2, y, v) > _LL0_TOL:
+        warnings.warn("REML Fisher scoring may have stopped at a local maximum; setting tau2 = 0 (as metafor).",
+                      stacklevel=3)
+        tau2 = 0.0
+    return max(0.0, tau2)
+
+
+def random_effects(
+    estimates,
+    std_errors,
+    *,
+    method: str = "REML",
+    labels=None,
+    alpha: float = 0.05,
+    hartung_knapp: bool = False,
+) -> MetaResult:
+    """Pool estimates by random-effects meta-analysis (identical to ``metafor::rma``).
+
+    Parameters
+    ----------
+    estimates : array-like
+        Per-provider (or per-study) estimates on an additive scale, e.g. log rate ratios.
+    std_errors : array-like
+        Their standard errors (strictly positive; a zero SE raises ``ValueError``).
+    method : {"REML", "DL"}
+        Estimator of the between-study variance ``tau2``.
+    labels : array-like, optional
+        Names for the rows of ``table`` and the forest plot (default "1", "2", ...).
+    alpha : float
+        1 - confidence level of the confidence and prediction intervals.
+    hartung_knapp : bool
+        Hartung-Knapp(-Sidik-Jonkman) adjustment (metafor ``test="knha"``). Ignored, with a
+        warning, when there is a single study (metafor does the same).
+
+    Returns
+    -------
+    MetaResult
+
+    Notes
+    -----
+    With one study, ``tau2`` is 0 and the result is that study's own estimate (with a warning).
+    With two studies, ``tau2`` is estimated from one degree of freedom and the Hartung-Knapp
+    interval uses ``t`` on 1 df: honest, but very wide.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = random_effects([-0.89, -1.59, -1.35], np.sqrt([0.33, 0.19, 0.42]), method="DL")
+    >>> round(res.estimate, 3), res.tau2
+    (-1.338, 0.0)
+    """
+    y = _as_vector(estimates, "estimates")
+    se = _as_vector(std_errors, "std_errors")
+    if y.shape != se.shape:
+        raise ValueError(f"estimates and std_errors differ in length ({y.size} vs {se.size})")
+    if np.any(se <= 0):
+        bad = np.flatnonzero(se <= 0).tolist()
+        raise ValueError(
+            f"std_errors: every standard error must be > 0 (inverse-variance weights); "
+            f"got {se[bad].tolist()} at positions {bad}"
+        )
+    method = str(method).upper()
+    if method not in {"REML", "DL"}:
+        raise ValueError(f"method must be 'REML' or 'DL', got {method!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    k = y.size
+    if labels is None:
+        labels = [str(i + 1) for i in range(k)]
+    labels = [str(lab) for lab in labels]
+    if len(labels) != k:
+        raise ValueError(f"labels has {len(labels)} entries for {k} estimates")
+    v = se**2
+
+    w_fe = 1.0 / v
+    if k == 1:
+        warnings.warn("random_effects: one study only; tau2 set to 0 and no heterogeneity statistics "
+                      "(Hartung-Knapp not applied).", stacklevel=2)
+        tau2, q, q_p, i2 = 0.0, 0.0, 1.0, 0.0
+        hk = False
+    else:
+        tau2 = _tau2_dl(y, v) if method == "DL" else _tau2_reml(y, v)
+        mu_fe = np.sum(w_fe * y) / np.sum(w_fe)
+        q = max(0.0, float(np.sum(w_fe * (y - mu_fe) ** 2)))
+        q_p = float(stats.chi2.sf(q, k - 1))
+        vt = (k - 1) / (np.sum(w_fe) - np.sum(w_fe**2) / np.sum(w_fe))
+        i2 = 100 * tau2 / (vt + tau2)
+        hk = bool(hartung_knapp)
+
+    w = 1.0 / (v + tau2)
+    mu = float(np.sum(w * y) / np.sum(w))
+    var_mu = 1.0 / np.sum(w)
+    if hk:
+        rss = float(np.sum(w * (y - mu) ** 2))
+        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)
+        var_mu *= s2w
+        crit = stats.t.ppf(1 - alpha / 2, k - 1)
+        pvalue = 2 * stats.t.sf(abs(mu) / np.sqrt(var_mu), k - 1) if var_mu > 0 else np.nan
+    else:
+        crit = stats.norm.ppf(1 - alpha / 2)
+        pvalue = 2 * stats.norm.sf(abs(mu) / np.sqrt(var_mu))
+    se_mu = float(np.sqrt(var_mu))
+    se_pred = np.sqrt(var_mu + tau2)
+
+    z = stats.norm.ppf(1 - alpha / 2)
+    table = pd.DataFrame(
+        {
+            "label": labels,
+            "estimate": y,
+            "se": se,
+            "ci_low": y - z * se,
+            "ci_high": y + z * se,
+            "weight": 100 * w / w.sum(),
+        }
+    )
+    return MetaResult(
+        estimate=mu,
+        se=se_mu,
+        ci_low=float(mu - crit * se_mu),
+        ci_high=float(mu + crit * se_mu),
+        pi_low=float(mu - crit * se_pred),
+        pi_high=float(mu + crit * se_pred),
+        tau2=float(tau2),
+        i2=float(i2),
+        q=float(q),
+        q_pvalue=float(q_p),
+        pvalue=float(pvalue),
+        k=k,
+        method=method,
+        hartung_knapp=hk,
+        alpha=alpha,
+        table=table,
+    )
