@@ -1,0 +1,186 @@
+"""Programme configuration (``params/programme.yaml``), validated with pydantic.
+
+A wrong key or value is a clear :class:`ConfigError` naming the file, the key path and the rule,
+before any notebook starts. Per-provider overrides (``providers: {ID: {...}}``) adjust model
+options or exclude months for one provider.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cocEval.data import RESTRICTIVE_COUNTS, STAFF_COUNTS, STAFF_SCORES
+
+
+class ConfigError(ValueError):
+    """The configuration file breaks a rule; the message names the file, key and rule."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Outcome(_Strict):
+    """A monthly ward-level outcome: numerator over denominator."""
+
+    table: Literal["restrictive_practice", "patient_experience"]
+    numerator: str
+    denominator: Literal["occupied_bed_days", "responses"]
+    per: float = Field(1000.0, gt=0, description="rate scale: 1000 for per 1,000 bed days, 1 for a proportion")
+    family: Literal["negbin", "poisson", "quasipoisson", "binomial", "gaussian"] = "negbin"
+    improvement: Literal["increase", "decrease"] = "decrease"
+    label: str
+    short_label: str | None = None
+    headline: bool = False
+
+    @model_validator(mode="after")
+    def _check_columns(self):
+        allowed = set(RESTRICTIVE_COUNTS) if self.table == "restrictive_practice" else {"positive_responses"}
+        if self.numerator not in allowed:
+            raise ValueError(f"numerator {self.numerator!r} is not a count of {self.table} (one of {sorted(allowed)})")
+        expected = "occupied_bed_days" if self.table == "restrictive_practice" else "responses"
+        if self.denominator != expected:
+            raise ValueError(f"denominator of {self.table} must be {expected!r}")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.short_label or self.label
+
+
+class StaffIndicator(_Strict):
+    """A staff survey indicator by provider-year (a 0-10 score or a share of respondents)."""
+
+    column: str
+    improvement: Literal["increase", "decrease"]
+    label: str
+
+    @field_validator("column")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in (*STAFF_SCORES, *STAFF_COUNTS):
+            raise ValueError(f"{v!r} is not a staff survey column ({', '.join((*STAFF_SCORES, *STAFF_COUNTS))})")
+        return v
+
+
+class ITSOptions(_Strict):
+    seasonality: int = Field(2, ge=0, le=6)
+    errors: Literal["model", "newey-west"] = "model"
+    maxlags: int | None = Field(None, ge=1)
+    min_months_before: int = Field(12, ge=3)
+    min_months_after: int = Field(6, ge=3)
+
+
+class DiDOptions(_Strict):
+    control_group: Literal["notyettreated", "nevertreated"] = "notyettreated"
+    method: Literal["dr", "reg", "ipw"] = "dr"
+    bootstrap: bool = True
+    n_boot: int = Field(999, ge=99)
+    seed: int = 20240401
+    max_e: int | None = 18
+    min_e: int | None = -12
+
+
+class DisclosureOptions(_Strict):
+    preset: Literal["mhsds", "hes"] = "mhsds"
+
+
+class ReportOptions(_Strict):
+    kernel: str = "cocEval"
+    timeout_seconds: int = Field(600, ge=10)
+    retries: int = Field(2, ge=0, le=5)
+    baseline_months: int = Field(12, ge=6)
+    exclude_provisional_months: int = Field(1, ge=0, description="last N months left out of models (provisional)")
+    show_truth: bool = True
+    dpi: int = Field(90, ge=50, le=300)
+
+
+class ProviderOverride(_Strict):
+    exclude_months: list[str] = Field(default_factory=list)
+    its: ITSOptions | None = None
+
+    @field_validator("exclude_months")
+    @classmethod
+    def _months(cls, v: list[str]) -> list[str]:
+        import re
+
+        bad = [m for m in v if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(m))]
+        if bad:
+            raise ValueError(f"months must be YYYY-MM, got {bad}")
+        return v
+
+
+class ProgrammeConfig(_Strict):
+    """Everything a report run needs besides the data. See ``params/programme.yaml``."""
+
+    data_dir: Path = Path("data/synthetic")
+    mapping: Path | None = None
+    outcomes: dict[str, Outcome]
+    staff_indicators: dict[str, StaffIndicator] = Field(default_factory=dict)
+    its: ITSOptions = ITSOptions()
+    did: DiDOptions = DiDOptions()
+    disclosure: DisclosureOptions = DisclosureOptions()
+    report: ReportOptions = ReportOptions()
+    providers: dict[str, ProviderOverride] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_outcomes(self):
+        if not self.outcomes:
+            raise ValueError("outcomes: at least one outcome is needed")
+        return self
+
+    def its_options(self, provider_id: str) -> ITSOptions:
+        """ITS options for one provider (its override, else the programme default)."""
+        o = self.providers.get(provider_id)
+        return o.its if o is not None and o.its is not None else self.its
+
+    def excluded_months(self, provider_id: str | None = None) -> list[str]:
+        """Months a provider's models leave out (its override)."""
+        o = self.providers.get(provider_id) if provider_id else None
+        return list(o.exclude_months) if o is not None else []
+
+
+def load_config(path: str | Path = "params/programme.yaml", **overrides) -> ProgrammeConfig:
+    """Read and validate a programme configuration file.
+
+    Parameters
+    ----------
+    path : str or Path
+        YAML file.
+    **overrides
+        Top-level keys to replace (e.g. ``data_dir="other/folder"``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, each offending key path and the rule it breaks.
+
+    Examples
+    --------
+    >>> cfg = load_config("params/programme.yaml")  # doctest: +SKIP
+    >>> cfg.outcomes["restrictive_interventions"].per  # doctest: +SKIP
+    1000.0
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ProgrammeConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{path}: {exc.error_count()} problem(s) in the configuration"]
+        for e in exc.errors():
+            key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            msg = "unknown key (not allowed here)" if e["type"] == "extra_forbidden" else e["msg"]
+            lines.append(f"- {key}: {msg} (got {e.get('input')!r})" if e["type"] != "missing" else f"- {key}: required key missing")
+        raise ConfigError("\n".join(lines)) from None
