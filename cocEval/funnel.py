@@ -240,8 +240,10 @@ class FunnelResult(ResultMixin):
         >>> res = funnel_rates([10, 30, 22], [1000, 2000, 1500], labels=["A", "B", "C"])
         >>> fig, ax = res.plot(highlight="A")
         """
+        from matplotlib import patheffects
+
         row = self._check_label(highlight)
-        fig, ax = new_axes(ax)
+        fig, ax = new_axes(ax, figsize=(8, 5))
         curves = self.get_plot_data()
         wide = curves.pivot(index="denominator", columns="series", values="value")
         ax.plot(wide.index, wide["target"], color=NHS_GREY, lw=1.5, ls="-",
@@ -260,7 +262,8 @@ class FunnelResult(ResultMixin):
             ax.scatter([row["denominator"]], [row[value_col]], s=80, color=NHS_BLUE, marker="D",
                        edgecolor="white", zorder=4, label=str(row["label"]))
             ax.annotate(str(row["label"]), (row["denominator"], row[value_col]), xytext=(6, 6),
-                        textcoords="offset points", color=NHS_BLUE, fontweight="bold")
+                        textcoords="offset points", color=NHS_BLUE, fontweight="bold",
+                        path_effects=[patheffects.withStroke(linewidth=3, foreground="white")])
         ax.set_xlabel(self.denominator_name.capitalize())
         if self.kind == "rate":
             ax.set_ylabel(f"{self.numerator_name.capitalize()} per {self.per:,g} {self.denominator_name}")
@@ -278,7 +281,11 @@ class FunnelResult(ResultMixin):
                 n_out = int(t["position"].str.endswith(outer).sum())
                 title = f"{n_out} of {len(t)} providers lie outside the {outer} limits"
         ax.set_title(title)
-        ax.legend(loc="upper right", frameon=False, fontsize=8)
+        from matplotlib.ticker import StrMethodFormatter
+
+        ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False, fontsize=8)
+        fig.tight_layout()
         return fig, ax
 
 

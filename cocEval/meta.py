@@ -211,7 +211,17 @@ class MetaResult(ResultMixin):
         ref = 1.0 if transform is not None and transform(0.0) == 1.0 else 0.0
         ax.axvline(ref, color="black", lw=0.8, ls=":")
         if transform is not None and np.all(data[["low", "high"]].to_numpy() > 0):
+            from matplotlib.ticker import NullFormatter, ScalarFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        # estimate [CI] and weight printed at the right-hand edge of each row
+        trans = ax.get_yaxis_transform()
+        for y, (_, r) in zip(list(ys) + [y_pool], pd.concat([studies, pooled.to_frame().T]).iterrows()):
+            wtxt = f"  {r['weight']:.1f}%" if np.isfinite(float(r["weight"])) else ""
+            ax.text(1.02, y, f"{r['estimate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]{wtxt}",
+                    transform=trans, va="center", fontsize=8)
         labels = list(studies["label"]) + [pooled["label"], pred["label"] if self.k >= 2 else ""]
         ax.set_yticks(list(ys) + [y_pool, 0.0])
         ax.set_yticklabels(labels)
@@ -222,7 +232,8 @@ class MetaResult(ResultMixin):
             or f"Pooled estimate {pooled['estimate']:.3g} ({self.level}% CI {pooled['low']:.3g} "
             f"to {pooled['high']:.3g}); I-squared {self.i2:.0f}%"
         )
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08 - 1.2 / (self.k + 6)), ncol=3,
+                  frameon=False, fontsize=8)
         fig.tight_layout()
         return fig, ax
 

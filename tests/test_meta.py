@@ -50,6 +50,7 @@ def _fit(inputs, dataset, method, test):
         )
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize(("dataset", "method", "test"), _cases())
 def test_parity_with_metafor(meta_inputs, meta_results, dataset, method, test):
     ref = meta_results[
