@@ -1,0 +1,12 @@
+"""Difference-in-differences for staggered adoption (Callaway & Sant'Anna 2021) and diagnostics.
+
+- :func:`att_gt` group-time ATTs -> :class:`GroupTimeATT` (``aggregate``, ``pretrend_test``);
+- :func:`did_2x2` the canonical two-group, two-period comparison;
+- :func:`twfe`, :func:`event_study_twfe` two-way fixed effects (fixest conventions);
+- :func:`bacon_decomposition` Goodman-Bacon (2021) decomposition of the TWFE estimate.
+"""
+
+from .aggregate import AggregatedATT, Estimate, aggregate
+from .attgt import GroupTimeATT, att_gt
+
+__all__ = ["att_gt", "GroupTimeATT", "aggregate", "AggregatedATT", "Estimate"]

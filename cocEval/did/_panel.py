@@ -1,0 +1,212 @@
+"""Validate a long panel and turn it into unit x period arrays (shared by every DiD estimator).
+
+Time is either numeric (integer periods such as years) or month dates (month-start
+Timestamps, ``datetime64`` or a monthly ``Period``). Month dates are coded as months since
+year 0, so differences (event time) are in months. Cohorts use the same units as time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NEVER = np.inf  # internal code for "never treated"
+
+
+def _show(values, k: int = 5) -> str:
+    values = list(values)
+    head = ", ".join(repr(v) for v in values[:k])
+    return head + (f", ... ({len(values)} in all)" if len(values) > k else "")
+
+
+def _require_columns(data: pd.DataFrame, columns) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    missing = [c for c in columns if c is not None and c not in data.columns]
+    if missing:
+        raise ValueError(f"columns not found in data: {missing}")
+
+
+@dataclass(frozen=True)
+class TimeCoder:
+    """Maps a time column to integer codes and back (``kind`` is 'numeric' or 'month')."""
+
+    kind: str
+
+    @staticmethod
+    def from_series(s: pd.Series, name: str) -> "TimeCoder":
+        if isinstance(s.dtype, pd.PeriodDtype):
+            if s.dtype.freq.name not in ("M", "ME"):
+                raise ValueError(f"column '{name}': Period time must be monthly, got {s.dtype}")
+            return TimeCoder("month")
+        if pd.api.types.is_datetime64_any_dtype(s):
+            return TimeCoder("month")
+        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            raise ValueError(
+                f"column '{name}' must be numeric (integer periods, e.g. years) or month dates "
+                f"(month-start Timestamps); got dtype {s.dtype} with values like {_show(s.head(3))}"
+            )
+        return TimeCoder("numeric")
+
+    def encode(self, s: pd.Series, name: str, *, never_allowed: bool = False) -> np.ndarray:
+        """Integer codes as float (``NEVER`` where missing or 0 when ``never_allowed``)."""
+        if self.kind == "month":
+            if isinstance(s.dtype, pd.PeriodDtype):
+                out = np.where(s.isna(), np.nan, s.dt.year * 12.0 + s.dt.month - 1)
+            else:
+                if not pd.api.types.is_datetime64_any_dtype(s):
+                    if never_allowed and pd.api.types.is_numeric_dtype(s) and not (s.fillna(0) != 0).any():
+                        return np.full(len(s), NEVER)
+                    raise ValueError(
+                        f"column '{name}' must hold month dates like the time column (NaT = never "
+                        f"treated); got dtype {s.dtype}"
+                    )
+                s = pd.to_datetime(s)
+                bad = s.notna() & ((s.dt.day != 1) | (s.dt.normalize() != s))
+                if bad.any():
+                    raise ValueError(
+                        f"column '{name}' must hold month-start dates (day 1, midnight); offending "
+                        f"values: {_show(pd.unique(s[bad]))}"
+                    )
+                out = np.where(s.isna(), np.nan, s.dt.year * 12.0 + s.dt.month - 1)
+            out = out.astype(float)
+            if np.isnan(out).any():
+                if not never_allowed:
+                    raise ValueError(f"column '{name}' has missing values")
+                out[np.isnan(out)] = NEVER
+            return out
+        vals = pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+        if never_allowed:
+            vals = np.where(np.isnan(vals) | (vals == 0), NEVER, vals)
+        elif np.isnan(vals).any():
+            raise ValueError(f"column '{name}' has missing values")
+        finite = vals[np.isfinite(vals)]
+        if (finite != np.round(finite)).any():
+            raise ValueError(
+                f"column '{name}' must hold whole-number periods; offending values: "
+                f"{_show(np.unique(finite[finite != np.round(finite)]))}"
+            )
+        return vals
+
+    def decode(self, codes) -> np.ndarray | list:
+        """Codes back to the user's units (Timestamps for months, ints for numeric)."""
+        codes = np.asarray(codes, dtype=float)
+        if self.kind == "month":
+            return [
+                pd.NaT if not np.isfinite(c) else pd.Timestamp(year=int(c) // 12, month=int(c) % 12 + 1, day=1)
+                for c in codes
+            ]
+        return [int(c) if np.isfinite(c) else c for c in codes]
+
+    @property
+    def unit_word(self) -> str:
+        return "months" if self.kind == "month" else "periods"
+
+
+@dataclass
+class Panel:
+    """A balanced panel as arrays: ``Y`` is units x periods, one row per unit."""
+
+    units: np.ndarray
+    periods: np.ndarray  # sorted integer codes
+    Y: np.ndarray
+    coder: TimeCoder
+    G: np.ndarray | None = None  # first treated period code per unit (NEVER if never)
+    X: np.ndarray | None = None  # time-invariant covariates per unit (no intercept)
+    cluster: np.ndarray | None = None  # integer cluster code per unit
+    D: np.ndarray | None = None  # units x periods treatment indicator (twfe/bacon)
+    W: np.ndarray | None = None  # unit weights (not used by att_gt)
+
+    @property
+    def n(self) -> int:
+        return self.Y.shape[0]
+
+
+def _per_unit_constant(df: pd.DataFrame, unit: str, col: str, what: str) -> pd.Series:
+    """The single value of ``col`` for each unit; error naming units where it varies."""
+    nun = df.groupby(unit, sort=True)[col].nunique(dropna=False)
+    bad = nun.index[nun > 1]
+    if len(bad):
+        raise ValueError(
+            f"column '{col}' must be constant within each unit ({what}); it varies for units "
+            f"{_show(bad)}"
+        )
+    return df.drop_duplicates(unit).set_index(unit)[col].sort_index()
+
+
+def prepare_panel(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    *,
+    cohort: str | None = None,
+    treated: str | None = None,
+    covariates: list[str] | None = None,
+    cluster: str | None = None,
+) -> Panel:
+    """Check a long panel and return it as a balanced :class:`Panel`.
+
+    Raises ``ValueError`` naming the column, rule and offending values for duplicate
+    unit-time rows, non-numeric/non-month time, missing outcomes, an unbalanced panel,
+    cohorts or covariates that vary within a unit.
+    """
+    covariates = list(covariates or [])
+    cols = [outcome, unit, time, cohort, treated, cluster, *covariates]
+    _require_columns(data, cols)
+    df = data[[c for c in dict.fromkeys(cols) if c is not None]]
+    if df[unit].isna().any():
+        raise ValueError(f"column '{unit}' has missing unit identifiers")
+    coder = TimeCoder.from_series(df[time], time)
+    tcode = coder.encode(df[time], time)
+    dup = pd.DataFrame({"u": df[unit].to_numpy(), "t": tcode}).duplicated(keep=False).to_numpy()
+    if dup.any():
+        pairs = df.loc[dup, [unit, time]].drop_duplicates().itertuples(index=False, name=None)
+        raise ValueError(f"duplicate rows for the same ({unit}, {time}): {_show(pairs)}; keep one row per unit-period")
+    y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if not pd.api.types.is_numeric_dtype(df[outcome]):
+        raise ValueError(f"column '{outcome}' (outcome) must be numeric, got dtype {df[outcome].dtype}")
+    if np.isnan(y).any():
+        bad = pd.unique(df.loc[np.isnan(y), unit])
+        raise ValueError(
+            f"column '{outcome}' has missing values (units {_show(bad)}); this estimator needs a "
+            "balanced panel: drop those units or impute explicitly"
+        )
+    units, ui = np.unique(df[unit].to_numpy(), return_inverse=True)
+    periods, ti = np.unique(tcode, return_inverse=True)
+    n, T = len(units), len(periods)
+    if len(df) != n * T:
+        counts = np.bincount(ui, minlength=n)
+        bad = units[counts < T]
+        raise ValueError(
+            f"unbalanced panel: {len(bad)} of {n} units are not observed in all {T} periods of "
+            f"'{time}' (units {_show(bad)}). Balanced panels only: drop or complete those units"
+        )
+    Y = np.empty((n, T))
+    Y[ui, ti] = y
+    panel = Panel(units=units, periods=periods.astype(np.int64), Y=Y, coder=coder)
+    if cohort is not None:
+        per_unit = _per_unit_constant(df, unit, cohort, "a unit cannot switch cohort")
+        panel.G = coder.encode(per_unit, cohort, never_allowed=True)
+    if treated is not None:
+        d = pd.to_numeric(df[treated], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if np.isnan(d).any() or not np.isin(d, (0.0, 1.0)).all():
+            raise ValueError(f"column '{treated}' (treatment indicator) must be 0/1 with no missing values")
+        D = np.empty((n, T))
+        D[ui, ti] = d
+        panel.D = D
+    if covariates:
+        xs = []
+        for c in covariates:
+            if not pd.api.types.is_numeric_dtype(df[c]) or df[c].isna().any():
+                raise ValueError(f"covariate '{c}' must be numeric with no missing values")
+            xs.append(_per_unit_constant(df, unit, c, "covariates must be time-invariant").to_numpy(float))
+        panel.X = np.column_stack(xs)
+    if cluster is not None:
+        cl = _per_unit_constant(df, unit, cluster, "units must be nested in clusters")
+        if cl.isna().any():
+            raise ValueError(f"column '{cluster}' (cluster) has missing values")
+        panel.cluster = pd.factorize(cl, sort=True)[0]
+    return panel

@@ -1,0 +1,243 @@
+"""Aggregations of ATT(g,t) into summary effects (R ``did::aggte``).
+
+``simple``: post-period cells weighted by cohort size; ``dynamic``: event-study effects by time
+since the cohort started, overall = mean over e >= 0; ``group``: effect per cohort (mean of its
+post cells), overall weighted by cohort size; ``calendar``: effect per period, overall = mean.
+Influence functions include the estimation of the cohort-size weights (R's ``wif``) so SEs match R.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._results import ResultMixin
+from .attgt import GroupTimeATT, _fmt, standard_errors
+
+KINDS = ("simple", "dynamic", "group", "calendar")
+_LEVEL_NAME = {"simple": "level", "dynamic": "event_time", "group": "cohort", "calendar": "time"}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One summary effect with its SE and (pointwise) confidence interval."""
+
+    att: float
+    se: float
+    ci_low: float
+    ci_high: float
+
+
+def _wif(ind: np.ndarray, pg: np.ndarray) -> np.ndarray:
+    """Influence function of the weights pg_k / sum(pg) (R ``did:::wif``); ind = 1{G == g_k}."""
+    s = pg.sum()
+    a = ind - pg[None, :]
+    return a / s - a.sum(axis=1, keepdims=True) * (pg / s**2)[None, :]
+
+
+def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e=None) -> "AggregatedATT":
+    """Aggregate group-time effects as R ``aggte``.
+
+    Parameters
+    ----------
+    res : GroupTimeATT
+    kind : {"simple", "dynamic", "group", "calendar"}
+    min_e, max_e : int, optional
+        Event-time window (in periods, months with month dates). ``max_e`` also limits the
+        cells used by "simple" and "group" (as R); ``min_e`` applies to "dynamic".
+    balance_e : int, optional
+        "dynamic" only: keep cohorts observed for at least ``balance_e`` periods after starting,
+        so the event-study composition does not change over e (as R).
+
+    Returns
+    -------
+    AggregatedATT
+
+    Examples
+    --------
+    >>> # agg = att_gt(...).aggregate("dynamic", min_e=-12, max_e=12); agg.overall.att
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if balance_e is not None and kind != "dynamic":
+        raise ValueError("balance_e applies to kind='dynamic' only")
+    ok = np.isfinite(res.att)
+    if not ok.all():
+        warnings.warn(f"{(~ok).sum()} ATT(g,t) cells are NaN and are left out of the aggregation", UserWarning, stacklevel=3)
+    g, t, att, inf = res.cohort_codes[ok], res.time_codes[ok], res.att[ok], res.influence[:, ok]
+    G = res.panel.G
+    glist = np.unique(g)
+    pgg = np.array([np.mean(G == x) for x in glist])
+    pg = pgg[np.searchsorted(glist, g)]
+    e = t - g
+    hi = np.inf if max_e is None else max_e
+    lo = -np.inf if min_e is None else min_e
+    ind = (G[:, None] == g[None, :]).astype(float)
+
+    def combine(mask, weights, with_wif=True):
+        out = inf[:, mask] @ weights
+        if with_wif:
+            out = out + _wif(ind[:, mask], pg[mask]) @ att[mask]
+        return out
+
+    levels, l_att, l_if = [], [], []
+    if kind == "simple":
+        keep = (g <= t) & (t <= g + hi)
+        w = pg[keep] / pg[keep].sum()
+        o_att, o_if = float(w @ att[keep]), combine(keep, w)
+    elif kind == "group":
+        for x in glist:
+            m = (g == x) & (x <= t) & (t <= g + hi)
+            levels.append(x)
+            l_att.append(att[m].mean() if m.any() else np.nan)
+            l_if.append(inf[:, m] @ np.full(m.sum(), 1 / m.sum()) if m.any() else np.full(res.n, np.nan))
+        l_att = np.array(l_att)
+        has = np.isfinite(l_att)
+        w = pgg[has] / pgg[has].sum()
+        o_att = float(w @ l_att[has])
+        o_if = np.column_stack(l_if)[:, has] @ w + _wif((G[:, None] == glist[has][None, :]).astype(float), pgg[has]) @ l_att[has]
+    elif kind == "dynamic":
+        incl = np.ones(len(g), bool)
+        eseq = np.unique(e)
+        if balance_e is not None:
+            tmax, tmin = res.panel.periods.max(), res.panel.periods.min()
+            incl = (tmax - g) >= balance_e
+            eseq = np.unique(e[incl])
+            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - tmax + tmin)]
+        eseq = eseq[(eseq >= lo) & (eseq <= hi)]
+        if len(eseq) == 0:
+            raise ValueError("no event times left after min_e / max_e / balance_e")
+        for x in eseq:
+            m = (e == x) & incl
+            w = pg[m] / pg[m].sum()
+            levels.append(int(x))
+            l_att.append(float(w @ att[m]))
+            l_if.append(combine(m, w))
+        l_att = np.array(l_att)
+        pos = eseq >= 0
+        if not pos.any():
+            o_att, o_if = np.nan, np.full(res.n, np.nan)
+        else:
+            o_att = float(l_att[pos].mean())
+            o_if = np.column_stack(l_if)[:, pos].mean(axis=1)
+    else:  # calendar
+        tl = np.unique(t[t >= g.min()])
+        for x in tl:
+            m = (t == x) & (g <= t)
+            w = pg[m] / pg[m].sum()
+            levels.append(x)
+            l_att.append(float(w @ att[m]))
+            l_if.append(combine(m, w))
+        l_att = np.array(l_att)
+        o_att = float(l_att.mean())
+        o_if = np.column_stack(l_if).mean(axis=1)
+
+    settings = res.settings
+    z = float(stats.norm.ppf(1 - settings["alpha"] / 2))
+    o_se = float(standard_errors(np.asarray(o_if).reshape(-1, 1), res.panel, settings)[0][0]) if np.isfinite(o_att) else np.nan
+    overall = Estimate(o_att, o_se, o_att - z * o_se, o_att + z * o_se)
+    if kind == "simple":
+        table = pd.DataFrame({"att": [o_att], "se": [o_se], "ci_low": [overall.ci_low], "ci_high": [overall.ci_high]},
+                             index=pd.Index(["overall"], name="level"))
+        crit = z
+    else:
+        IF = np.column_stack(l_if)
+        good = np.isfinite(l_att)
+        se = np.full(len(l_att), np.nan)
+        crit = z
+        if good.any():
+            se_g, c = standard_errors(IF[:, good], res.panel, settings)
+            se[good] = se_g
+            if c is not None and np.isfinite(c):
+                crit = c
+        idx = levels if kind == "dynamic" else res.panel.coder.decode(levels)
+        table = pd.DataFrame({"att": l_att, "se": se, "ci_low": l_att - crit * se, "ci_high": l_att + crit * se},
+                             index=pd.Index(idx, name=_LEVEL_NAME[kind]))
+    return AggregatedATT(kind=kind, overall=overall, table=table, crit_val=crit, source=res)
+
+
+class AggregatedATT(ResultMixin):
+    """A summary of ATT(g,t) from :meth:`GroupTimeATT.aggregate`.
+
+    Attributes
+    ----------
+    kind : str
+    overall : Estimate
+        ``att``, ``se``, ``ci_low``, ``ci_high`` (pointwise interval).
+    table : DataFrame
+        Indexed by event time, cohort or period; ``att``, ``se``, ``ci_low``, ``ci_high``
+        (simultaneous band when bootstrapped).
+    crit_val : float
+        Critical value of the band in ``table``.
+    """
+
+    _table_attr = "table"
+
+    def __init__(self, *, kind, overall, table, crit_val, source):
+        self.kind, self.overall, self.table, self.crit_val = kind, overall, table, crit_val
+        self._source = source
+
+    def get_plot_data(self) -> pd.DataFrame:
+        d = self.table.reset_index()
+        if self.kind == "dynamic":
+            d["period"] = np.where(d["event_time"] < 0, "before start", "after start")
+        return d
+
+    def plot(self, *, ax=None):
+        """Event-study (or cohort / calendar) chart with its band; dashed line at e = -1."""
+        from ..style import NHS_BLUE, NHS_GREY, new_axes
+
+        fig, ax = new_axes(ax)
+        d = self.get_plot_data()
+        x_name = d.columns[0]
+        x = np.arange(len(d)) if self.kind in ("group", "simple") else d[x_name]
+        if self.kind == "dynamic":
+            for label, colour, marker in (("before start", NHS_GREY, "s"), ("after start", NHS_BLUE, "o")):
+                s = d[d["period"] == label]
+                ax.fill_between(s["event_time"], s["ci_low"], s["ci_high"], color=colour, alpha=0.2, lw=0)
+                ax.plot(s["event_time"], s["att"], marker=marker, color=colour, ls="-" if label == "after start" else ":", label=label)
+            ax.axvline(-1, color=NHS_GREY, ls="--", lw=1)
+            ax.annotate("last period before start", xy=(-1, 1), xycoords=("data", "axes fraction"), ha="right", va="top", fontsize=8)
+            ax.set_xlabel(f"{self._source.panel.coder.unit_word.capitalize()} since the cohort started (e)")
+            ax.legend(frameon=False)
+        else:
+            ax.errorbar(x, d["att"], yerr=[d["att"] - d["ci_low"], d["ci_high"] - d["att"]], fmt="o", color=NHS_BLUE, capsize=3)
+            if self.kind in ("group", "simple"):
+                ax.set_xticks(x, [_fmt(v) for v in d[x_name]])
+            ax.set_xlabel({"group": "Cohort (first coaching period)", "calendar": "Period", "simple": ""}[self.kind])
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_ylabel(f"Effect on {self._source.settings['outcome']}")
+        o = self.overall
+        ax.set_title(f"Average effect after start {o.att:.3g} ({o.ci_low:.3g} to {o.ci_high:.3g})")
+        return fig, ax
+
+    def summary(self) -> str:
+        s = self._source.settings
+        o = self.overall
+        lvl = f"{100 * (1 - s['alpha']):.0f}%"
+        what = {
+            "simple": "averaged over all cohort-periods after coaching began (weighted by cohort size)",
+            "dynamic": "averaged over the event times since coaching began",
+            "group": "averaged over cohorts (weighted by cohort size)",
+            "calendar": "averaged over calendar periods",
+        }[self.kind]
+        if not np.isfinite(o.att):
+            return f"No {self.kind} aggregate could be estimated for {s['outcome']}."
+        direction = "rose" if o.att > 0 else "fell"
+        sure = ("the interval excludes zero" if (o.ci_low > 0 or o.ci_high < 0)
+                else "the interval includes zero, so no change cannot be ruled out")
+        txt = (f"Coaching is estimated to have changed {s['outcome']} by {o.att:.3g} ({direction}), {what}; "
+               f"{lvl} CI {o.ci_low:.3g} to {o.ci_high:.3g}, SE {o.se:.3g}; {sure}.")
+        if self.kind == "dynamic":
+            pre = self.table[self.table.index < 0]
+            if len(pre):
+                n_out = int(((pre["ci_low"] > 0) | (pre["ci_high"] < 0)).sum())
+                txt += (f" Before the start, {n_out} of {len(pre)} event-time estimates lie clearly away from zero"
+                        + (" (a warning sign for parallel trends)." if n_out else " (consistent with parallel trends)."))
+        band = "simultaneous bootstrap band" if s["bootstrap"] else "pointwise intervals"
+        txt += f" Estimates by level use {band} (critical value {self.crit_val:.2f})."
+        return txt
