@@ -8,7 +8,8 @@ method=..., test=...)`` and ``predict()`` for the intercept-only model:
 - ``method="REML"``: Fisher scoring exactly as metafor (starting value the Hedges estimator,
   step ``(y'PPy - tr P) / tr(PP)`` halved while it would make ``tau2`` negative, stop when
   ``tau2`` changes by less than 1e-5, at most 100 iterations, and metafor's check that the
-  likelihood at ``tau2 = 0`` is not higher);
+  likelihood at ``tau2 = 0`` is not higher); where full steps oscillate and metafor stops
+  with an error, we warn and use half steps (metafor's ``control=list(stepadj=0.5)``);
 - ``hartung_knapp=True``: metafor's ``test="knha"`` (variance of the pooled estimate multiplied
   by the weighted residual mean square, not truncated at 1; ``t`` with ``k - 1`` df);
 - prediction interval as ``predict.rma``: ``estimate +/- crit * sqrt(se^2 + tau2)`` with the
@@ -272,7 +273,25 @@ def _reml_loglik(tau2: float, y: np.ndarray, v: np.ndarray) -> float:
 
 
 def _tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
-    """REML tau2 by metafor's Fisher scoring (intercept-only ``P = W - w w' / sum w``)."""
+    """REML tau2 by metafor's Fisher scoring, halving the step if the full step oscillates.
+
+    metafor stops with "Fisher scoring algorithm did not converge" when full steps oscillate
+    (it happens on ordinary data); its help suggests ``control=list(stepadj=0.5)``. We do that
+    automatically, with a warning, so the answer equals metafor's with that control setting.
+    """
+    try:
+        return _fisher_scoring(y, v, step=1.0)
+    except RuntimeError:
+        warnings.warn(
+            "REML Fisher scoring with full steps did not converge (metafor's default would stop "
+            "here); refitted with half steps, as metafor's control=list(stepadj=0.5).",
+            stacklevel=3,
+        )
+        return _fisher_scoring(y, v, step=0.5)
+
+
+def _fisher_scoring(y: np.ndarray, v: np.ndarray, step: float) -> float:
+    """metafor's REML Fisher scoring for the intercept-only model (``P = W - w w' / sum w``)."""
     k = len(y)
     # Hedges (HE) starting value, as metafor: (sum (y - ybar)^2 - tr(PV)) / (k - 1).
     tau2 = max(0.0, (np.sum((y - y.mean()) ** 2) - v.sum() * (k - 1) / k) / (k - 1))
@@ -285,14 +304,14 @@ def _tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
         p = np.diag(w) - np.outer(w, w) / sw
         py = p @ y
         pp_tr = np.sum(p * p)  # tr(PP), P symmetric
-        adj = (py @ py - np.trace(p)) / pp_tr
+        adj = step * (py @ py - np.trace(p)) / pp_tr
         while tau2 + adj < 0:
             adj /= 2
         tau2 = tau2 + adj
         change = abs(old - tau2)
         if it > _REML_MAXITER:
             raise RuntimeError(
-                f"REML Fisher scoring did not converge in {_REML_MAXITER} iterations (as metafor would stop); "
+                f"REML Fisher scoring (step {step}) did not converge in {_REML_MAXITER} iterations; "
                 "try method='DL'"
             )
     # metafor's ll0check: fall back to tau2 = 0 if that likelihood is clearly higher.
