@@ -504,11 +504,9 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
         phys_old = rp["physical_restraint"][:, last].copy()
         for j in TYPES:
             rp[j][:, last] = r_quirk.binomial(rp[j][:, last], keep)
+        # Prone restraints stay a subset of the physical restraints that survive the thinning.
         prone_old = rp["prone_restraint"][:, last]
-        good, bad = prone_old, phys_old - prone_old
-        rp["prone_restraint"][:, last] = np.where(
-            phys_old > 0, r_quirk.hypergeometric(np.maximum(good, 0), np.maximum(bad, 0), rp["physical_restraint"][:, last]) if W else 0, 0
-        )
+        rp["prone_restraint"][:, last] = r_quirk.hypergeometric(prone_old, phys_old - prone_old, rp["physical_restraint"][:, last])
         tot = sum(rp[j][:, last] for j in TYPES)
         ppl = r_quirk.binomial(rp["people_restricted"][:, last], keep)
         rp["people_restricted"][:, last] = np.where(tot > 0, np.clip(ppl, 1, np.maximum(tot, 1)), 0)
@@ -559,7 +557,7 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
     month_str = months.astype(str).to_numpy()
     frames = []
 
-    def block(outcome, den, eu, et, xs, periods, post):
+    def block(outcome, den, eu, et, xs, periods, post, keep):
         frames.append(pd.DataFrame({
             "provider_id": np.repeat(prov["provider_id"].to_numpy(), len(periods)),
             "cohort": np.repeat(prov["cohort"].to_numpy(), len(periods)),
@@ -570,19 +568,19 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
             "denominator": np.rint(den).astype(np.int64).ravel(),
             "expected_untreated": eu.ravel(),
             "expected_treated": et.ravel(),
-            "mask": np.broadcast_to(reporting if len(periods) == T else np.ones((P, len(periods)), bool), eu.shape).ravel(),
+            "keep": keep.ravel() & np.isfinite(eu).ravel(),
         }))
 
     post_m = k >= 0
     for o in RP_OUTCOMES:
-        block(o, obd_p, agg(rp_u[o]), agg(rp_t[o]), x_pt, month_str, post_m)
-    block("positive_responses", resp_p, agg(pe_u), agg(pe_t), x_pt, month_str, post_m)
+        block(o, obd_p, agg(rp_u[o]), agg(rp_t[o]), x_pt, month_str, post_m, reporting)
+    block("positive_responses", resp_p, agg(pe_u), agg(pe_t), x_pt, month_str, post_m, reporting)
     post_y = np.array([[isinstance(s, pd.Period) and s <= pd.Period(f"{y}-09", "M") for y in years] for s in prov["start"]])
     ystr = years.astype(str)
     for o in (*STAFF_SCORES, *STAFF_COUNTS):
-        block(o, staff["respondents"], st_u[o], st_t[o], x_py, ystr, post_y)
+        block(o, staff["respondents"], st_u[o], st_t[o], x_py, ystr, post_y, np.ones((P, len(years)), bool))
     truth = pd.concat(frames, ignore_index=True)
-    truth = truth[truth.pop("mask") & truth["expected_untreated"].notna()].copy()
+    truth = truth[truth.pop("keep")].copy()
     eu = truth["expected_untreated"].to_numpy()
     truth["effect"] = np.where(eu > 0, truth["expected_treated"].to_numpy() / np.where(eu > 0, eu, 1), np.nan)
     truth = truth.sort_values(["provider_id", "period", "outcome"]).reset_index(drop=True)[list(TRUTH_COLUMNS)]
@@ -596,7 +594,7 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
         "staff_survey": staff_df.sort_values(["provider_id", "survey_year"]).reset_index(drop=True),
         "truth": truth,
     }
-    tables["truth"].attrs["truth_json"] = _truth_json(cfg, prov, eff, truth, zero, missing, str(months[last]), responses)
+    tables["truth"].attrs["truth_json"] = _truth_json(cfg, prov, eff, truth, zero, missing, str(months[last]), int((pe_df["responses"] == 0).sum()))
     return tables
 
 
@@ -657,7 +655,7 @@ def _r(x: float) -> float | None:
     return None if not np.isfinite(x) else float(round(float(x), 8))
 
 
-def _truth_json(cfg, prov, eff, truth, zero, missing, provisional_month, responses) -> dict:
+def _truth_json(cfg, prov, eff, truth, zero, missing, provisional_month, zero_responses) -> dict:
     cohorts = {}
     log_rr = eff["full_log_rate_ratio"].to_numpy()
     te = true_effects(truth)
@@ -704,7 +702,7 @@ def _truth_json(cfg, prov, eff, truth, zero, missing, provisional_month, respons
                                   "columns": [*RP_OUTCOMES, "people_restricted"],
                                   "note": "restrictive intervention counts thinned binomially; occupied bed days complete"},
             "missing_ward_months": missing,
-            "zero_response_ward_months": int((responses == 0).sum()),
+            "zero_response_ward_months": zero_responses,
             "morale_missing_before": _MORALE_FIRST_YEAR,
         },
     }
