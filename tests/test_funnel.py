@@ -285,3 +285,18 @@ def test_proportions_bad_input():
         funnel_proportions([5, 6], [10, 10.5], labels=["a", "b"])
     with pytest.raises(ValueError, match="target"):
         funnel_proportions([5, 6], [10, 10], labels=["a", "b"], target=1.2)
+
+
+def test_accepts_pandas_columns_and_a_single_limit_level():
+    df = pd.DataFrame(
+        {"provider": ["RX1", "RX2", "RX3", "RX4"], "ri": [30, 12, 60, 41], "obd": [1500.0, 900.0, 2000.0, 1700.0]}
+    )
+    res = funnel_rates(df["ri"], df["obd"], labels=df["provider"], limits=(0.95,))
+    assert list(res.table["label"]) == ["RX1", "RX2", "RX3", "RX4"]
+    assert {"lower_95", "upper_95"} <= set(res.table.columns) and "upper_99.8" not in res.table.columns
+    assert set(res.table["position"]) <= {"within", "above 95%", "below 95%"}
+    fig, ax = res.plot(highlight="RX3")
+    assert [t.get_text() for t in ax.texts] == ["RX3"]
+    na = df.assign(ri=pd.array([30, None, 60, 41], dtype="Int64"))
+    with pytest.raises(ValueError, match=r"numerators must be finite.*'RX2'"):
+        funnel_rates(na["ri"], na["obd"], labels=na["provider"])
