@@ -655,6 +655,11 @@ def _r(x: float) -> float | None:
     return None if not np.isfinite(x) else float(round(float(x), 8))
 
 
+def _str_or_none(v) -> str | None:
+    """A string, or None for any missing marker (None, NaN, pd.NA), for strict JSON."""
+    return None if pd.isna(v) else str(v)
+
+
 def _truth_json(cfg, prov, eff, truth, zero, missing, provisional_month, zero_responses) -> dict:
     cohorts = {}
     log_rr = eff["full_log_rate_ratio"].to_numpy()
@@ -679,7 +684,7 @@ def _truth_json(cfg, prov, eff, truth, zero, missing, provisional_month, zero_re
     providers = {}
     for i, pid in enumerate(prov["provider_id"]):
         e = eff.iloc[i]
-        providers[pid] = {"cohort": prov["cohort"].iat[i], "start_month": prov["start_month"].iat[i],
+        providers[pid] = {"cohort": _str_or_none(prov["cohort"].iat[i]), "start_month": _str_or_none(prov["start_month"].iat[i]),
                           **{c: _r(e[c]) for c in eff.columns if c != "provider_id"}}
     return {
         "description": "Synthetic Culture of Care programme data (cocEval.synthetic). Every provider, ward and number is invented.",
@@ -751,7 +756,7 @@ def write_synthetic(out: str | Path, config: SyntheticConfig | None = None) -> l
         tables[name].to_csv(p, index=False, lineterminator="\n", float_format=fmt.get(name))
         paths.append(p)
     p = out / "truth.json"
-    p.write_text(json.dumps(tables["truth"].attrs["truth_json"], indent=1, sort_keys=False) + "\n", encoding="utf-8", newline="\n")
+    p.write_text(json.dumps(tables["truth"].attrs["truth_json"], indent=1, allow_nan=False) + "\n", encoding="utf-8", newline="\n")
     paths.append(p)
     log.info("wrote synthetic data (seed %s) to %s", cfg.seed, out)
     return paths

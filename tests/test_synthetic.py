@@ -70,7 +70,10 @@ def test_files_use_unix_line_ends_and_fixed_formats(tmp_path):
     assert all(re.fullmatch(r"\d\.\d\d", v) for v in eng)
     truth = (tmp_path / "truth.csv").read_text().splitlines()[1].split(",")
     assert re.fullmatch(r"\d+\.\d{6}", truth[-1])  # effect written to 6 decimals
-    json.loads((tmp_path / "truth.json").read_text())
+    def no_nan(token):
+        raise AssertionError(f"truth.json holds {token}, which is not valid JSON")
+
+    json.loads((tmp_path / "truth.json").read_text(), parse_constant=no_nan)
 
 
 def test_generation_is_fast():
