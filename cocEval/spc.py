@@ -260,6 +260,7 @@ class SPCChart(ResultMixin):
     # ---- text ----------------------------------------------------------------------------
     @property
     def n_segments(self) -> int:
+        """Number of segments (1 + the number of rebases inside the series)."""
         return int(self.table["segment"].max()) + 1
 
     def _last_limits(self) -> pd.Series:
