@@ -48,7 +48,8 @@ counts are beta-binomial whose logit moves by ``staff_logit_effects[...] * i[p] 
 missing before 2021, when the NHS Staff Survey introduced it.
 
 Every secondary effect is scaled by the provider's *intensity* ``i[p] = beta[p] / mean(log
-cohort_rate_ratios)`` (about 1), so providers and cohorts that cut restrictive practice more
+cohort_rate_ratios)`` (about 1; exactly 1 for every participating provider if all cohort
+rate ratios are 1), so providers and cohorts that cut restrictive practice more
 also improve patient and staff experience more. ``gamma[p] = pe_logit_effect * i[p]``.
 
 Truth
@@ -96,6 +97,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import expit, logit
+
+__all__ = ["SyntheticConfig", "generate", "write_synthetic", "exposure", "true_effects", "DEFAULT_SEED"]
 
 log = logging.getLogger(__name__)
 
