@@ -16,8 +16,8 @@ NEVER = np.inf  # internal code for "never treated"
 
 
 def _show(values, k: int = 5) -> str:
-    values = list(values)
-    head = ", ".join(repr(v) for v in values[:k])
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    head = ", ".join(str(v) if not isinstance(v, str) else repr(v) for v in values[:k])
     return head + (f", ... ({len(values)} in all)" if len(values) > k else "")
 
 

@@ -242,7 +242,7 @@ def att_gt(
     >>> rng = np.random.default_rng(0)
     >>> units = np.repeat(np.arange(60), 6); t = np.tile(np.arange(1, 7), 60)
     >>> g = np.repeat(rng.choice([0, 3, 5], 60), 6)
-    >>> y = rng.normal(size=360) + 1.0 * ((g > 0) & (t >= g))
+    >>> y = rng.normal(scale=0.1, size=360) + 1.0 * ((g > 0) & (t >= g))
     >>> df = pd.DataFrame(dict(y=y, id=units, t=t, g=g))
     >>> res = att_gt(df, "y", "id", "t", "g", bootstrap=False)
     >>> round(res.aggregate("simple").overall.att, 1)

@@ -275,7 +275,7 @@ def did_2x2(data: pd.DataFrame, outcome: str, treated: str, post: str, *, cluste
     >>> import pandas as pd
     >>> df = pd.DataFrame({"y": [1., 2, 3, 6, 1.2, 2.1, 2.9, 6.2], "g": [0, 0, 1, 1] * 2, "p": [0, 1] * 4})
     >>> round(did_2x2(df, "y", "g", "p").estimate, 2)
-    2.05
+    2.2
     """
     _require_columns(data, [outcome, treated, post, cluster])
     for c in (treated, post):
