@@ -997,39 +997,46 @@ class ITSResult(ResultMixin):
         """
         conf = f"{100 * (1 - self.alpha):.0f}% CI"
         name = self._outcome_words()
+        unit = "month" if self._time.kind == "month" else "period"
         vs = " relative to the control series" if self.controlled else ""
+        gaussian = self.family == "gaussian"
         s = []
         e0 = self.effect_at(0).iloc[0]
-        lvl = self.effect_terms[0]
-        p_lvl = self.coefficients.loc[lvl, "p_value"]
-        s.append(f"{name} {_direction(e0['relative'])} by {pct(abs(e0['relative']))} ({conf} "
-                 f"{_signed_range(e0['relative_low'], e0['relative_high'])}) in the first period of the "
-                 f"intervention{vs}, compared with the pre-intervention trend continued (p = {_p(p_lvl)}).")
+        p_lvl = self.coefficients.loc[self.effect_terms[0], "p_value"]
+        if gaussian:
+            first = (f"{name} {_direction(e0['absolute'])} by {abs(e0['absolute']):.3g} ({conf} "
+                     f"{e0['absolute_low']:+.3g} to {e0['absolute_high']:+.3g}; {pct(abs(e0['relative']))} of the "
+                     "expected level)")
+        else:
+            first = (f"{name} {_direction(e0['relative'])} by {pct(abs(e0['relative']))} "
+                     f"({conf} {_signed_range(e0['relative_low'], e0['relative_high'])})")
+        s.append(f"{first} in the first {unit} of the intervention{vs}, compared with the pre-intervention "
+                 f"trend continued ({_p(p_lvl)}).")
         tc = next((t for t in self.effect_terms if t.endswith("trend_change") and "sustain" not in t), None)
         if tc is not None:
             c = self.coefficients.loc[tc]
-            if self.family == "gaussian":
-                s.append(f"The trend changed by {c['estimate']:+.3g} per period ({conf} {c['ci_low']:+.3g} to "
-                         f"{c['ci_high']:+.3g}, p = {_p(c['p_value'])}).")
+            if gaussian:
+                s.append(f"The trend changed by {c['estimate']:+.3g} per {unit} ({conf} {c['ci_low']:+.3g} to "
+                         f"{c['ci_high']:+.3g}, {_p(c['p_value'])}).")
             else:
-                s.append(f"The trend changed by {pct(np.expm1(c['estimate']), 1)} per period ({conf} "
-                         f"{pct(np.expm1(c['ci_low']), 1)} to {pct(np.expm1(c['ci_high']), 1)}, p = {_p(c['p_value'])}).")
-            fr = self._frame
-            last_t = int(fr.loc[fr["series"] == "treated", "t"].max())
-            last_during = last_t if self._end is None else min(last_t, self._end - 1)
-            h = last_during - self._start
-            if h > 0:
-                eh = self.effect_at(h).iloc[0]
-                s.append(f"By period {h + 1} of the intervention ({_fmt_period(eh['period'])}) it was "
-                         f"{pct(abs(eh['relative']))} {'below' if eh['relative'] < 0 else 'above'} the counterfactual "
-                         f"({conf} {_signed_range(eh['relative_low'], eh['relative_high'])}).")
+                s.append(f"The trend changed by {pct(np.expm1(c['estimate']), 1)} per {unit} ({conf} "
+                         f"{pct(np.expm1(c['ci_low']), 1)} to {pct(np.expm1(c['ci_high']), 1)}, {_p(c['p_value'])}).")
+        fr = self._frame
+        last_t = int(fr.loc[fr["series"] == "treated", "t"].max())
+        last_during = last_t if self._end is None else min(last_t, self._end - 1)
+        h = last_during - self._start
+        if h > 0:
+            eh = self.effect_at(h).iloc[0]
+            s.append(f"In {unit} {h + 1} of the intervention ({_fmt_period(eh['period'])}) it was "
+                     f"{pct(abs(eh['relative']))} {'below' if eh['relative'] < 0 else 'above'} the counterfactual "
+                     f"({conf} {_signed_range(eh['relative_low'], eh['relative_high'])}).")
         if self._end is not None:
-            sl = next(t for t in self.effect_terms if t.endswith("sustain_level_change"))
-            c = self.coefficients.loc[sl]
-            ratio = self.family != "gaussian"
-            val = pct(np.expm1(c["estimate"])) if ratio else f"{c['estimate']:+.3g}"
-            s.append(f"When the intervention ended ({_fmt_period(self.end)}) the level changed by {val} "
-                     f"(p = {_p(c['p_value'])}); a change back towards the old trend suggests the effect did not last.")
+            eh = self.effect_at(last_t - self._start).iloc[0]
+            lasted = eh["relative_high"] < 0 or eh["relative_low"] > 0
+            s.append(f"After the intervention ended ({_fmt_period(self.end)}), in {_fmt_period(eh['period'])}, it was "
+                     f"{pct(abs(eh['relative']))} {'below' if eh['relative'] < 0 else 'above'} the counterfactual "
+                     f"({conf} {_signed_range(eh['relative_low'], eh['relative_high'])}): "
+                     + ("the change was sustained." if lasted else "a lasting change cannot be confirmed."))
         s.append(f"Model: {self._model_words()}.")
         if self.notes:
             s.append("Notes: " + " ".join(self.notes))
@@ -1165,16 +1172,17 @@ def _direction(rel: float) -> str:
 
 
 def _signed_range(lo: float, hi: float) -> str:
-    """'9% to 26%' for a fall (magnitudes), '-3% to 12%' when the interval spans zero."""
+    """Relative-change interval in words: '9% to 26%' for a fall or a rise (magnitudes), and
+    'a 12% fall to a 3% rise' when it spans zero."""
     if hi < 0:
         return f"{pct(-hi)} to {pct(-lo)}"
     if lo > 0:
         return f"{pct(lo)} to {pct(hi)}"
-    return f"{pct(lo)} to {pct(hi)}"
+    return f"a {pct(-lo)} fall to a {pct(hi)} rise"
 
 
 def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
 def _fmt_period(p) -> str:
