@@ -7,7 +7,6 @@ digits); bootstrap SEs and band critical values within 10% (they depend on the r
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd

@@ -23,7 +23,7 @@ from scipy import stats
 
 from .._results import ResultMixin
 from ._inference import cluster_sums
-from ._panel import NEVER, TimeCoder, _require_columns, _show, prepare_panel
+from ._panel import _require_columns, _show, prepare_panel
 
 __all__ = ["twfe", "event_study_twfe", "did_2x2", "TWFEResult", "EventStudyTWFE", "DiD2x2"]
 
