@@ -131,6 +131,29 @@ def export_html(nb) -> str:
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
 
+def _ipc_kernel_manager():
+    """A kernel manager whose kernels talk over IPC sockets in a private temporary path.
+
+    Parallel kernels over TCP race for free ports ("Address already in use"), a known papermill
+    problem; IPC sockets need no ports. Each kernel gets its own socket prefix.
+    """
+    import uuid
+
+    from jupyter_client.manager import KernelManager
+    from traitlets import default
+
+    class IPCKernelManager(KernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self):
+            return str(Path(tempfile.gettempdir()) / f"coc-kernel-{uuid.uuid4().hex[:12]}")
+
+    return IPCKernelManager
+
+
 def _is_transient(exc: BaseException) -> bool:
     text = f"{type(exc).__name__}: {exc}"
     return any(t in text for t in TRANSIENT)
@@ -159,6 +182,7 @@ def render(task: Task) -> Outcome:
                 task.notebook, str(tmp_nb), parameters=params, kernel_name=task.kernel,
                 execution_timeout=task.timeout, progress_bar=False, log_output=False,
                 request_save_on_cell_execute=False, cwd=str(ROOT),
+                kernel_manager_class=_ipc_kernel_manager(),
             )
             break
         except PapermillExecutionError as exc:
@@ -241,7 +265,7 @@ def plan(args, cfg, prog, config_path: Path) -> list[Task]:
             html_path=str(out / "providers" / f"{pid}.html"), executed_path=str(out / "executed" / f"{pid}.ipynb"),
             kernel=rep.kernel, timeout=rep.timeout_seconds, retries=rep.retries,
         ))
-    if not args.providers or getattr(args, "programme", False):
+    if not getattr(args, "no_programme", False):
         nbp = NOTEBOOKS / "programme_evaluation.ipynb"
         tasks.append(Task(
             name="programme", notebook=str(nbp), key=_sha256(common, nbp.read_bytes(), "programme"),

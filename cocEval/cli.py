@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", type=Path, default=Path("reports"))
     r.add_argument("--jobs", type=int, default=None)
     r.add_argument("--force", action="store_true", help="re-render even when inputs are unchanged")
+    r.add_argument("--no-programme", action="store_true", help="render provider reports only")
     r.add_argument("--scheduler", default=None, help="address of an existing Dask distributed scheduler")
     r.set_defaults(func=_cmd_reports)
     return p

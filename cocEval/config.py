@@ -16,6 +16,29 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cocEval.data import RESTRICTIVE_COUNTS, STAFF_COUNTS, STAFF_SCORES
 
 
+#: The project folder (the checkout holding params/ and data/), for resolving relative paths.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "params" / "programme.yaml"
+
+
+def project_path(path: str | Path | None, default: Path) -> Path:
+    """Resolve a path given to a notebook: as given when it exists from the working folder,
+    else relative to the project folder (notebooks run from ``notebooks/`` in JupyterLab and
+    from the project folder in the batch); ``default`` when None.
+
+    Examples
+    --------
+    >>> project_path(None, DEFAULT_CONFIG) == DEFAULT_CONFIG
+    True
+    """
+    if path is None:
+        return default
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    return PROJECT_ROOT / p
+
+
 class ConfigError(ValueError):
     """The configuration file breaks a rule; the message names the file, key and rule."""
 

@@ -27,7 +27,6 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -472,7 +471,7 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
     if truth_path.is_file():
         files.append(truth_path)
     prog = ProgrammeData(**typed, source=folder, data_hash=_hash_files(files), truth=truth)
-    log.info("loaded %s", prog.describe())
+    log.debug("loaded %s", prog.describe())
     return prog
 
 

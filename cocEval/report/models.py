@@ -1,0 +1,200 @@
+"""Models shared by the provider and programme reports: one provider's ITS per outcome, and a
+provider's staff survey change against providers not yet coached.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cocEval.config import DEFAULT_CONFIG, Outcome, ProgrammeConfig, load_config, project_path
+from cocEval.data import ProgrammeData, load_programme
+from cocEval.its import fit_its
+from cocEval.quality import provisional_months, zero_stretches
+
+
+def load_inputs(data_dir=None, config=None) -> tuple[ProgrammeConfig, ProgrammeData, object]:
+    """Config and validated data for a report; ``None`` means the project defaults.
+
+    The data folder is ``data_dir`` if given, else the config's ``data_dir``; relative paths
+    resolve from the working folder or else the project folder.
+    """
+    if not isinstance(config, ProgrammeConfig):
+        config = project_path(config, DEFAULT_CONFIG)
+    cfg = config if isinstance(config, ProgrammeConfig) else load_config(config)
+    folder = project_path(data_dir if data_dir is not None else cfg.data_dir, cfg.data_dir)
+    mapping = None if cfg.mapping is None else project_path(cfg.mapping, cfg.mapping)
+    return cfg, load_programme(folder, mapping=mapping), config
+
+
+@dataclass
+class StaffComparison:
+    """A provider's change in one staff survey indicator against comparison providers.
+
+    With a single treated provider a regression's robust standard error is not valid (one
+    treated cluster). Instead the provider's change is set against the spread of changes among
+    comparison providers (those not yet started, or never): difference = change - mean(comparison
+    changes), SE = sd(comparison changes) * sqrt(1 + 1/n), t on n - 1 degrees of freedom, i.e.
+    a prediction interval: is this provider's change unusual for a provider without coaching?
+    """
+
+    indicator: str
+    label: str
+    before_year: int
+    after_year: int
+    before: float
+    after: float
+    comparison_change: float
+    difference: float
+    se: float
+    ci_low: float
+    ci_high: float
+    n_comparison: int
+    scale: str  # "points" or "percentage points"
+    improvement: str
+
+
+def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.05) -> dict:
+    """Compare one provider's before/after change with comparison providers' changes.
+
+    ``panel`` is :func:`cocEval.data.provider_year_panel` output. Before = the survey year
+    before the provider's first post-start survey; after = that year. Comparison providers are
+    those whose first post-start survey is later than "after" (or never).
+
+    Returns a dict of numbers (see :class:`StaffComparison`), or raises ValueError when the
+    provider has no post-start survey or fewer than three comparison providers.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"provider_id": list("AABBCCDD"), "survey_year": [2023, 2024] * 4,
+    ...                   "value": [5., 6, 5, 5.1, 5, 4.9, 5, 5.2], "first_year": [2024] * 2 + [0] * 6})
+    >>> round(staff_comparison(p, "A")["difference"], 2)
+    0.9
+    """
+    me = panel[panel["provider_id"] == provider_id]
+    first = int(me["first_year"].iloc[0]) if len(me) else 0
+    if first == 0:
+        raise ValueError(f"{provider_id} has no staff survey after coaching started")
+    before_y, after_y = first - 1, first
+    wide = panel[panel["survey_year"].isin([before_y, after_y])].pivot_table(
+        index="provider_id", columns="survey_year", values="value")
+    if before_y not in wide.columns or after_y not in wide.columns or provider_id not in wide.index:
+        raise ValueError(f"{provider_id}: no survey in {before_y} and {after_y}")
+    change = (wide[after_y] - wide[before_y]).dropna()
+    firsts = panel.drop_duplicates("provider_id").set_index("provider_id")["first_year"]
+    comp = change[(firsts.reindex(change.index) == 0) | (firsts.reindex(change.index) > after_y)]
+    comp = comp.drop(provider_id, errors="ignore")
+    if len(comp) < 3:
+        raise ValueError(f"only {len(comp)} comparison providers surveyed in {before_y} and {after_y}")
+    n = len(comp)
+    diff = float(change[provider_id] - comp.mean())
+    se = float(comp.std(ddof=1) * np.sqrt(1 + 1 / n))
+    crit = float(stats.t.ppf(1 - alpha / 2, n - 1))
+    return {"before_year": before_y, "after_year": after_y, "before": float(wide.at[provider_id, before_y]),
+            "after": float(wide.at[provider_id, after_y]), "comparison_change": float(comp.mean()),
+            "difference": diff, "se": se, "ci_low": diff - crit * se, "ci_high": diff + crit * se, "n_comparison": n}
+
+
+def model_months(prog: ProgrammeData, cfg: ProgrammeConfig) -> pd.DatetimeIndex:
+    """Months the models use: all but the provisional ones."""
+    return prog.months.difference(pd.DatetimeIndex(provisional_months(prog, cfg.report.exclude_provisional_months)))
+
+
+def excluded_months(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, outcome: Outcome) -> list[pd.Timestamp]:
+    """Months left out of a provider's models: provisional months, the provider's configured
+    exclusions and, for restrictive practice, stretches of three or more months with no
+    restrictive intervention reported at all (a recording gap, not a run of perfect months)."""
+    months = provisional_months(prog, cfg.report.exclude_provisional_months)
+    months += [pd.Timestamp(m) for m in cfg.excluded_months(provider_id)]
+    if outcome.table == "restrictive_practice":
+        for _, z in zero_stretches(prog, provider_id).iterrows():
+            months += list(pd.date_range(z["first_month"], z["last_month"], freq="MS"))
+    return sorted(set(months))
+
+
+def monthly_series(prog: ProgrammeData, provider_id: str, outcome: Outcome) -> pd.DataFrame:
+    """A provider's monthly numerator, denominator and value (rate per ``per``, or share)."""
+    df = getattr(prog, outcome.table)
+    df = df[df["provider_id"] == provider_id]
+    s = df.groupby("month", as_index=False)[[outcome.numerator, outcome.denominator]].sum()
+    s = s.rename(columns={outcome.numerator: "numerator", outcome.denominator: "denominator"})
+    s["value"] = s["numerator"] / s["denominator"].where(s["denominator"] > 0) * outcome.per
+    return s
+
+
+def sustain_start(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str) -> pd.Timestamp | None:
+    """First month after coaching ended, when the model months hold at least three from it."""
+    end = prog.participation.set_index("provider_id").at[provider_id, "coaching_end_month"]
+    if pd.isna(end):
+        return None
+    first_after = end + pd.offsets.MonthBegin(1)
+    return first_after if (model_months(prog, cfg) >= first_after).sum() >= 3 else None
+
+
+@dataclass
+class OutcomeModel:
+    """One provider's interrupted time series for one outcome (``its`` None when not estimable)."""
+
+    key: str
+    outcome: Outcome
+    series: pd.DataFrame  # month, numerator, denominator, value, excluded
+    excluded: list
+    its: object | None = None
+    error: str | None = None
+    notes: list = field(default_factory=list)
+
+
+def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key: str) -> OutcomeModel:
+    """Fit the configured ITS model of one outcome for one provider.
+
+    Restrictive practice: counts with occupied bed days as exposure (rate ratios); patient
+    experience: positive responses out of responses (binomial). Seasonality, errors and the
+    end-of-coaching terms follow the config. A model that cannot be fitted (e.g. too few events)
+    comes back with ``its=None`` and the reason in ``error``; warnings are kept in ``notes``.
+
+    Examples
+    --------
+    >>> cfg, prog, _ = load_inputs()  # doctest: +SKIP
+    >>> fit_outcome(prog, cfg, "SYN001", "restrictive_interventions").its.effects  # doctest: +SKIP
+    """
+    o = cfg.outcomes[key]
+    opts = cfg.its_options(provider_id)
+    start = prog.participation.set_index("provider_id").at[provider_id, "start_month"]
+    s = monthly_series(prog, provider_id, o)
+    excluded = excluded_months(prog, cfg, provider_id, o)
+    s["excluded"] = s["month"].isin(excluded)
+    model = OutcomeModel(key, o, s, excluded)
+    # Column names become the words of the model's narrative.
+    den = "occupied bed days" if o.table == "restrictive_practice" else "responses"
+    fit = s[s["denominator"] > 0].rename(columns={"numerator": o.name, "denominator": den})
+    kw = {"exposure": den} if o.table == "restrictive_practice" else {"trials": den}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.its = fit_its(
+                fit, o.name, "month", start, family=o.family, errors=opts.errors, maxlags=opts.maxlags,
+                seasonality=opts.seasonality, end=sustain_start(prog, cfg, provider_id),
+                exclude=[m for m in excluded if m in set(fit["month"])] or None, **kw,
+            )
+        model.notes = [f"{o.name}: {w.message}" for w in caught]
+    except ValueError as exc:
+        model.error = str(exc)
+    return model
+
+
+def log_effect_at(res, h: int) -> tuple[float, float]:
+    """Log rate (or odds) ratio of fitted to counterfactual ``h`` periods after the start, with
+    its standard error: the quantity pooled across providers.
+
+    It is linear in the coefficients (E @ beta for the effect rows E of period ``h``), so its
+    SE is exact given the coefficient covariance.
+    """
+    eff = res.effect_at(h).iloc[0]
+    est = float(np.log1p(eff["relative"]))
+    # relative = exp(L) - 1 with delta-method se(relative) = exp(L) se(L)
+    se = float(eff["relative_se"] / (1 + eff["relative"]))
+    return est, se
