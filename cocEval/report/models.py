@@ -73,7 +73,7 @@ def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.
     >>> p = pd.DataFrame({"provider_id": list("AABBCCDD"), "survey_year": [2023, 2024] * 4,
     ...                   "value": [5., 6, 5, 5.1, 5, 4.9, 5, 5.2], "first_year": [2024] * 2 + [0] * 6})
     >>> round(staff_comparison(p, "A")["difference"], 2)
-    0.9
+    0.93
     """
     me = panel[panel["provider_id"] == provider_id]
     first = int(me["first_year"].iloc[0]) if len(me) else 0
