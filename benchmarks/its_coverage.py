@@ -13,6 +13,30 @@ default (cocEval.its.DEFAULT_ERRORS) was chosen. Coverage is the share of replic
 interval contains the true value (Monte-Carlo SE about 0.7 points with 1000 replications).
 
 Run:  .venv/bin/python benchmarks/its_coverage.py [--reps 1000] [--workers 2] [--seed 2024]
+
+Result (1000 replications, seed 2024, 473 s on 2 workers, no failed fits); coverage in %,
+level_change / trend_change, default errors marked *:
+
+    scenario           errors           bias (level)  coverage level / trend
+    gaussian rho=0     ols                  -0.016        94.9 / 94.3
+                       newey-west           -0.016        88.4 / 86.8
+                       ar1 (ML)             -0.017        92.1 / 92.7
+                       ar1-reml *           -0.016        93.9 / 94.1
+    gaussian rho=0.3   ols                  -0.004        85.4 / 85.7
+                       newey-west           -0.004        85.1 / 83.3
+                       ar1 (ML)             +0.001        91.8 / 91.7
+                       ar1-reml *           +0.005        93.9 / 94.6
+    gaussian rho=0.6   ols                  +0.004        69.5 / 65.6
+                       newey-west           +0.004        75.7 / 72.6
+                       ar1 (ML)             +0.020        89.0 / 86.9
+                       ar1-reml *           +0.028        92.7 / 92.3
+    negbin counts      negbin model *       -0.006        93.1 / 91.6
+                       negbin newey-west    -0.006        87.0 / 85.7
+                       quasipoisson model * -0.006        95.6 / 94.5
+                       poisson model *      -0.006        79.2 / 79.7
+
+(true level change -1.0 for gaussian, -0.2 on the log scale for counts; biases of trend_change
+are all below 0.0015 in absolute value.)
 """
 
 from __future__ import annotations
