@@ -22,6 +22,7 @@ import os
 import platform
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -150,6 +151,13 @@ def _ipc_kernel_manager():
         @default("ip")
         def _default_ip(self):
             return str(Path(tempfile.gettempdir()) / f"coc-kernel-{uuid.uuid4().hex[:12]}")
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            # The kernel process's own log lines (e.g. "KeyboardInterrupt caught in kernel" at
+            # shutdown) are noise on the batch's terminal; cell output reaches the notebook over
+            # the kernel's sockets, not this stream.
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return IPCKernelManager
 

@@ -388,6 +388,12 @@ class SPCChart(ResultMixin):
         ax.set_title(title if title is not None else self.headline())
         if ylabel:
             ax.set_ylabel(ylabel)
+        if pd.api.types.is_datetime64_any_dtype(x):
+            import matplotlib.dates as mdates
+
+            locator = mdates.AutoDateLocator(maxticks=8)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
         if icons:
             draw_icons(

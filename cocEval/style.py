@@ -32,8 +32,10 @@ RC = {
 }
 
 
-def use_nhs_style() -> None:
+def use_nhs_style(dpi: int | None = None) -> None:
     """Apply the NHS palette and a clean axis style to matplotlib globally.
+
+    ``dpi`` sets the resolution of figures shown in notebooks (and so their size in a report).
 
     Examples
     --------
@@ -48,6 +50,8 @@ def use_nhs_style() -> None:
 
     rc = dict(RC)
     rc["axes.prop_cycle"] = cycler(color=PALETTE)
+    if dpi is not None:
+        rc["figure.dpi"] = rc["savefig.dpi"] = dpi
     mpl.rcParams.update(rc)
 
 

@@ -99,6 +99,23 @@ def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.
             "difference": diff, "se": se, "ci_low": diff - crit * se, "ci_high": diff + crit * se, "n_comparison": n}
 
 
+FAMILY_WORDS = {
+    "quasipoisson": "quasi-Poisson (over-dispersed counts, Pearson dispersion)",
+    "negbin": "negative binomial",
+    "poisson": "Poisson",
+    "binomial": "binomial (logit link)",
+    "gaussian": "linear (AR(1) errors)",
+}
+
+
+def family_words(cfg: ProgrammeConfig) -> str:
+    """Which model each table's outcomes use, in words for the methods section."""
+    fams = {}
+    for o in cfg.outcomes.values():
+        fams.setdefault(o.table.replace("_", " "), set()).add(FAMILY_WORDS.get(o.family, o.family))
+    return "; ".join(f"{t}: {', '.join(sorted(f))}" for t, f in fams.items())
+
+
 def model_months(prog: ProgrammeData, cfg: ProgrammeConfig) -> pd.DatetimeIndex:
     """Months the models use: all but the provisional ones."""
     return prog.months.difference(pd.DatetimeIndex(provisional_months(prog, cfg.report.exclude_provisional_months)))

@@ -27,7 +27,7 @@ from cocEval.did.twfe import twfe
 from cocEval.meta import random_effects
 from cocEval.quality import provisional_months, zero_stretches
 from cocEval.report import display as d
-from cocEval.report.models import fit_outcome, load_inputs, log_effect_at, model_months
+from cocEval.report.models import family_words, fit_outcome, load_inputs, log_effect_at, model_months
 from cocEval.style import NHS_GREY, PALETTE, use_nhs_style
 
 POOL_MONTH = 12  # pooled ITS effects are read in the 12th month of coaching
@@ -93,7 +93,7 @@ class ProgrammeReport:
         t0 = time.perf_counter()
         cfg, prog, config = load_inputs(data_dir, config)
         rep = cls(prog, cfg, config_path=str(config))
-        use_nhs_style()
+        use_nhs_style(dpi=cfg.report.dpi)
         for key in outcomes or list(cfg.outcomes):
             rep.outcomes[key] = rep._evaluate(key)
         for key, ind in cfg.staff_indicators.items():
@@ -448,8 +448,7 @@ class ProgrammeReport:
             "nothing reported are left out of that outcome's panel.",
             "Two-way fixed effects with provider-clustered standard errors (fixest's small-sample convention) and the "
             "Goodman-Bacon (2021) decomposition.",
-            f"Pooled ITS: each provider's negative binomial (restrictive practice) or binomial (patient experience) "
-            f"segmented regression with seasonality; the month-{POOL_MONTH} log ratio pooled by REML random effects "
+            f"Pooled ITS: each provider's segmented regression with seasonality ({family_words(self.cfg)}); the month-{POOL_MONTH} log ratio pooled by REML random effects "
             "with the Hartung-Knapp adjustment (as metafor), with a prediction interval.",
         ])
         notes = sorted({n for ev in self.outcomes.values() for n in ev.notes})

@@ -28,7 +28,7 @@ from cocEval.data import ProgrammeData, provider_year_panel
 from cocEval.funnel import funnel_proportions, funnel_rates
 from cocEval.quality import provisional_months, ward_completeness, zero_stretches
 from cocEval.report import display as d
-from cocEval.report.models import StaffComparison, fit_outcome, load_inputs, staff_comparison, sustain_start
+from cocEval.report.models import StaffComparison, family_words, fit_outcome, load_inputs, staff_comparison, sustain_start
 from cocEval.spc import xmr
 from cocEval.style import use_nhs_style
 
@@ -77,7 +77,7 @@ class ProviderReport:
         if pd.isna(info["start_month"]):
             raise ValueError(f"provider {provider_id!r} never started coaching: no provider report")
         rep = cls(provider_id, prog, cfg, info, config_path=str(config) if not isinstance(config, ProgrammeConfig) else "in memory")
-        use_nhs_style()
+        use_nhs_style(dpi=cfg.report.dpi)
         rep._fit_outcomes()
         rep._fit_staff()
         rep.seconds = time.perf_counter() - t0
@@ -255,15 +255,19 @@ class ProviderReport:
                                         "pe_months": "Patient experience months", "missing_months": "Missing months"}),
                      rule=self.cfg.disclosure.preset)
 
-    def _outcome_block(self, key: str) -> None:
+    def _outcome_block(self, key: str, *, charts: bool = True) -> None:
+        """Words and table for one outcome; its SPC and ITS charts when ``charts``."""
         o = self.cfg.outcomes[key]
         d.heading(o.label, 3)
         chart = self.spc.get(key)
         if chart is not None:
             d.paragraph(chart.summary())
-            fig, ax = chart.plot(title=f"{o.name}: {chart.headline().lower()}", ylabel=o.label)
-            ax.axvline(self.start, color="#4C6272", linestyle=":", linewidth=1)
-            d.show_figure(fig)
+            if charts:
+                fig, ax = chart.plot(title=f"{o.name}: {chart.headline().lower()}", ylabel=o.label)
+                ax.axvline(self.start, color="#4C6272", linestyle=":", linewidth=1)
+                ax.annotate(" coaching starts", xy=(self.start, 1), xycoords=("data", "axes fraction"), va="top",
+                            fontsize=8, color="#4C6272")
+                d.show_figure(fig)
         res = self.its.get(key)
         if res is None:
             d.paragraph(f"No interrupted time series model: {self.its_errors.get(key, 'not fitted')}.")
@@ -273,18 +277,49 @@ class ProviderReport:
                                                                   "ci_low": "95% CI low", "ci_high": "95% CI high", "p_value": "p-value"})
         d.show_table(eff, rule=self.cfg.disclosure.preset,
                      formats={c: (lambda v: f"{v:.3f}") for c in ("Estimate", "95% CI low", "95% CI high", "p-value")})
-        fig, ax = res.plot(title=self.effect_sentence(key).split(":")[0] + ": observed and expected without coaching")
+        if charts:
+            fig, ax = res.plot(title=f"{o.name}: observed and expected without coaching")
+            d.show_figure(fig)
+
+    def _small_multiples(self, keys: list[str]) -> None:
+        """Observed against expected-without-coaching for several outcomes in one figure."""
+        import matplotlib.pyplot as plt
+
+        keys = [k for k in keys if k in self.its]
+        if not keys:
+            return
+        ncol = 2
+        nrow = -(-len(keys) // ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(10, 3.2 * nrow), squeeze=False)
+        for ax, key in zip(axes.flat, keys):
+            self.its[key].plot(ax=ax, title=self.cfg.outcomes[key].name)
+            ax.set_xlabel("")
+            ax.set_ylabel("per 1,000 occupied bed days")
+            if ax is not axes.flat[0] and ax.get_legend() is not None:
+                ax.get_legend().remove()
+        for ax in axes.flat[len(keys):]:
+            ax.set_visible(False)
+        fig.suptitle("Restrictive practice by type: observed and expected without coaching (dashed)", x=0.01,
+                     ha="left", fontweight="bold", fontsize=11)
+        fig.tight_layout()
         d.show_figure(fig)
 
     def restrictive_practice(self) -> None:
-        """Section 3: SPC and ITS for restrictive interventions and the key types."""
+        """Section 3: SPC and ITS for restrictive interventions; ITS for the key types."""
         d.heading("Restrictive practice")
-        d.paragraph("Each chart shows the 12 months before coaching (which set the SPC limits) and the months since. "
+        d.paragraph("The SPC chart shows the 12 months before coaching (which set its limits) and the months since. "
                     "The model charts show what the data would have looked like had pre-coaching trends and seasons "
                     "continued (dashed) against what happened. " + self.sustain_sentence())
-        for key, o in self.cfg.outcomes.items():
-            if o.table == "restrictive_practice":
+        keys = [k for k, o in self.cfg.outcomes.items() if o.table == "restrictive_practice"]
+        for key in keys:
+            if self.cfg.outcomes[key].headline:
                 self._outcome_block(key)
+        types = [k for k in keys if not self.cfg.outcomes[k].headline]
+        if types:
+            d.heading("By type of restrictive practice", 3)
+            self._small_multiples(types)
+            for key in types:
+                self._outcome_block(key, charts=False)
 
     def patient_experience(self) -> None:
         """Section 4: share of positive responses, SPC and ITS."""
@@ -360,8 +395,8 @@ class ProviderReport:
         d.bullets([
             "Interrupted time series (segmented regression): pre-coaching level and trend, then a change in level and in "
             "trend from the first month of coaching, and a further change after coaching ended where the data reach it. "
-            f"Restrictive practice: negative binomial counts with occupied bed days as exposure; patient experience: "
-            f"binomial (logit) model of positive responses. Seasonality: {opts.seasonality} Fourier pair(s); "
+            f"Models: {family_words(self.cfg)}; restrictive practice counts use occupied bed days as exposure "
+            f"(rate ratios). Seasonality: {opts.seasonality} Fourier pair(s); "
             f"standard errors: {opts.errors}.",
             "SPC: NHS Making Data Count XmR charts; limits from the 12 months before coaching; special-cause rules as "
             "NHSRplotthedots (outside limits; 7-point trend; 2 of 3 close to a limit; 7-point shift).",

@@ -1,0 +1,97 @@
+"""Report rendering speed: cocEval's batch against a naive CLI loop and against the floor.
+
+Runs the same N provider reports (default 6) three ways, in one run on this machine:
+
+1. naive: for each provider, the ``papermill`` CLI then the ``jupyter nbconvert`` CLI, one after
+   the other (what a script would do);
+2. batch: ``python -m cocEval reports --providers ... --force --no-programme`` (parallel workers,
+   in-process papermill, one HTML export per report);
+3. floor: the same batch machinery running a notebook that only starts a kernel and imports the
+   libraries a report needs, so the difference to (2) is the report's own work.
+
+Prints wall times, per-report costs and the ratios naive / batch (goal >= 3) and
+batch / floor per report (goal <= 1.5).
+
+Usage: ``python benchmarks/report_speed.py [--n 6] [--jobs 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+NOTEBOOK = ROOT / "notebooks" / "provider_report.ipynb"
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def naive(providers: list[str], out: Path) -> None:
+    for pid in providers:
+        nb = out / f"{pid}.ipynb"
+        subprocess.run([str(BIN / "papermill"), str(NOTEBOOK), str(nb), "-p", "provider_id", pid, "-k", "cocEval",
+                        "--cwd", str(ROOT), "--no-progress-bar"], check=True, capture_output=True)
+        subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(nb)], check=True,
+                       capture_output=True)
+
+
+def batch(providers: list[str], out: Path, jobs: int) -> None:
+    subprocess.run([sys.executable, "-m", "cocEval", "reports", "--providers", ",".join(providers), "--output", str(out),
+                    "--jobs", str(jobs), "--force", "--no-programme"], check=True, capture_output=True, cwd=ROOT)
+
+
+def floor(providers: list[str], out: Path, jobs: int) -> None:
+    """Kernel start plus library imports through the same batch machinery."""
+    from cocEval.batch import Task, _run_local
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "cocEval", "display_name": "cocEval", "language": "python"}})
+    params = nbformat.v4.new_code_cell("provider_id = None\nsummary_path = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("%matplotlib inline\nfrom cocEval.report.provider import ProviderReport")]
+    path = out / "floor.ipynb"
+    nbformat.write(nb, path)
+    tasks = [Task(name=p, notebook=str(path), parameters={"provider_id": p}, html_path=str(out / f"{p}.html"),
+                  executed_path=str(out / "executed" / f"{p}.ipynb"), key=p) for p in providers]
+    failed = []
+    _run_local(tasks, jobs, lambda o: failed.append(o) if o.status != "ok" else None)
+    if failed:
+        raise RuntimeError(f"floor notebook failed: {failed[0].reason}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=6)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    providers = [f"SYN{i:03d}" for i in range(1, args.n + 1)]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for d in ("naive", "batch", "floor"):
+            (tmp / d).mkdir()
+        t_naive = _timed(lambda: naive(providers, tmp / "naive"))
+        t_batch = _timed(lambda: batch(providers, tmp / "batch", args.jobs))
+        t_floor = _timed(lambda: floor(providers, tmp / "floor", args.jobs))
+    n = len(providers)
+    print(f"{n} provider reports, {args.jobs} jobs, {os.cpu_count()} cores")
+    print(f"{'way':<8}{'wall s':>9}{'s/report':>10}")
+    for name, t in (("naive", t_naive), ("batch", t_batch), ("floor", t_floor)):
+        print(f"{name:<8}{t:>9.1f}{t / n:>10.2f}")
+    print(f"naive / batch = {t_naive / t_batch:.2f}x   (goal >= 3)")
+    print(f"batch / floor = {t_batch / t_floor:.2f}x   (goal <= 1.5; the floor is kernel start + imports)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
