@@ -264,6 +264,28 @@ def test_recovers_known_dynamic_effects(control_group):
     assert abs(tw.estimate - simple.overall.att) > 0.1
 
 
+def test_event_study_pretrend_test_when_cell_pretest_is_singular():
+    # monthly panel with more pre-period cells than units: the cell-level pre-test is singular
+    df, _, _ = _simulate(n_units=40, periods=40, cohorts=(20, 26, 32, 0), seed=8)
+    res = att_gt(df, "y", "unit", "t", "g", bootstrap=False)
+    with pytest.warns(UserWarning, match="singular"):
+        assert np.isnan(res.pretrend_test()["p_value"])
+    dyn = res.aggregate("dynamic", min_e=-6, max_e=6)
+    ok = dyn.pretrend_test()
+    assert ok["df"] == 6 and ok["p_value"] > 0.01
+    # one pre event time: the Wald statistic is (att / analytic se)^2
+    one = res.aggregate("dynamic", min_e=-1, max_e=2).pretrend_test()
+    row = res.aggregate("dynamic", min_e=-1, max_e=2).table.loc[-1]
+    assert one["df"] == 1 and one["statistic"] == pytest.approx((row["att"] / row["se"]) ** 2, rel=1e-10)
+    # a trend that starts 4 periods before coaching is flagged
+    e = df["t"] - df["g"]
+    bad = df.assign(y=df["y"] + np.where((df["g"] > 0) & (e >= -4) & (e < 0), 0.6 * (e + 5), 0.0))
+    flagged = att_gt(bad, "y", "unit", "t", "g", bootstrap=False).aggregate("dynamic", min_e=-6, max_e=6).pretrend_test()
+    assert flagged["p_value"] < 1e-3
+    with pytest.raises(ValueError, match="dynamic"):
+        res.aggregate("group").pretrend_test()
+
+
 def test_month_dates_match_integer_periods_and_event_time_in_months():
     df_int, _, _ = _simulate(n_units=75, periods=24, cohorts=(6, 12, 18, 0), seed=5)
     df_m, _, _ = _simulate(n_units=75, periods=24, cohorts=(6, 12, 18, 0), seed=5, months=True)

@@ -74,3 +74,24 @@ def multiplier_bootstrap(
     tmax = np.max(np.abs(draws[:, good]) / se[good], axis=1)
     crit = float(np.quantile(tmax[np.isfinite(tmax)], 1 - alpha, method="inverted_cdf"))
     return se, crit
+
+
+def wald_zero(est: np.ndarray, inf: np.ndarray, cluster: np.ndarray | None, n: int) -> dict:
+    """Wald test that the estimates ``est`` are jointly zero, with the analytic (clustered)
+    covariance of their influence functions ``inf`` (units x k), as R ``did``'s pre-test.
+
+    Returns ``statistic``, ``df`` and ``p_value`` (NaN, with a warning, when the covariance is
+    singular, e.g. more estimates than clusters).
+    """
+    import warnings
+
+    S = cluster_sums(inf, cluster)
+    V = S.T @ S / n**2
+    q = len(est)
+    if q == 0:
+        return {"statistic": np.nan, "df": 0, "p_value": np.nan}
+    if 1.0 / np.linalg.cond(V) <= np.finfo(float).eps:
+        warnings.warn(f"Wald test not computed: singular covariance of the {q} estimates", UserWarning, stacklevel=3)
+        return {"statistic": np.nan, "df": q, "p_value": np.nan}
+    W = float(est @ np.linalg.solve(V, est))
+    return {"statistic": W, "df": q, "p_value": float(stats.chi2.sf(W, q))}

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from .._results import ResultMixin
+from ._inference import wald_zero
 from .attgt import GroupTimeATT, _fmt, standard_errors
 
 KINDS = ("simple", "dynamic", "group", "calendar")
@@ -157,7 +158,8 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
         idx = levels if kind == "dynamic" else res.panel.coder.decode(levels)
         table = pd.DataFrame({"att": l_att, "se": se, "ci_low": l_att - crit * se, "ci_high": l_att + crit * se},
                              index=pd.Index(idx, name=_LEVEL_NAME[kind]))
-    return AggregatedATT(kind=kind, overall=overall, table=table, crit_val=crit, source=res)
+    return AggregatedATT(kind=kind, overall=overall, table=table, crit_val=crit, source=res,
+                         influence=None if kind == "simple" else np.column_stack(l_if))
 
 
 class AggregatedATT(ResultMixin):
@@ -177,9 +179,28 @@ class AggregatedATT(ResultMixin):
 
     _table_attr = "table"
 
-    def __init__(self, *, kind, overall, table, crit_val, source):
+    def __init__(self, *, kind, overall, table, crit_val, source, influence=None):
         self.kind, self.overall, self.table, self.crit_val = kind, overall, table, crit_val
         self._source = source
+        self.influence = influence  # units x levels, for tests across levels
+
+    def pretrend_test(self) -> dict:
+        """Wald test that the event-study effects before the start (e < 0) are jointly zero.
+
+        A usable parallel-trends check when the cell-level pre-test of
+        :meth:`GroupTimeATT.pretrend_test` is singular (more pre-period cells than units, as with
+        monthly data): it tests the few aggregated pre-period event times instead. Analytic
+        (clustered) covariance of their influence functions; dynamic aggregation only.
+
+        Examples
+        --------
+        >>> # att_gt(...).aggregate("dynamic", min_e=-12).pretrend_test()["p_value"]
+        """
+        if self.kind != "dynamic":
+            raise ValueError("pretrend_test needs the dynamic aggregation")
+        pre = (self.table.index.to_numpy() < 0) & np.isfinite(self.table["att"].to_numpy())
+        src = self._source
+        return wald_zero(self.table["att"].to_numpy()[pre], self.influence[:, pre], src.panel.cluster, src.n)
 
     def get_plot_data(self) -> pd.DataFrame:
         d = self.table.reset_index()

@@ -16,7 +16,7 @@ from scipy import stats
 
 from .._results import ResultMixin
 from ._drdid import ESTIMATORS, CellFailure
-from ._inference import analytic_se, cluster_sums, multiplier_bootstrap
+from ._inference import analytic_se, multiplier_bootstrap, wald_zero
 from ._panel import NEVER, Panel, _show, prepare_panel
 
 __all__ = ["att_gt", "GroupTimeATT"]
@@ -338,17 +338,7 @@ class GroupTimeATT(ResultMixin):
         """
         ant = self.settings["anticipation"]
         pre = (self.cohort_codes - ant > self.time_codes) & np.isfinite(self.att) & ~np.isnan(self.se)
-        if not pre.any():
-            return {"statistic": np.nan, "df": 0, "p_value": np.nan}
-        S = cluster_sums(self.influence[:, pre], self.panel.cluster)
-        V = S.T @ S / self.n**2
-        a = self.att[pre]
-        if 1.0 / np.linalg.cond(V) <= np.finfo(float).eps:
-            warnings.warn("pre-test not computed: singular covariance of the pre-period ATTs", UserWarning, stacklevel=2)
-            return {"statistic": np.nan, "df": int(pre.sum()), "p_value": np.nan}
-        W = float(a @ np.linalg.solve(V, a))
-        q = int(pre.sum())
-        return {"statistic": W, "df": q, "p_value": float(stats.chi2.sf(W, q))}
+        return wald_zero(self.att[pre], self.influence[:, pre], self.panel.cluster, self.n)
 
     def aggregate(self, kind: str = "dynamic", *, min_e=None, max_e=None, balance_e=None):
         """Aggregate the cells as R ``aggte``; see :func:`cocEval.did.aggregate.aggregate`.

@@ -310,9 +310,10 @@ class ProgrammeReport:
         if pre.empty:
             return "No pre-coaching event times to check parallel trends."
         inside = ((pre["ci_low"] <= 0) & (pre["ci_high"] >= 0)).mean()
-        test = _quiet(ev.attgt.pretrend_test, notes=ev.notes)
+        test = _quiet(ev.dynamic.pretrend_test, notes=ev.notes)
         wald = ("" if not np.isfinite(test["p_value"]) else
-                f" The joint Wald pre-test gives p = {test['p_value']:.3f}.")
+                f" A joint Wald test that the {test['df']} pre-coaching event-time effects are all zero gives "
+                f"p = {test['p_value']:.3f}{' (a warning sign)' if test['p_value'] < 0.05 else ''}.")
         return (f"Parallel-trends check: {inside:.0%} of the {len(pre)} pre-coaching event-time estimates have bands that "
                 f"include zero.{wald}")
 
