@@ -293,11 +293,10 @@ class ProgrammeReport:
                 d.paragraph(f"{len(ev.dropped)} provider(s) left out of this panel (missing months or a stretch of "
                             f"nothing reported): {', '.join(ev.dropped)}.")
             d.paragraph(self._pretrend_sentence(ev))
-            if o.headline:
-                fig, ax = ev.dynamic.plot()
-                ax.set_ylabel(f"Effect ({self._unit(key)})")
-                ax.set_title(f"{o.name}: effect by months since coaching started")
-                d.show_figure(fig)
+            fig, ax = ev.dynamic.plot()
+            ax.set_ylabel(f"Effect ({self._unit(key)})")
+            ax.set_title(f"{o.name}: effect by months since coaching started")
+            d.show_figure(fig)
             g = ev.group.table.reset_index()
             g["cohort"] = pd.to_datetime(g["cohort"]).dt.strftime("starting %Y-%m")
             d.show_table(g.rename(columns={"cohort": "Cohort", "att": "Effect", "se": "SE", "ci_low": "Band low",
