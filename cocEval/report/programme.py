@@ -267,15 +267,23 @@ class ProgrammeReport:
         t["start"], t["end"] = t["start"].dt.strftime("%Y-%m"), t["end"].dt.strftime("%Y-%m")
         d.show_table(t.rename(columns={"cohort": "Cohort", "providers": "Providers", "wards": "Wards enrolled",
                                        "start": "Coaching starts", "end": "Coaching ends"}), rule=self.cfg.disclosure.preset)
-        fig, ax = plt.subplots(figsize=(8, 2.6))
+        import matplotlib.dates as mdates
+
+        fig, ax = plt.subplots(figsize=(8, 0.7 * len(t) + 1.2))
         for i, r in enumerate(t.itertuples()):
             s, e = pd.Timestamp(r.start), pd.Timestamp(r.end) + pd.offsets.MonthEnd(0)
             ax.barh(i, (e - s).days, left=s, color=PALETTE[i % len(PALETTE)], height=0.5)
-            ax.text(s, i + 0.35, f"{r.cohort}: {r.providers} providers", fontsize=8, va="bottom")
-        ax.axvline(self.prog.months[-1], color=NHS_GREY, ls="--", lw=1)
-        ax.text(self.prog.months[-1], -0.6, " data end", fontsize=8, color=NHS_GREY)
+            ax.text(s, i - 0.3, f"{r.cohort}: {r.providers} providers", fontsize=8, va="bottom")
+        last = self.prog.months[-1]
+        ax.axvline(last, color=NHS_GREY, ls="--", lw=1)
+        ax.annotate(" data end", xy=(last, 1), xycoords=("data", "axes fraction"), fontsize=8, color=NHS_GREY, va="top")
         ax.set_yticks([])
-        ax.set_title("Coaching started in three waves, six months apart")
+        ax.invert_yaxis()
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        first, latest = pd.Timestamp(t["start"].min()), pd.Timestamp(t["start"].max())
+        ax.set_title(f"Coaching started in {len(t)} cohort(s) between {first:%B %Y} and {latest:%B %Y}")
         d.show_figure(fig)
 
     def staggered_did(self) -> None:
