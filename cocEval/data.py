@@ -618,8 +618,7 @@ def provider_month_panel(
     if balance not in ("drop", "keep"):
         raise ValueError(f"balance must be 'drop' or 'keep', got {balance!r}")
 
-    df = getattr(prog, table)
-    agg = df.groupby(["provider_id", "month"], as_index=False)[[numerator, denominator]].sum()
+    agg = provider_months(prog, table)[["provider_id", "month", numerator, denominator]]
     agg = agg.rename(columns={numerator: "numerator", denominator: "denominator"})
     months = prog.months
     if exclude_months:

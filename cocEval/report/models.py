@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from cocEval.config import DEFAULT_CONFIG, Outcome, ProgrammeConfig, load_config, project_path
-from cocEval.data import ProgrammeData, load_programme
+from cocEval.data import ProgrammeData, load_programme, provider_months
 from cocEval.its import fit_its
 from cocEval.quality import provisional_months, zero_stretches
 
@@ -135,10 +135,9 @@ def excluded_months(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str,
 
 def monthly_series(prog: ProgrammeData, provider_id: str, outcome: Outcome) -> pd.DataFrame:
     """A provider's monthly numerator, denominator and value (rate per ``per``, or share)."""
-    df = getattr(prog, outcome.table)
-    df = df[df["provider_id"] == provider_id]
-    s = df.groupby("month", as_index=False)[[outcome.numerator, outcome.denominator]].sum()
-    s = s.rename(columns={outcome.numerator: "numerator", outcome.denominator: "denominator"})
+    pm = provider_months(prog, outcome.table)
+    s = pm.loc[pm["provider_id"] == provider_id, ["month", outcome.numerator, outcome.denominator]]
+    s = s.rename(columns={outcome.numerator: "numerator", outcome.denominator: "denominator"}).reset_index(drop=True)
     s["value"] = s["numerator"] / s["denominator"].where(s["denominator"] > 0) * outcome.per
     return s
 
