@@ -317,16 +317,14 @@ def run_reports(args) -> int:
     """Render reports as ``python -m cocEval reports`` asks. Returns the exit status."""
     from tqdm.auto import tqdm
 
-    from cocEval.config import ConfigError, load_config
-    from cocEval.data import DataValidationError, load_programme
+    from cocEval.config import ConfigError
+    from cocEval.data import DataValidationError
+    from cocEval.report.models import load_inputs
 
-    config_path = Path(args.config)
     try:
-        cfg = load_config(config_path)
-        data_dir = Path(args.data) if args.data else (config_path.parent.parent / cfg.data_dir if not cfg.data_dir.is_absolute() else cfg.data_dir)
-        if not data_dir.is_dir():
-            data_dir = Path(cfg.data_dir)
-        prog = load_programme(data_dir, mapping=cfg.mapping)
+        # The same resolution as the notebooks: --data, else the config's data_dir; relative
+        # paths from the working folder, else the project folder.
+        cfg, prog, config_path = load_inputs(args.data, args.config)
         out = Path(args.output)
         tasks = plan(args, cfg, prog, config_path)
     except (ConfigError, DataValidationError, ValueError, FileNotFoundError) as exc:
