@@ -317,9 +317,8 @@ def run_reports(args) -> int:
     """Render reports as ``python -m cocEval reports`` asks. Returns the exit status."""
     from tqdm.auto import tqdm
 
-    from cocEval.config import ConfigError
+    from cocEval.config import ConfigError, load_inputs
     from cocEval.data import DataValidationError
-    from cocEval.report.models import load_inputs
 
     try:
         # The same resolution as the notebooks: --data, else the config's data_dir; relative

@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cocEval.data import RESTRICTIVE_COUNTS, STAFF_COUNTS, STAFF_SCORES
+from cocEval.data import RESTRICTIVE_COUNTS, STAFF_COUNTS, STAFF_SCORES, ProgrammeData, load_programme
 
 
 #: The project folder (the checkout holding params/ and data/), for resolving relative paths.
@@ -207,3 +207,17 @@ def load_config(path: str | Path = "params/programme.yaml", **overrides) -> Prog
             msg = "unknown key (not allowed here)" if e["type"] == "extra_forbidden" else e["msg"]
             lines.append(f"- {key}: {msg} (got {e.get('input')!r})" if e["type"] != "missing" else f"- {key}: required key missing")
         raise ConfigError("\n".join(lines)) from None
+
+
+def load_inputs(data_dir=None, config=None) -> tuple[ProgrammeConfig, ProgrammeData, object]:
+    """Config and validated data for a report; ``None`` means the project defaults.
+
+    The data folder is ``data_dir`` if given, else the config's ``data_dir``; relative paths
+    resolve from the working folder or else the project folder.
+    """
+    if not isinstance(config, ProgrammeConfig):
+        config = project_path(config, DEFAULT_CONFIG)
+    cfg = config if isinstance(config, ProgrammeConfig) else load_config(config)
+    folder = project_path(data_dir if data_dir is not None else cfg.data_dir, cfg.data_dir)
+    mapping = None if cfg.mapping is None else project_path(cfg.mapping, cfg.mapping)
+    return cfg, load_programme(folder, mapping=mapping), config

@@ -40,7 +40,6 @@ coverage study in ``benchmarks/its_coverage.py`` (see that script's docstring fo
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
@@ -1106,7 +1105,6 @@ class ITSResult(ResultMixin):
         fig, ax = new_axes(ax)
         d = self.predict(per=per)
         tr = d[d["series"] == "treated"]
-        x = tr["period"]
         if self.controlled:
             co = d[d["series"] == "control"]
             ax.plot(co["period"], co["observed"], linestyle="none", marker="s", markersize=4, color=NHS_LIGHT_BLUE,

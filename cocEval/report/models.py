@@ -11,24 +11,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cocEval.config import DEFAULT_CONFIG, Outcome, ProgrammeConfig, load_config, project_path
-from cocEval.data import ProgrammeData, load_programme, provider_months
+from cocEval.config import Outcome, ProgrammeConfig
+from cocEval.data import ProgrammeData, provider_months
 from cocEval.its import fit_its
 from cocEval.quality import provisional_months, zero_stretches
-
-
-def load_inputs(data_dir=None, config=None) -> tuple[ProgrammeConfig, ProgrammeData, object]:
-    """Config and validated data for a report; ``None`` means the project defaults.
-
-    The data folder is ``data_dir`` if given, else the config's ``data_dir``; relative paths
-    resolve from the working folder or else the project folder.
-    """
-    if not isinstance(config, ProgrammeConfig):
-        config = project_path(config, DEFAULT_CONFIG)
-    cfg = config if isinstance(config, ProgrammeConfig) else load_config(config)
-    folder = project_path(data_dir if data_dir is not None else cfg.data_dir, cfg.data_dir)
-    mapping = None if cfg.mapping is None else project_path(cfg.mapping, cfg.mapping)
-    return cfg, load_programme(folder, mapping=mapping), config
 
 
 @dataclass

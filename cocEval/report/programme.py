@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import cocEval
-from cocEval.config import ProgrammeConfig
+from cocEval.config import ProgrammeConfig, load_inputs
 from cocEval.data import ProgrammeData, provider_month_panel, provider_year_panel
 from cocEval.did import att_gt
 from cocEval.did.bacon import bacon_decomposition
@@ -27,7 +27,7 @@ from cocEval.did.twfe import twfe
 from cocEval.meta import random_effects
 from cocEval.quality import provisional_months, zero_stretches
 from cocEval.report import display as d
-from cocEval.report.models import family_words, fit_outcome, load_inputs, log_effect_at, model_months
+from cocEval.report.models import family_words, fit_outcome, log_effect_at, model_months
 from cocEval.style import NHS_GREY, PALETTE, use_nhs_style
 
 POOL_MONTH = 12  # pooled ITS effects are read in the 12th month of coaching

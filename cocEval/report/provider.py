@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 import cocEval
-from cocEval.config import Outcome, ProgrammeConfig
+from cocEval.config import Outcome, ProgrammeConfig, load_inputs
 from cocEval.data import ProgrammeData, provider_year_panel
 from cocEval.funnel import funnel_proportions, funnel_rates
 from cocEval.quality import provisional_months, ward_completeness, zero_stretches
 from cocEval.report import display as d
-from cocEval.report.models import StaffComparison, family_words, fit_outcome, load_inputs, staff_comparison, sustain_start
+from cocEval.report.models import StaffComparison, family_words, fit_outcome, staff_comparison, sustain_start
 from cocEval.spc import xmr
 from cocEval.style import use_nhs_style
 
