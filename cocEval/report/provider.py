@@ -122,7 +122,7 @@ class ProviderReport:
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    self.spc[key] = xmr(sp["value"].to_numpy(), index=pd.DatetimeIndex(sp["month"]),
+                    self.spc[key] = xmr(sp["value"].to_numpy() * _display_per(o) / o.per, index=pd.DatetimeIndex(sp["month"]),
                                         improvement=o.improvement,
                                         fix_after_n_points=max(12, int((sp["month"] < self.start).sum())))
                 self.notes += [f"{o.name} SPC: {w.message}" for w in caught]
@@ -150,7 +150,8 @@ class ProviderReport:
         if res is None:
             return None
         pred = res.predict()
-        post = pred[(pred["phase"] != "pre") & ~pred["excluded"]] if "phase" in pred else pred
+        # months of coaching the model has data for (provisional or excluded months do not count)
+        post = pred[(pred["period"] >= self.start) & ~pred["excluded"]]
         h = int(min(HEADLINE_MONTH - 1, max(len(post) - 1, 0)))
         e = res.effect_at(h).iloc[0]
         return {"h": h, "relative": e["relative"], "low": e["relative_low"], "high": e["relative_high"],
@@ -263,7 +264,8 @@ class ProviderReport:
         if chart is not None:
             d.paragraph(chart.summary())
             if charts:
-                fig, ax = chart.plot(title=f"{o.name}: {chart.headline().lower()}", ylabel=o.label)
+                fig, ax = chart.plot(title=f"{o.name}: {chart.headline().lower()}",
+                                     ylabel=o.label + (" (%)" if _is_share(o) else ""))
                 ax.axvline(self.start, color="#4C6272", linestyle=":", linewidth=1)
                 ax.annotate(" coaching starts", xy=(self.start, 1), xycoords=("data", "axes fraction"), va="top",
                             fontsize=8, color="#4C6272")
