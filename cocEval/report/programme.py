@@ -170,7 +170,8 @@ class ProgrammeReport:
         try:
             res = self._did(panel, "survey_year", "first_year", notes)
             simple = _quiet(res.aggregate, "simple", notes=notes)
-            return {"simple": simple, "attgt": res, "notes": notes, "scale": "points" if scale == 1 else "percentage points"}
+            return {"simple": simple, "attgt": res, "notes": notes, "panel": panel, "factor": scale,
+                    "scale": "points" if scale == 1 else "percentage points"}
         except ValueError as exc:
             return {"error": str(exc), "notes": notes}
 
@@ -425,6 +426,17 @@ class ProgrammeReport:
                 rows.append({"Outcome": o.name, "Estimand": f"pooled log ratio, month {POOL_MONTH}",
                              "Estimate": ev.pooled.estimate, "95% CI": f"{ev.pooled.ci_low:+.3f} to {ev.pooled.ci_high:+.3f}",
                              "Truth": true_log, "Covered": "yes" if ev.pooled.ci_low <= true_log <= ev.pooled.ci_high else "no"})
+        for key, r in self.staff.items():
+            if "error" in r:
+                continue
+            ind = self.cfg.staff_indicators[key]
+            sub = truth[(truth["outcome"] == ind.column) & truth["provider_id"].isin(set(r["panel"]["provider_id"]))
+                        & truth["period"].isin({str(y) for y in r["panel"]["survey_year"]})]
+            true_att = float(true_effects(sub, by=None)["difference"].iloc[0]) * r["factor"]
+            s = r["simple"].overall
+            rows.append({"Outcome": ind.label, "Estimand": f"ATT, {r['scale']}", "Estimate": s.att,
+                         "95% CI": f"{s.ci_low:+.2f} to {s.ci_high:+.2f}", "Truth": true_att,
+                         "Covered": "yes" if s.ci_low <= true_att <= s.ci_high else "no"})
         t = pd.DataFrame(rows)
         d.show_table(t, rule=self.cfg.disclosure.preset,
                      formats={"Estimate": lambda v: f"{v:+.3f}", "Truth": lambda v: f"{v:+.3f}"})
