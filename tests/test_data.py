@@ -244,3 +244,15 @@ def test_parquet_accepted(tmp_path):
     for name, df in t.items():
         df.to_parquet(folder / f"{name}.parquet")
     assert len(load_programme(folder).participation) == 2
+
+
+def test_validate_cli_reports_errors_and_exit_status(tmp_path, tiny, capsys):
+    from cocEval.cli import main
+
+    assert main(["validate", "--data", str(tiny)]) == 0
+    assert "2 providers" in capsys.readouterr().out
+    t = tiny_tables()
+    _set("restrictive_practice", "segregation", 2, -1)(t)
+    assert main(["validate", "--data", str(write(t, tmp_path / "bad"))]) == 1
+    err = capsys.readouterr().err
+    assert "restrictive_practice.csv" in err and "non-negative integer" in err
