@@ -315,8 +315,6 @@ def _run_dask(tasks: list[Task], address: str, on_done) -> None:
 
 def run_reports(args) -> int:
     """Render reports as ``python -m cocEval reports`` asks. Returns the exit status."""
-    from tqdm.auto import tqdm
-
     from cocEval.config import ConfigError, load_inputs
     from cocEval.data import DataValidationError
 
@@ -331,7 +329,18 @@ def run_reports(args) -> int:
         return 2
 
     out.mkdir(parents=True, exist_ok=True)
-    _add_file_log(out / "run.log")
+    handler = _add_file_log(out / "run.log")
+    try:
+        return _render_all(args, tasks, prog, config_path, out)
+    finally:
+        logging.getLogger("cocEval").removeHandler(handler)
+        handler.close()
+
+
+def _render_all(args, tasks: list[Task], prog, config_path: Path, out: Path) -> int:
+    """Render what changed, keep the manifest current after every report, write the index."""
+    from tqdm.auto import tqdm
+
     manifest_path = out / "manifest.json"
     manifest = _load_manifest(manifest_path)
     previous = manifest.get("reports", {})
@@ -389,10 +398,11 @@ def run_reports(args) -> int:
     return 1 if failed else 0
 
 
-def _add_file_log(path: Path) -> None:
+def _add_file_log(path: Path) -> logging.Handler:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("cocEval").addHandler(handler)
+    return handler
 
 
 def index_html(reports: dict, prog, manifest: dict) -> str:
