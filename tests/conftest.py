@@ -34,9 +34,19 @@ def local_reference() -> Path:
     return LOCAL_REFERENCE
 
 
+_PRISTINE_RC = matplotlib.rcParams.copy()
+
+
 @pytest.fixture(autouse=True)
-def _close_figures():
-    yield
+def _isolate_matplotlib():
+    """Each test starts from matplotlib's defaults (reports apply the NHS style globally, also
+    from module-scoped fixtures) and leaves no figures open."""
+    import warnings
+
     import matplotlib.pyplot as plt
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        matplotlib.rcParams.update(_PRISTINE_RC)
+    yield
     plt.close("all")
