@@ -74,6 +74,16 @@ class Outcome(_Strict):
     def name(self) -> str:
         return self.short_label or self.label
 
+    @property
+    def is_share(self) -> bool:
+        """A proportion (per = 1), shown in per cent; otherwise a rate per ``per``."""
+        return self.per == 1
+
+    @property
+    def display_per(self) -> float:
+        """Scale values are shown on: per cent for shares, ``per`` for rates."""
+        return 100.0 if self.is_share else self.per
+
 
 class StaffIndicator(_Strict):
     """A staff survey indicator by provider-year (a 0-10 score or a share of respondents)."""
@@ -81,6 +91,11 @@ class StaffIndicator(_Strict):
     column: str
     improvement: Literal["increase", "decrease"]
     label: str
+
+    @property
+    def is_score(self) -> bool:
+        """A 0-10 score (points); otherwise a count shown as a share of respondents."""
+        return self.column in STAFF_SCORES
 
     @field_validator("column")
     @classmethod

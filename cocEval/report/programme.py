@@ -121,7 +121,7 @@ class ProgrammeReport:
             gaps = [p for p in panel["provider_id"].unique() if len(zero_stretches(self.prog, p))]
             panel = panel[~panel["provider_id"].isin(gaps)]
             dropped += gaps
-        panel = panel.assign(value=panel["value"] * (100 if o.per == 1 else 1))  # shares in percentage points
+        panel = panel.assign(value=panel["value"] * o.display_per / o.per)  # shares in percentage points
         res = self._did(panel, "month", "start_month", notes)
         dyn = _quiet(res.aggregate, "dynamic", min_e=self.cfg.did.min_e, max_e=self.cfg.did.max_e, notes=notes)
         simple = _quiet(res.aggregate, "simple", notes=notes)
@@ -165,7 +165,7 @@ class ProgrammeReport:
         panel = provider_year_panel(self.prog, ind.column).dropna(subset=["value"])
         years = panel.groupby("provider_id")["survey_year"].nunique()
         panel = panel[panel["provider_id"].isin(years[years == years.max()].index)]
-        scale = 1 if ind.column in ("engagement", "morale") else 100
+        scale = 1 if ind.is_score else 100
         panel = panel.assign(value=panel["value"] * scale)
         try:
             res = self._did(panel, "survey_year", "first_year", notes)
@@ -180,7 +180,7 @@ class ProgrammeReport:
     # ------------------------------------------------------------------------------------
     def _unit(self, key: str) -> str:
         o = self.cfg.outcomes[key]
-        return "percentage points" if o.per == 1 else "per 1,000 occupied bed days"
+        return "percentage points" if o.is_share else "per 1,000 occupied bed days"
 
     def did_sentence(self, key: str) -> str:
         """Plain-English result of the staggered DiD for one outcome."""
@@ -189,7 +189,7 @@ class ProgrammeReport:
         base = ev.panel.loc[(ev.panel["post"] == 0) & ev.panel["start_month"].notna(), "value"].mean()
         good = (s.att < 0) == (o.improvement == "decrease")
         clear = s.ci_low > 0 or s.ci_high < 0
-        return (f"{o.name}: after coaching started, providers' {('share' if o.per == 1 else 'rate')} was on average "
+        return (f"{o.name}: after coaching started, providers' {('share' if o.is_share else 'rate')} was on average "
                 f"{abs(s.att):.2f} {self._unit(key)} {'lower' if s.att < 0 else 'higher'} than in comparable providers "
                 f"not yet coached (95% CI {s.ci_low:+.2f} to {s.ci_high:+.2f}; pre-coaching average {base:.1f}), "
                 f"{'an improvement' if good else 'a deterioration'}{'' if clear else ' that could be chance'}.")
@@ -200,7 +200,7 @@ class ProgrammeReport:
         m = ev.pooled
         if m is None:
             return f"{o.name}: too few providers with {POOL_MONTH} months of coaching data to pool."
-        ratio = "share" if o.per == 1 else "rate"
+        ratio = "share" if o.is_share else "rate"
         return (f"{o.name}: pooling {m.k} providers' interrupted time series, the {ratio} in month {POOL_MONTH} of "
                 f"coaching was {np.exp(m.estimate):.2f} times what pre-coaching trends predicted (95% CI "
                 f"{np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f}). Providers differ (I-squared {m.i2:.0f}%): a new "
@@ -416,7 +416,7 @@ class ProgrammeReport:
             sub = truth[(truth["outcome"] == o.numerator) & truth["provider_id"].isin(set(ev.panel["provider_id"]))
                         & truth["period"].isin(months)]
             te = true_effects(sub, by=None)
-            true_att = float(te["difference"].iloc[0]) * (100 if o.per == 1 else 1)
+            true_att = float(te["difference"].iloc[0]) * o.display_per / o.per
             s = ev.simple.overall
             rows.append({"Outcome": o.name, "Estimand": f"ATT, {self._unit(key)}", "Estimate": s.att,
                          "95% CI": f"{s.ci_low:+.2f} to {s.ci_high:+.2f}", "Truth": true_att,

@@ -54,6 +54,7 @@ class ProviderReport:
     excluded: dict[str, list[pd.Timestamp]] = field(default_factory=dict)
     seconds: float = 0.0
     config_path: str = ""
+    _headlines: dict = field(default_factory=dict, repr=False)  # cache of _headline_effect
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -122,7 +123,7 @@ class ProviderReport:
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    self.spc[key] = xmr(sp["value"].to_numpy() * _display_per(o) / o.per, index=pd.DatetimeIndex(sp["month"]),
+                    self.spc[key] = xmr(sp["value"].to_numpy() * o.display_per / o.per, index=pd.DatetimeIndex(sp["month"]),
                                         improvement=o.improvement,
                                         fix_after_n_points=max(12, int((sp["month"] < self.start).sum())))
                 self.notes += [f"{o.name} SPC: {w.message}" for w in caught]
@@ -137,15 +138,19 @@ class ProviderReport:
             except ValueError as exc:
                 self.staff_errors[key] = str(exc)
                 continue
-            is_share = ind.column not in ("engagement", "morale")
             self.staff.append(StaffComparison(indicator=key, label=ind.label, **r,
-                                              scale="percentage points" if is_share else "points",
+                                              scale="points" if ind.is_score else "percentage points",
                                               improvement=ind.improvement))
 
     # ------------------------------------------------------------------------------------
     # Words
     # ------------------------------------------------------------------------------------
     def _headline_effect(self, key: str) -> dict | None:
+        if key not in self._headlines:
+            self._headlines[key] = self._compute_headline_effect(key)
+        return self._headlines[key]
+
+    def _compute_headline_effect(self, key: str) -> dict | None:
         res = self.its.get(key)
         if res is None:
             return None
@@ -165,7 +170,7 @@ class ProviderReport:
         e = self._headline_effect(key)
         month = e["h"] + 1
         direction = "lower" if e["relative"] < 0 else "higher"
-        lo, hi = (e["abs_low"], e["abs_high"]) if _is_share(o) else (e["low"], e["high"])
+        lo, hi = (e["abs_low"], e["abs_high"]) if o.is_share else (e["low"], e["high"])
         sure = ("The 95% interval does not include no change." if (lo > 0 or hi < 0)
                 else "The 95% interval includes no change, so this could be chance.")
         good = (e["relative"] < 0) == (o.improvement == "decrease")
@@ -220,8 +225,8 @@ class ProviderReport:
                 "Measure": o.name,
                 "b_n": base["numerator"].sum(), "b_d": base["denominator"].sum(),
                 "p_n": post["numerator"].sum(), "p_d": post["denominator"].sum(),
-                "12 months before coaching": base["numerator"].sum() / max(base["denominator"].sum(), 1) * _display_per(o),
-                "Since coaching started": post["numerator"].sum() / max(post["denominator"].sum(), 1) * _display_per(o),
+                "12 months before coaching": base["numerator"].sum() / max(base["denominator"].sum(), 1) * o.display_per,
+                "Since coaching started": post["numerator"].sum() / max(post["denominator"].sum(), 1) * o.display_per,
                 "Modelled change (95% CI)": "not modelled" if e is None else f"{_effect_signed(o, e)} ({_effect_range(o, e)})",
                 "SPC signal": chart.icon_label() if chart is not None else "",
             })
@@ -265,7 +270,7 @@ class ProviderReport:
             d.paragraph(chart.summary())
             if charts:
                 fig, ax = chart.plot(title=f"{o.name}: {chart.headline().lower()}",
-                                     ylabel=o.label + (" (%)" if _is_share(o) else ""))
+                                     ylabel=o.label + (" (%)" if o.is_share else ""))
                 ax.axvline(self.start, color="#4C6272", linestyle=":", linewidth=1)
                 ax.annotate(" coaching starts", xy=(self.start, 1), xycoords=("data", "axes fraction"), va="top",
                             fontsize=8, color="#4C6272")
@@ -439,26 +444,17 @@ class ProviderReport:
         ]), rule=self.cfg.disclosure.preset)
 
 
-def _is_share(o: Outcome) -> bool:
-    return o.per == 1
-
-
-def _display_per(o: Outcome) -> float:
-    """Shares are shown as percentages."""
-    return 100.0 if _is_share(o) else o.per
-
-
 def _effect_words(o: Outcome, e: dict) -> str:
     """Size of an effect: percentage points for shares, per cent for rates."""
-    return f"{abs(e['absolute']) * 100:.1f} percentage points" if _is_share(o) else f"{abs(e['relative']):.0%}"
+    return f"{abs(e['absolute']) * 100:.1f} percentage points" if o.is_share else f"{abs(e['relative']):.0%}"
 
 
 def _effect_signed(o: Outcome, e: dict) -> str:
-    return f"{e['absolute'] * 100:+.1f} pp" if _is_share(o) else f"{e['relative']:+.0%}"
+    return f"{e['absolute'] * 100:+.1f} pp" if o.is_share else f"{e['relative']:+.0%}"
 
 
 def _effect_range(o: Outcome, e: dict) -> str:
-    if _is_share(o):
+    if o.is_share:
         return f"{e['abs_low'] * 100:+.1f} to {e['abs_high'] * 100:+.1f} pp"
     return f"{e['low']:+.0%} to {e['high']:+.0%}"
 
