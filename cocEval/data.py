@@ -302,6 +302,8 @@ class ProgrammeData:
     source: Path
     data_hash: str
     truth: pd.DataFrame | None = None
+    #: provider-month sums per table, computed once (the frames are not changed after loading)
+    _provider_months: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def months(self) -> pd.DatetimeIndex:
@@ -553,6 +555,12 @@ def provider_months(prog: ProgrammeData, table: str = "restrictive_practice") ->
     """
     if table not in DENOMINATORS:
         raise ValueError(f"table must be one of {list(DENOMINATORS)}, got {table!r}")
+    if table not in prog._provider_months:
+        prog._provider_months[table] = _sum_provider_months(prog, table)
+    return prog._provider_months[table].copy()
+
+
+def _sum_provider_months(prog: ProgrammeData, table: str) -> pd.DataFrame:
     df = getattr(prog, table)
     counts = [c for c in df.columns if c not in ("provider_id", "ward_id", "month") and pd.api.types.is_numeric_dtype(df[c])]
     out = df.groupby(["provider_id", "month"], as_index=False).agg(
