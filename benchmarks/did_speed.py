@@ -85,8 +85,20 @@ def synthetic(n_units=2000, periods=120, n_cohorts=6, seed=0, months=False) -> p
     t = np.arange(1, periods + 1)
     e = t[None, :] - g[:, None]
     eff = np.where((g[:, None] > 0) & (e >= 0), 0.5 + 0.02 * e, 0.0)
-    y = rng.normal(0, 1, (n_units, 1)) + np.cumsum(rng.normal(0, 0.1, periods))[None, :] + eff + rng.normal(0, 1, (n_units, periods))
-    df = pd.DataFrame({"id": np.repeat(np.arange(n_units), periods), "t": np.tile(t, n_units), "g": np.repeat(g, periods), "y": y.ravel()})
+    y = (
+        rng.normal(0, 1, (n_units, 1))
+        + np.cumsum(rng.normal(0, 0.1, periods))[None, :]
+        + eff
+        + rng.normal(0, 1, (n_units, periods))
+    )
+    df = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n_units), periods),
+            "t": np.tile(t, n_units),
+            "g": np.repeat(g, periods),
+            "y": y.ravel(),
+        }
+    )
     if months:
         base = pd.Timestamp("2021-01-01")
         month = pd.DatetimeIndex([base + pd.DateOffset(months=k - 1) for k in range(1, periods + 1)])
@@ -152,25 +164,45 @@ def main() -> None:
     else:
         print(f"NOTE: {MPDTA} not found; skipping mpdta")
     cases.append(("synthetic (2000 x 120, 6 cohorts)", synthetic(), ["y", "id", "t", "g"], True))
-    cases.append(("programme scale (75 x 60 months)", synthetic(75, 60, 5, seed=1, months=True), ["y", "id", "t", "g"], False))
+    cases.append(
+        ("programme scale (75 x 60 months)", synthetic(75, 60, 5, seed=1, months=True), ["y", "id", "t", "g"], False)
+    )
     months_flag = {c[0]: ("1" if c[0].startswith("programme") else "0") for c in cases}
 
     rows = []
     for name, df, cols, vs_csdid in cases:
         print(f"-- {name}", flush=True)
         ours = best_of(sys.executable, WORKER_COCEVAL, df, cols + [months_flag[name]], args.repeat)
-        theirs = best_of(ENV_PY, WORKER_CSDID, df, cols, 1 if args.repeat > 1 and len(df) > 100_000 else args.repeat) if (have_csdid and vs_csdid) else None
-        row = {"case": name, "cocEval_s": ours["seconds"], "cocEval_peak_rss_MiB": ours["peak_rss_mb"], "cocEval_traced_peak_MiB": ours["peak_traced_mb"]}
+        theirs = (
+            best_of(ENV_PY, WORKER_CSDID, df, cols, 1 if args.repeat > 1 and len(df) > 100_000 else args.repeat)
+            if (have_csdid and vs_csdid)
+            else None
+        )
+        row = {
+            "case": name,
+            "cocEval_s": ours["seconds"],
+            "cocEval_peak_rss_MiB": ours["peak_rss_mb"],
+            "cocEval_traced_peak_MiB": ours["peak_traced_mb"],
+        }
         if theirs:
             cell, dyn = compare(ours, theirs)
-            row.update({"csdid_s": theirs["seconds"], "csdid_peak_rss_MiB": theirs["peak_rss_mb"], "speed-up": theirs["seconds"] / ours["seconds"],
-                        "max|dATT(g,t)|": cell, "max|d dynamic|": dyn})
+            row.update(
+                {
+                    "csdid_s": theirs["seconds"],
+                    "csdid_peak_rss_MiB": theirs["peak_rss_mb"],
+                    "speed-up": theirs["seconds"] / ours["seconds"],
+                    "max|dATT(g,t)|": cell,
+                    "max|d dynamic|": dyn,
+                }
+            )
         rows.append(row)
     table = pd.DataFrame(rows).set_index("case")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
         print("\natt_gt(not-yet-treated, DR, 999 bootstrap draws) + dynamic aggregation; best of", args.repeat, "runs")
         print(table.T)
-    print("\nGoals: >= 3x faster than csdid on the large panel with identical estimates; peak < 2 GiB; programme scale well under 1 s.")
+    print(
+        "\nGoals: >= 3x faster than csdid on the large panel with identical estimates; peak < 2 GiB; programme scale well under 1 s."
+    )
 
 
 if __name__ == "__main__":

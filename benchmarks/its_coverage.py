@@ -54,8 +54,10 @@ MONTHS = pd.date_range("2021-04-01", periods=N, freq="MS")
 T = np.arange(1, N + 1)
 POST = (T >= START).astype(float)
 TSINCE = (T - START) * POST
-TRUTH = {"gaussian": {"level_change": -1.0, "trend_change": -0.05},
-         "negbin": {"level_change": -0.2, "trend_change": -0.01}}
+TRUTH = {
+    "gaussian": {"level_change": -1.0, "trend_change": -0.05},
+    "negbin": {"level_change": -0.2, "trend_change": -0.01},
+}
 
 FITS = {
     "gaussian": [("gaussian", "ols"), ("gaussian", "newey-west"), ("gaussian", "ar1"), ("gaussian", "ar1-reml")],
@@ -74,8 +76,15 @@ def simulate(scenario: str, rng: np.random.Generator) -> pd.DataFrame:
         return pd.DataFrame({"month": MONTHS, "y": y})
     beds = rng.uniform(2500, 3500, N).round()
     m = MONTHS.month.to_numpy()
-    eta = (np.log(beds / 1000) + np.log(5) + 0.002 * T + TRUTH["negbin"]["level_change"] * POST
-           + TRUTH["negbin"]["trend_change"] * TSINCE + 0.15 * np.sin(2 * np.pi * m / 12) + 0.1 * np.cos(2 * np.pi * m / 12))
+    eta = (
+        np.log(beds / 1000)
+        + np.log(5)
+        + 0.002 * T
+        + TRUTH["negbin"]["level_change"] * POST
+        + TRUTH["negbin"]["trend_change"] * TSINCE
+        + 0.15 * np.sin(2 * np.pi * m / 12)
+        + 0.1 * np.cos(2 * np.pi * m / 12)
+    )
     theta = 10.0
     y = rng.poisson(np.exp(eta) * rng.gamma(theta, 1 / theta, N))
     return pd.DataFrame({"month": MONTHS, "y": y, "beds": beds})
@@ -100,9 +109,17 @@ def one_replication(args) -> list[dict]:
                 continue
         for term, truth in TRUTH[kind].items():
             c = res.coefficients.loc[term]
-            out.append({"scenario": scenario, "family": family, "errors": errors, "term": term,
-                        "error": c["estimate"] - truth, "covered": c["ci_low"] <= truth <= c["ci_high"],
-                        "failed": None})
+            out.append(
+                {
+                    "scenario": scenario,
+                    "family": family,
+                    "errors": errors,
+                    "term": term,
+                    "error": c["estimate"] - truth,
+                    "covered": c["ci_low"] <= truth <= c["ci_high"],
+                    "failed": None,
+                }
+            )
     return out
 
 
@@ -122,17 +139,22 @@ def main() -> pd.DataFrame:
     df = pd.DataFrame(rows)
     failed = df[df["failed"].notna()]
     ok = df[df["failed"].isna()]
-    table = (ok.groupby(["scenario", "family", "errors", "term"], sort=False)
-             .agg(reps=("covered", "size"), bias=("error", "mean"), rmse=("error", lambda e: np.sqrt(np.mean(e**2))),
-                  coverage=("covered", "mean"))
-             .reset_index())
+    table = (
+        ok.groupby(["scenario", "family", "errors", "term"], sort=False)
+        .agg(
+            reps=("covered", "size"),
+            bias=("error", "mean"),
+            rmse=("error", lambda e: np.sqrt(np.mean(e**2))),
+            coverage=("covered", "mean"),
+        )
+        .reset_index()
+    )
     table["coverage"] = (100 * table["coverage"]).round(1)
     from cocEval.its import DEFAULT_ERRORS
 
     table["default"] = [DEFAULT_ERRORS[f] == e for f, e in zip(table["family"], table["errors"])]
     pd.set_option("display.width", 160)
-    print(f"{a.reps} replications per scenario, {elapsed:.0f} s on {a.workers} workers; "
-          f"{len(failed)} failed fits")
+    print(f"{a.reps} replications per scenario, {elapsed:.0f} s on {a.workers} workers; {len(failed)} failed fits")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print("\nmarkdown:\n")
     md = table.copy()

@@ -27,7 +27,7 @@ def funnel_study(reps: int, rng: np.random.Generator) -> pd.DataFrame:
     rows = []
     labels = [f"P{i}" for i in range(60)]
     for scenario in ("poisson", "binomial", "gamma-poisson"):
-        for adj in ((None,) if scenario != "gamma-poisson" else (None, "multiplicative", "additive")):
+        for adj in (None,) if scenario != "gamma-poisson" else (None, "multiplicative", "additive"):
             out95 = out998 = 0
             for _ in range(reps):
                 if scenario == "binomial":
@@ -40,8 +40,14 @@ def funnel_study(reps: int, rng: np.random.Generator) -> pd.DataFrame:
                 pos = res.table["position"]
                 out95 += (pos != "within").sum()
                 out998 += pos.str.contains("99.8").sum()
-            rows.append({"scenario": scenario, "adjustment": adj or "none",
-                         "outside 95% (%)": 100 * out95 / (60 * reps), "outside 99.8% (%)": 100 * out998 / (60 * reps)})
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "adjustment": adj or "none",
+                    "outside 95% (%)": 100 * out95 / (60 * reps),
+                    "outside 99.8% (%)": 100 * out998 / (60 * reps),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -60,8 +66,14 @@ def meta_study(reps: int, rng: np.random.Generator, k: int = 10, tau2: float = 0
                 new = rng.normal(0.0, np.sqrt(tau2))
                 ci += r.ci_low <= 0.0 <= r.ci_high
                 pi += r.pi_low <= new <= r.pi_high
-            rows.append({"method": method, "hartung_knapp": hk, "CI coverage (%)": 100 * ci / reps,
-                         "PI coverage (%)": 100 * pi / reps})
+            rows.append(
+                {
+                    "method": method,
+                    "hartung_knapp": hk,
+                    "CI coverage (%)": 100 * ci / reps,
+                    "PI coverage (%)": 100 * pi / reps,
+                }
+            )
     return pd.DataFrame(rows)
 
 

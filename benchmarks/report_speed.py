@@ -42,16 +42,49 @@ def _timed(fn) -> tuple[float, object]:
 def naive(providers: list[str], out: Path) -> None:
     for pid in providers:
         nb = out / f"{pid}.ipynb"
-        subprocess.run([str(BIN / "papermill"), str(NOTEBOOK), str(nb), "-p", "provider_id", pid, "-k", "cocEval",
-                        "--cwd", str(ROOT), "--no-progress-bar"], check=True, capture_output=True)
-        subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(nb)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                str(BIN / "papermill"),
+                str(NOTEBOOK),
+                str(nb),
+                "-p",
+                "provider_id",
+                pid,
+                "-k",
+                "cocEval",
+                "--cwd",
+                str(ROOT),
+                "--no-progress-bar",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(nb)], check=True, capture_output=True
+        )
 
 
 def batch(providers: list[str], out: Path, jobs: int) -> list[float]:
     """Run the batch CLI; return each report's render time (worker side) from the manifest."""
-    subprocess.run([sys.executable, "-m", "cocEval", "reports", "--providers", ",".join(providers), "--output", str(out),
-                    "--jobs", str(jobs), "--force", "--no-programme"], check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cocEval",
+            "reports",
+            "--providers",
+            ",".join(providers),
+            "--output",
+            str(out),
+            "--jobs",
+            str(jobs),
+            "--force",
+            "--no-programme",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     return [manifest["reports"][p]["seconds"] for p in providers]
 
@@ -60,14 +93,28 @@ def floor(providers: list[str], out: Path, jobs: int) -> list[float]:
     """Kernel start plus library imports through the same batch machinery."""
     from cocEval.batch import Task, _run_local
 
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "cocEval", "display_name": "cocEval", "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "cocEval", "display_name": "cocEval", "language": "python"}}
+    )
     params = nbformat.v4.new_code_cell("provider_id = None\nsummary_path = None")
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("%matplotlib inline\nfrom cocEval.report.provider import ProviderReport")]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell("%matplotlib inline\nfrom cocEval.report.provider import ProviderReport"),
+    ]
     path = out / "floor.ipynb"
     nbformat.write(nb, path)
-    tasks = [Task(name=p, notebook=str(path), parameters={"provider_id": p}, html_path=str(out / f"{p}.html"),
-                  executed_path=str(out / "executed" / f"{p}.ipynb"), key=p) for p in providers]
+    tasks = [
+        Task(
+            name=p,
+            notebook=str(path),
+            parameters={"provider_id": p},
+            html_path=str(out / f"{p}.html"),
+            executed_path=str(out / "executed" / f"{p}.ipynb"),
+            key=p,
+        )
+        for p in providers
+    ]
     done = []
     _run_local(tasks, jobs, done.append)
     failed = [o for o in done if o.status != "ok"]
@@ -97,8 +144,10 @@ def main() -> int:
     print(f"{'batch':<8}{t_batch:>9.1f}{t_batch / n:>15.2f}{mean(r_batch):>17.2f}")
     print(f"{'floor':<8}{t_floor:>9.1f}{t_floor / n:>15.2f}{mean(r_floor):>17.2f}")
     print(f"naive / batch (wall) = {t_naive / t_batch:.2f}x   (goal >= 3)")
-    print(f"batch / floor per report (render time in the workers) = {mean(r_batch) / mean(r_floor):.2f}x   "
-          "(goal <= 1.5; the floor is kernel start + imports + export, through the same machinery)")
+    print(
+        f"batch / floor per report (render time in the workers) = {mean(r_batch) / mean(r_floor):.2f}x   "
+        "(goal <= 1.5; the floor is kernel start + imports + export, through the same machinery)"
+    )
     print(f"batch / floor (wall, incl. the CLI's own start-up and validation) = {t_batch / t_floor:.2f}x")
     return 0
 

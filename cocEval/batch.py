@@ -40,11 +40,28 @@ PACKAGE_DIR = Path(cocEval.__file__).resolve().parent
 ROOT = PACKAGE_DIR.parent
 NOTEBOOKS = ROOT / "notebooks"
 TEMPLATES = PACKAGE_DIR / "templates"
-DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "pandera", "papermill", "nbconvert", "ipykernel")
+DEPENDENCIES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "pandera",
+    "papermill",
+    "nbconvert",
+    "ipykernel",
+)
 
 #: Errors raised while a kernel starts or dies: worth a retry (papermill/nbclient races for ZMQ
 #: ports when several kernels start at once). Execution errors in a cell are not retried.
-TRANSIENT = ("Kernel died", "Address already in use", "kernel_info", "DeadKernelError", "Timeout waiting for", "ZMQError")
+TRANSIENT = (
+    "Kernel died",
+    "Address already in use",
+    "kernel_info",
+    "DeadKernelError",
+    "Timeout waiting for",
+    "ZMQError",
+)
 
 
 @dataclass
@@ -111,8 +128,10 @@ def export_html(nb) -> str:
     for cell in nb.cells:
         if cell.get("cell_type") == "code":
             cell["outputs"] = [
-                o for o in cell.get("outputs", [])
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr") and o.get("output_type") != "error"
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                and o.get("output_type") != "error"
             ]
     exporter = HTMLExporter(
         template_name="cocEval",
@@ -122,11 +141,15 @@ def export_html(nb) -> str:
         exclude_output_prompt=True,
         embed_images=True,
     )
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove_cell", "parameters", "injected-parameters"}), enabled=True)
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={"remove_cell", "parameters", "injected-parameters"}), enabled=True
+    )
     body, _ = exporter.from_notebook_node(nb)
     # The lab theme's CSS carries credits with web addresses in comments: drop CSS comments so
     # the page names no remote address at all.
-    return re.sub(r"(<style[^>]*>)(.*?)(</style>)", lambda m: m[1] + _CSS_COMMENT.sub("", m[2]) + m[3], body, flags=re.S)
+    return re.sub(
+        r"(<style[^>]*>)(.*?)(</style>)", lambda m: m[1] + _CSS_COMMENT.sub("", m[2]) + m[3], body, flags=re.S
+    )
 
 
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
@@ -187,9 +210,15 @@ def render(task: Task) -> Outcome:
         attempts += 1
         try:
             pm.execute_notebook(
-                task.notebook, str(tmp_nb), parameters=params, kernel_name=task.kernel,
-                execution_timeout=task.timeout, progress_bar=False, log_output=False,
-                request_save_on_cell_execute=False, cwd=str(ROOT),
+                task.notebook,
+                str(tmp_nb),
+                parameters=params,
+                kernel_name=task.kernel,
+                execution_timeout=task.timeout,
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+                cwd=str(ROOT),
                 kernel_manager_class=_ipc_kernel_manager(),
             )
             break
@@ -201,7 +230,9 @@ def render(task: Task) -> Outcome:
             if attempts <= task.retries and _is_transient(exc):
                 time.sleep(0.5 + random.random() * 2 * attempts)
                 continue
-            return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, f"{type(exc).__name__}: {exc}"[:500])
+            return Outcome(
+                task.name, "failed", time.perf_counter() - t0, attempts, f"{type(exc).__name__}: {exc}"[:500]
+            )
     try:
         nb = nbformat.read(tmp_nb, as_version=4)
         _atomic_write(Path(task.html_path), export_html(nb))
@@ -209,7 +240,9 @@ def render(task: Task) -> Outcome:
         headline = json.loads(summary.read_text()) if summary.is_file() else {}
     except Exception as exc:
         tmp_nb.unlink(missing_ok=True)
-        return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, f"export: {type(exc).__name__}: {exc}"[:500])
+        return Outcome(
+            task.name, "failed", time.perf_counter() - t0, attempts, f"export: {type(exc).__name__}: {exc}"[:500]
+        )
     return Outcome(task.name, "ok", time.perf_counter() - t0, attempts, headline=headline)
 
 
@@ -267,20 +300,34 @@ def plan(args, cfg, prog, config_path: Path) -> list[Task]:
     tasks = []
     for pid in providers:
         nbp = NOTEBOOKS / "provider_report.ipynb"
-        tasks.append(Task(
-            name=pid, notebook=str(nbp), key=_sha256(common, nbp.read_bytes(), pid),
-            parameters={"provider_id": pid, "data_dir": data_dir, "config": str(config_path.resolve())},
-            html_path=str(out / "providers" / f"{pid}.html"), executed_path=str(out / "executed" / f"{pid}.ipynb"),
-            kernel=rep.kernel, timeout=rep.timeout_seconds, retries=rep.retries,
-        ))
+        tasks.append(
+            Task(
+                name=pid,
+                notebook=str(nbp),
+                key=_sha256(common, nbp.read_bytes(), pid),
+                parameters={"provider_id": pid, "data_dir": data_dir, "config": str(config_path.resolve())},
+                html_path=str(out / "providers" / f"{pid}.html"),
+                executed_path=str(out / "executed" / f"{pid}.ipynb"),
+                kernel=rep.kernel,
+                timeout=rep.timeout_seconds,
+                retries=rep.retries,
+            )
+        )
     if not getattr(args, "no_programme", False):
         nbp = NOTEBOOKS / "programme_evaluation.ipynb"
-        tasks.append(Task(
-            name="programme", notebook=str(nbp), key=_sha256(common, nbp.read_bytes(), "programme"),
-            parameters={"data_dir": data_dir, "config": str(config_path.resolve())},
-            html_path=str(out / "programme.html"), executed_path=str(out / "executed" / "programme.ipynb"),
-            kernel=rep.kernel, timeout=rep.timeout_seconds, retries=rep.retries,
-        ))
+        tasks.append(
+            Task(
+                name="programme",
+                notebook=str(nbp),
+                key=_sha256(common, nbp.read_bytes(), "programme"),
+                parameters={"data_dir": data_dir, "config": str(config_path.resolve())},
+                html_path=str(out / "programme.html"),
+                executed_path=str(out / "executed" / "programme.ipynb"),
+                kernel=rep.kernel,
+                timeout=rep.timeout_seconds,
+                retries=rep.retries,
+            )
+        )
     return tasks
 
 
@@ -360,7 +407,12 @@ def _render_all(args, tasks: list[Task], prog, config_path: Path, out: Path) -> 
         "data_dir": str(prog.source),
         "data_hash": prog.data_hash,
         "versions": versions(),
-        "parameters": {"jobs": args.jobs, "force": args.force, "scheduler": args.scheduler, "providers": args.providers},
+        "parameters": {
+            "jobs": args.jobs,
+            "force": args.force,
+            "scheduler": args.scheduler,
+            "providers": args.providers,
+        },
         "reports": dict(previous, **results),
     }
     by_name = {t.name: t for t in tasks}
@@ -394,7 +446,9 @@ def _render_all(args, tasks: list[Task], prog, config_path: Path, out: Path) -> 
     _atomic_write(manifest_path, json.dumps(manifest, indent=2, default=str))
     _atomic_write(out / "index.html", index_html(current, prog, manifest))
     failed = [n for n, r in current.items() if r["status"] == "failed"]
-    print(f"{len(current) - len(failed)} report(s) ok ({len(tasks) - len(todo)} unchanged), {len(failed)} failed; index: {out / 'index.html'}")
+    print(
+        f"{len(current) - len(failed)} report(s) ok ({len(tasks) - len(todo)} unchanged), {len(failed)} failed; index: {out / 'index.html'}"
+    )
     return 1 if failed else 0
 
 
@@ -415,12 +469,18 @@ def index_html(reports: dict, prog, manifest: dict) -> str:
     rows = []
     for name, r in sorted(reports.items(), key=lambda kv: (kv[0] != "programme", kv[0])):
         label = "Programme evaluation" if name == "programme" else f"{name} {names.get(name, '')}"
-        link = f'<a href="{html.escape(r["html"])}">{html.escape(label)}</a>' if r.get("status") == "ok" and r.get("html") else html.escape(label)
+        link = (
+            f'<a href="{html.escape(r["html"])}">{html.escape(label)}</a>'
+            if r.get("status") == "ok" and r.get("html")
+            else html.escape(label)
+        )
         status = "ok (unchanged)" if r.get("skipped") else r.get("status", "")
         heads = "; ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in (r.get("headline") or {}).items())
         reason = html.escape(r.get("reason") or "")
         cohort = "" if name == "programme" else html.escape(str(cohorts.get(name) or ""))
-        rows.append(f"<tr class='{html.escape(r.get('status', ''))}'><td>{link}</td><td>{cohort}</td><td>{html.escape(status)}</td><td>{heads}</td><td>{reason}</td></tr>")
+        rows.append(
+            f"<tr class='{html.escape(r.get('status', ''))}'><td>{link}</td><td>{cohort}</td><td>{html.escape(status)}</td><td>{heads}</td><td>{reason}</td></tr>"
+        )
     ok = sum(r.get("status") == "ok" for r in reports.values())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Culture of Care evaluation reports</title>
@@ -432,8 +492,8 @@ th {{ background: #005EB8; color: white; }} tr.failed td {{ background: #fdeaea;
 a {{ color: #005EB8; }}
 </style></head><body>
 <h1>Culture of Care evaluation reports</h1>
-<p>{ok} of {len(reports)} reports rendered. Data hash {html.escape(manifest['data_hash'][:12])};
-cocEval {html.escape(manifest['cocEval_version'])}; run finished {html.escape(manifest.get('finished', ''))}.
+<p>{ok} of {len(reports)} reports rendered. Data hash {html.escape(manifest["data_hash"][:12])};
+cocEval {html.escape(manifest["cocEval_version"])}; run finished {html.escape(manifest.get("finished", ""))}.
 Details in <code>manifest.json</code> and <code>run.log</code>.</p>
 <table><thead><tr><th>Report</th><th>Cohort</th><th>Status</th><th>Headline effects</th><th>Failure reason</th></tr></thead>
 <tbody>

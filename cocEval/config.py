@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cocEval.data import RESTRICTIVE_COUNTS, STAFF_COUNTS, STAFF_SCORES, ProgrammeData, load_programme
-
+from cocEval.errors import ConfigError
 
 #: The project folder (the checkout holding params/ and data/), for resolving relative paths.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +37,6 @@ def project_path(path: str | Path | None, default: Path) -> Path:
     if p.is_absolute() or p.exists():
         return p
     return PROJECT_ROOT / p
-
-
-class ConfigError(ValueError):
-    """The configuration file breaks a rule; the message names the file, key and rule."""
 
 
 class _Strict(BaseModel):
@@ -220,7 +216,11 @@ def load_config(path: str | Path = "params/programme.yaml", **overrides) -> Prog
         for e in exc.errors():
             key = ".".join(str(p) for p in e["loc"]) or "(top level)"
             msg = "unknown key (not allowed here)" if e["type"] == "extra_forbidden" else e["msg"]
-            lines.append(f"- {key}: {msg} (got {e.get('input')!r})" if e["type"] != "missing" else f"- {key}: required key missing")
+            lines.append(
+                f"- {key}: {msg} (got {e.get('input')!r})"
+                if e["type"] != "missing"
+                else f"- {key}: required key missing"
+            )
         raise ConfigError("\n".join(lines)) from None
 
 

@@ -33,6 +33,8 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
+from cocEval.errors import DataError
+
 log = logging.getLogger(__name__)
 
 TABLES = ("participation", "restrictive_practice", "patient_experience", "staff_survey")
@@ -67,7 +69,7 @@ _MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 _MAX_EXAMPLES = 5
 
 
-class DataValidationError(ValueError):
+class DataValidationError(DataError):
     """Raised when input data break the contract.
 
     ``failures`` is a DataFrame with one row per failing cell or row: ``file``, ``column``,
@@ -90,8 +92,7 @@ class DataValidationError(ValueError):
                 examples.append(f"{where}: {r['value']}" if r["value"] != "" else where)
             more = f" (+{len(g) - _MAX_EXAMPLES} more)" if len(g) > _MAX_EXAMPLES else ""
             lines.append(
-                f"- file {file}, column '{column}', rule '{rule}': {len(g)} failing; "
-                f"e.g. {'; '.join(examples)}{more}"
+                f"- file {file}, column '{column}', rule '{rule}': {len(g)} failing; e.g. {'; '.join(examples)}{more}"
             )
         return "\n".join(lines)
 
@@ -118,9 +119,7 @@ _positive_integer = _check(
     lambda s: (_numeric(s) > 0) & (_numeric(s) % 1 == 0) | _numeric(s).isna(), "positive integer"
 )
 _month = _check(lambda s: s.astype(str).str.match(_MONTH_RE) | s.isna(), "month as YYYY-MM")
-_year = _check(
-    lambda s: (_numeric(s) % 1 == 0) & _numeric(s).between(1990, 2100) | s.isna(), "year (YYYY)"
-)
+_year = _check(lambda s: (_numeric(s) % 1 == 0) & _numeric(s).between(1990, 2100) | s.isna(), "year (YYYY)")
 _score = _check(lambda s: _numeric(s).between(0, 10) | s.isna(), "score within 0-10")
 
 
@@ -165,9 +164,11 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             _row_rule(
                 "coaching_end_month not before start_month",
                 ("start_month", "coaching_end_month"),
-                lambda d: d["coaching_end_month"].isna()
-                | d["start_month"].isna()
-                | (d["coaching_end_month"].astype(str) >= d["start_month"].astype(str)),
+                lambda d: (
+                    d["coaching_end_month"].isna()
+                    | d["start_month"].isna()
+                    | (d["coaching_end_month"].astype(str) >= d["start_month"].astype(str))
+                ),
             ),
         ],
         unique=KEYS["participation"],
@@ -195,8 +196,10 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             _row_rule(
                 "people_restricted between 1 and restrictive_interventions when any",
                 ("people_restricted", "restrictive_interventions"),
-                lambda d: (_num(d, "people_restricted") <= _num(d, "restrictive_interventions"))
-                & ((_num(d, "people_restricted") > 0) | (_num(d, "restrictive_interventions") == 0)),
+                lambda d: (
+                    (_num(d, "people_restricted") <= _num(d, "restrictive_interventions"))
+                    & ((_num(d, "people_restricted") > 0) | (_num(d, "restrictive_interventions") == 0))
+                ),
             ),
             _row_rule(
                 "occupied_bed_days positive where interventions were counted",
@@ -237,8 +240,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             _row_rule(
                 "respondent counts <= respondents",
                 ("respondents", *STAFF_COUNTS),
-                lambda d: pd.concat([_num(d, c) for c in STAFF_COUNTS], axis=1).max(axis=1)
-                <= _num(d, "respondents"),
+                lambda d: pd.concat([_num(d, c) for c in STAFF_COUNTS], axis=1).max(axis=1) <= _num(d, "respondents"),
             )
         ],
         unique=KEYS["staff_survey"],
@@ -283,7 +285,10 @@ class ColumnMapping:
             bad = set(raw.get(section) or {}) - set(TABLES)
             if bad:
                 raise ValueError(f"{path}: '{section}' names unknown table(s) {sorted(bad)}; tables are {TABLES}")
-        return cls(files=dict(raw.get("files") or {}), columns={k: dict(v or {}) for k, v in (raw.get("columns") or {}).items()})
+        return cls(
+            files=dict(raw.get("files") or {}),
+            columns={k: dict(v or {}) for k, v in (raw.get("columns") or {}).items()},
+        )
 
 
 @dataclass
@@ -343,7 +348,17 @@ def _find_file(folder: Path, table: str, mapping: ColumnMapping) -> Path:
         if not path.is_file():
             raise DataValidationError(
                 str(folder),
-                pd.DataFrame([{"file": path.name, "column": "", "rule": "file exists (from the mapping)", "row": np.nan, "value": ""}]),
+                pd.DataFrame(
+                    [
+                        {
+                            "file": path.name,
+                            "column": "",
+                            "rule": "file exists (from the mapping)",
+                            "row": np.nan,
+                            "value": "",
+                        }
+                    ]
+                ),
             )
         return path
     for ext in (".csv", ".parquet"):
@@ -352,14 +367,33 @@ def _find_file(folder: Path, table: str, mapping: ColumnMapping) -> Path:
             return path
     raise DataValidationError(
         str(folder),
-        pd.DataFrame([{"file": f"{table}.csv", "column": "", "rule": "file exists (.csv or .parquet)", "row": np.nan, "value": ""}]),
+        pd.DataFrame(
+            [
+                {
+                    "file": f"{table}.csv",
+                    "column": "",
+                    "rule": "file exists (.csv or .parquet)",
+                    "row": np.nan,
+                    "value": "",
+                }
+            ]
+        ),
     )
 
 
 def _read(path: Path, table: str) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    text_cols = {"provider_id", "provider_name", "cohort", "start_month", "coaching_end_month", "region", "ward_id", "month"}
+    text_cols = {
+        "provider_id",
+        "provider_name",
+        "cohort",
+        "start_month",
+        "coaching_end_month",
+        "region",
+        "ward_id",
+        "month",
+    }
     header = pd.read_csv(path, nrows=0).columns
     return pd.read_csv(path, dtype={c: "string" for c in header if c in text_cols}, keep_default_na=True)
 
@@ -386,7 +420,15 @@ def _failures_from_pandera(err: pa.errors.SchemaErrors, file: str, frame: pd.Dat
             column, rule, value = str(r["column"]), "no missing values", f"missing ({where(idx)})"
         else:
             column, rule, value = str(r["column"]), check, f"{r['failure_case']!r} ({where(idx)})"
-        rows.append({"file": file, "column": column, "rule": rule, "row": idx + 1 if idx is not None else np.nan, "value": value})
+        rows.append(
+            {
+                "file": file,
+                "column": column,
+                "rule": rule,
+                "row": idx + 1 if idx is not None else np.nan,
+                "value": value,
+            }
+        )
     return pd.DataFrame(rows).drop_duplicates(ignore_index=True)
 
 
@@ -451,10 +493,17 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
         df = _read(f, table).rename(columns=mapping.columns.get(table, {}))
         missing = [c for c in SCHEMAS[table].columns if c not in df.columns]
         if missing:  # row rules cannot run without their columns: report the columns alone
-            failures.append(pd.DataFrame({
-                "file": f.name, "column": missing, "rule": "required column present",
-                "row": np.nan, "value": f"columns found: {', '.join(map(str, df.columns))}",
-            }))
+            failures.append(
+                pd.DataFrame(
+                    {
+                        "file": f.name,
+                        "column": missing,
+                        "rule": "required column present",
+                        "row": np.nan,
+                        "value": f"columns found: {', '.join(map(str, df.columns))}",
+                    }
+                )
+            )
             continue
         try:
             SCHEMAS[table].validate(df, lazy=True)
@@ -469,7 +518,9 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
 
     typed = _typed(frames)
     truth_path = folder / "truth.csv"
-    truth = pd.read_csv(truth_path, dtype={"provider_id": "string", "period": "string"}) if truth_path.is_file() else None
+    truth = (
+        pd.read_csv(truth_path, dtype={"provider_id": "string", "period": "string"}) if truth_path.is_file() else None
+    )
     if truth_path.is_file():
         files.append(truth_path)
     prog = ProgrammeData(**typed, source=folder, data_hash=_hash_files(files), truth=truth)
@@ -487,19 +538,31 @@ def _cross_table_failures(frames: dict[str, pd.DataFrame], names: dict[str, str]
         df = frames[table]
         bad = df.index[~df["provider_id"].isin(known)]
         if len(bad):
-            out.append(pd.DataFrame({
-                "file": names[table], "column": "provider_id",
-                "rule": f"provider appears in {names['participation']}",
-                "row": bad + 1, "value": df.loc[bad, "provider_id"].astype(str).to_numpy(),
-            }))
+            out.append(
+                pd.DataFrame(
+                    {
+                        "file": names[table],
+                        "column": "provider_id",
+                        "rule": f"provider appears in {names['participation']}",
+                        "row": bad + 1,
+                        "value": df.loc[bad, "provider_id"].astype(str).to_numpy(),
+                    }
+                )
+            )
     starts = part["start_month"]
     bad = part.index[starts.notna() & ((starts < lo) | (starts > hi))]
     if len(bad):
-        out.append(pd.DataFrame({
-            "file": names["participation"], "column": "start_month",
-            "rule": f"start month inside the data range {lo} to {hi}",
-            "row": bad + 1, "value": (part.loc[bad, "provider_id"] + " " + part.loc[bad, "start_month"]).to_numpy(),
-        }))
+        out.append(
+            pd.DataFrame(
+                {
+                    "file": names["participation"],
+                    "column": "start_month",
+                    "rule": f"start month inside the data range {lo} to {hi}",
+                    "row": bad + 1,
+                    "value": (part.loc[bad, "provider_id"] + " " + part.loc[bad, "start_month"]).to_numpy(),
+                }
+            )
+        )
     return out
 
 
@@ -562,7 +625,9 @@ def provider_months(prog: ProgrammeData, table: str = "restrictive_practice") ->
 
 def _sum_provider_months(prog: ProgrammeData, table: str) -> pd.DataFrame:
     df = getattr(prog, table)
-    counts = [c for c in df.columns if c not in ("provider_id", "ward_id", "month") and pd.api.types.is_numeric_dtype(df[c])]
+    counts = [
+        c for c in df.columns if c not in ("provider_id", "ward_id", "month") and pd.api.types.is_numeric_dtype(df[c])
+    ]
     out = df.groupby(["provider_id", "month"], as_index=False).agg(
         wards_reporting=("ward_id", "nunique"), **{c: (c, "sum") for c in counts}
     )

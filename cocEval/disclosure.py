@@ -197,9 +197,7 @@ def _display_counts(df_or_s, col: str, rule: DisclosureRule) -> pd.Series:
     return pd.Series(out, index=df.index, name=col, dtype=object)
 
 
-def _roles(
-    df: pd.DataFrame, counts, rates
-) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
+def _roles(df: pd.DataFrame, counts, rates) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
     counts = [counts] if isinstance(counts, str) else list(counts or [])
     spec: dict[str, tuple[str, str | None]] = {}
     for rate_col, nd in (rates or {}).items():

@@ -206,11 +206,13 @@ class FunnelResult(ResultMixin):
             parts.append("Limits are exact " + ("Poisson" if self.kind == "rate" else "binomial") + " limits.")
         else:
             how = (
-                f"phi = {self.phi:.2f}" if self.overdispersion == "multiplicative" else
-                f"phi = {self.phi:.2f}, tau-squared = {self.tau2:.3g}"
+                f"phi = {self.phi:.2f}"
+                if self.overdispersion == "multiplicative"
+                else f"phi = {self.phi:.2f}, tau-squared = {self.tau2:.3g}"
             )
             verdict = (
-                f"limits widened ({self.overdispersion} random effects)" if self.adjusted
+                f"limits widened ({self.overdispersion} random effects)"
+                if self.adjusted
                 else "no overdispersion found, so exact limits are kept"
             )
             parts.append(
@@ -246,8 +248,14 @@ class FunnelResult(ResultMixin):
         fig, ax = new_axes(ax, figsize=(8, 5))
         curves = self.get_plot_data()
         wide = curves.pivot(index="denominator", columns="series", values="value")
-        ax.plot(wide.index, wide["target"], color=NHS_GREY, lw=1.5, ls="-",
-                label=f"Comparator ({self._value_text(self.target)})")
+        ax.plot(
+            wide.index,
+            wide["target"],
+            color=NHS_GREY,
+            lw=1.5,
+            ls="-",
+            label=f"Comparator ({self._value_text(self.target)})",
+        )
         styles = ["--", ":", "-."]
         for level, ls in zip(sorted(self.limits), styles):
             tag = f"{100 * level:g}"
@@ -256,14 +264,36 @@ class FunnelResult(ResultMixin):
         value_col = "rate" if self.kind == "rate" else "proportion"
         t = self.table
         others = t if row is None else t[t["label"].astype(str) != str(highlight)]
-        ax.scatter(others["denominator"], others[value_col], s=22, color=NHS_MID_GREY, alpha=0.8,
-                   marker="o", zorder=3, label="Other providers")
+        ax.scatter(
+            others["denominator"],
+            others[value_col],
+            s=22,
+            color=NHS_MID_GREY,
+            alpha=0.8,
+            marker="o",
+            zorder=3,
+            label="Other providers",
+        )
         if row is not None:
-            ax.scatter([row["denominator"]], [row[value_col]], s=80, color=NHS_BLUE, marker="D",
-                       edgecolor="white", zorder=4, label=str(row["label"]))
-            ax.annotate(str(row["label"]), (row["denominator"], row[value_col]), xytext=(6, 6),
-                        textcoords="offset points", color=NHS_BLUE, fontweight="bold",
-                        path_effects=[patheffects.withStroke(linewidth=3, foreground="white")])
+            ax.scatter(
+                [row["denominator"]],
+                [row[value_col]],
+                s=80,
+                color=NHS_BLUE,
+                marker="D",
+                edgecolor="white",
+                zorder=4,
+                label=str(row["label"]),
+            )
+            ax.annotate(
+                str(row["label"]),
+                (row["denominator"], row[value_col]),
+                xytext=(6, 6),
+                textcoords="offset points",
+                color=NHS_BLUE,
+                fontweight="bold",
+                path_effects=[patheffects.withStroke(linewidth=3, foreground="white")],
+            )
         ax.set_xlabel(self.denominator_name.capitalize())
         if self.kind == "rate":
             ax.set_ylabel(f"{self.numerator_name.capitalize()} per {self.per:,g} {self.denominator_name}")
@@ -360,8 +390,9 @@ def _validate(kind, numerators, denominators, labels):
     return num, den, labels
 
 
-def _funnel(kind, numerators, denominators, *, labels, per, target, overdispersion, limits,
-            numerator_name, denominator_name) -> FunnelResult:
+def _funnel(
+    kind, numerators, denominators, *, labels, per, target, overdispersion, limits, numerator_name, denominator_name
+) -> FunnelResult:
     num, den, labels = _validate(kind, numerators, denominators, labels)
     if overdispersion not in _OVERDISPERSION:
         raise ValueError(f"overdispersion must be one of {_OVERDISPERSION}, got {overdispersion!r}")
@@ -482,9 +513,18 @@ def funnel_rates(
     >>> res.table.loc[res.table["label"] == "D", "position"].item()
     'above 99.8%'
     """
-    return _funnel("rate", numerators, denominators, labels=labels, per=per, target=target,
-                   overdispersion=overdispersion, limits=limits, numerator_name=numerator_name,
-                   denominator_name=denominator_name)
+    return _funnel(
+        "rate",
+        numerators,
+        denominators,
+        labels=labels,
+        per=per,
+        target=target,
+        overdispersion=overdispersion,
+        limits=limits,
+        numerator_name=numerator_name,
+        denominator_name=denominator_name,
+    )
 
 
 def funnel_proportions(
@@ -525,6 +565,15 @@ def funnel_proportions(
     >>> round(res.target, 3)
     0.764
     """
-    return _funnel("proportion", numerators, denominators, labels=labels, per=1.0, target=target,
-                   overdispersion=overdispersion, limits=limits, numerator_name=numerator_name,
-                   denominator_name=denominator_name)
+    return _funnel(
+        "proportion",
+        numerators,
+        denominators,
+        labels=labels,
+        per=1.0,
+        target=target,
+        overdispersion=overdispersion,
+        limits=limits,
+        numerator_name=numerator_name,
+        denominator_name=denominator_name,
+    )

@@ -43,12 +43,17 @@ from __future__ import annotations
 import numbers
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import linalg, optimize, special, stats
+
+from cocEval.errors import InputError
+
+if TYPE_CHECKING:
+    from cocEval.effects import EffectSummary
 from statsmodels.stats import sandwich_covariance as sw
 from statsmodels.stats.diagnostic import acorr_ljungbox
 from statsmodels.stats.stattools import durbin_watson
@@ -137,7 +142,9 @@ def _convert_time(values: pd.Series, column: str) -> _Time:
             raise ValueError(f"time column {column!r} holds {dtype.freq.freqstr} periods; monthly periods are needed")
         per = pd.PeriodIndex(values)
     elif pd.api.types.is_datetime64_any_dtype(dtype):
-        per = pd.PeriodIndex(pd.DatetimeIndex(values).tz_localize(None) if getattr(dtype, "tz", None) else values, freq="M")
+        per = pd.PeriodIndex(
+            pd.DatetimeIndex(values).tz_localize(None) if getattr(dtype, "tz", None) else values, freq="M"
+        )
     elif pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
         v = values.to_numpy(dtype=float)
         bad = values[~np.isclose(v, np.round(v))]
@@ -173,7 +180,9 @@ def _convert_point(value, time: _Time, what: str) -> int:
 # --------------------------------------------------------------------------------------------
 # design matrix
 # --------------------------------------------------------------------------------------------
-def _design(t: np.ndarray, month: np.ndarray | None, t0: int, start: int, end: int | None, seasonality: int) -> pd.DataFrame:
+def _design(
+    t: np.ndarray, month: np.ndarray | None, t0: int, start: int, end: int | None, seasonality: int
+) -> pd.DataFrame:
     """Segmented-regression design (see the module docstring); one function for fit and prediction."""
     t = np.asarray(t, dtype=float)
     post = (t >= start).astype(float)
@@ -292,10 +301,17 @@ class _AR1Profile:
         rss = float(st["resid_w"] @ st["resid_w"])
         cov = rss / (self.n - self.p) * rinv @ rinv.T
         if abs(phi) > 0.99:
-            warnings.warn(f"AR(1) coefficient estimated at {phi:.3f} (near the unit root): the trend and the "
-                          "errors cannot be told apart; treat the intervals with caution", stacklevel=4)
-        info = {"phi": phi, "sigma": float(np.sqrt(st["sigma2"])), "loglik": float(ll),
-                "method": "REML" if self.reml else "ML"}
+            warnings.warn(
+                f"AR(1) coefficient estimated at {phi:.3f} (near the unit root): the trend and the "
+                "errors cannot be told apart; treat the intervals with caution",
+                stacklevel=4,
+            )
+        info = {
+            "phi": phi,
+            "sigma": float(np.sqrt(st["sigma2"])),
+            "loglik": float(ll),
+            "method": "REML" if self.reml else "ML",
+        }
         return _Fit(st["beta"], cov, self.n - self.p, True, st["resid_w"] / np.sqrt(st["sigma2"]), info)
 
 
@@ -305,8 +321,16 @@ def _tri_solve(L, b):
 
 def _nb_loglik(y: np.ndarray, mu: np.ndarray, theta: float) -> float:
     """Negative-binomial log-likelihood (MASS's parameterisation: variance mu + mu^2 / theta)."""
-    return float(np.sum(special.gammaln(theta + y) - special.gammaln(theta) - special.gammaln(y + 1)
-                        + theta * np.log(theta) + special.xlogy(y, mu) - (theta + y) * np.log(theta + mu)))
+    return float(
+        np.sum(
+            special.gammaln(theta + y)
+            - special.gammaln(theta)
+            - special.gammaln(y + 1)
+            + theta * np.log(theta)
+            + special.xlogy(y, mu)
+            - (theta + y) * np.log(theta + mu)
+        )
+    )
 
 
 _THETA_MAX = 1e6
@@ -337,18 +361,25 @@ def _fit_glm(y, X, offset, trials, family, errors, maxlags, groups) -> _Fit:
 
         def nb_fit(log_theta):
             r = sm.GLM(endog, X, family=sm.families.NegativeBinomial(alpha=np.exp(-log_theta)), offset=offset).fit(
-                scale=1.0, tol=1e-12, maxiter=200, start_params=start_params[0])
+                scale=1.0, tol=1e-12, maxiter=200, start_params=start_params[0]
+            )
             start_params[0] = np.asarray(r.params)
             return r
 
-        prof = optimize.minimize_scalar(lambda lt: -_nb_loglik(y, nb_fit(lt).fittedvalues, np.exp(lt)),
-                                        bounds=(np.log(1e-3), np.log(_THETA_MAX)), method="bounded",
-                                        options={"xatol": 1e-9})
+        prof = optimize.minimize_scalar(
+            lambda lt: -_nb_loglik(y, nb_fit(lt).fittedvalues, np.exp(lt)),
+            bounds=(np.log(1e-3), np.log(_THETA_MAX)),
+            method="bounded",
+            options={"xatol": 1e-9},
+        )
         theta = float(np.exp(prof.x))
         res = nb_fit(prof.x)
         if theta > _THETA_MAX / 10:
-            warnings.warn("negbin: no overdispersion found (theta runs to infinity); the fit is the Poisson "
-                          "fit. Consider family='poisson'.", stacklevel=4)
+            warnings.warn(
+                "negbin: no overdispersion found (theta runs to infinity); the fit is the Poisson "
+                "fit. Consider family='poisson'.",
+                stacklevel=4,
+            )
         info["theta"] = theta
     pearson = np.asarray(res.resid_pearson)
     info["dispersion"] = float(res.pearson_chi2 / res.df_resid)
@@ -543,7 +574,9 @@ def fit_its(
             _check_counts(y, outcome, family, labels)
             over = y > n_tr
             if over.any():
-                raise ValueError(f"outcome {outcome!r} exceeds trials {trials!r} at periods {list(np.asarray(labels)[over][:5])}")
+                raise ValueError(
+                    f"outcome {outcome!r} exceeds trials {trials!r} at periods {list(np.asarray(labels)[over][:5])}"
+                )
             frame["trials"] = n_tr
         frames.append(frame)
 
@@ -577,8 +610,10 @@ def fit_its(
             raise ValueError(f"end={end!r} must come after start={start!r}")
         after = sum(int(np.sum((f["t"] >= e) & ~np.isin(f["t"], list(excl)))) for f in frames[:1])
         if after < MIN_PERIODS:
-            msg = (f"end={end!r}: only {after} fitted period(s) from the end of the intervention on (at least "
-                   f"{MIN_PERIODS} needed), so sustainability is not estimated and end is ignored")
+            msg = (
+                f"end={end!r}: only {after} fitted period(s) from the end of the intervention on (at least "
+                f"{MIN_PERIODS} needed), so sustainability is not estimated and end is ignored"
+            )
             warnings.warn(msg, stacklevel=2)
             notes.append(msg)
             e = None
@@ -594,14 +629,18 @@ def fit_its(
                 f"are needed on each side (at least {RECOMMENDED_PERIODS} recommended)"
             )
         if pre < RECOMMENDED_PERIODS or post < RECOMMENDED_PERIODS:
-            msg = (f"{who}: only {pre} period(s) before and {post} from the start; fewer than "
-                   f"{RECOMMENDED_PERIODS} on a side gives unstable trends and unreliable intervals")
+            msg = (
+                f"{who}: only {pre} period(s) before and {post} from the start; fewer than "
+                f"{RECOMMENDED_PERIODS} on a side gives unstable trends and unreliable intervals"
+            )
             warnings.warn(msg, stacklevel=2)
             notes.append(msg)
         if family in COUNT_FAMILIES:
             yy = f["y"][fitted]
             if yy.sum() == 0:
-                raise ValueError(f"{who}: outcome {outcome!r} is zero in every fitted period; no rate or change can be estimated")
+                raise ValueError(
+                    f"{who}: outcome {outcome!r} is zero in every fitted period; no rate or change can be estimated"
+                )
             pre_sum, post_sum = yy[f["t"][fitted] < s].sum(), yy[f["t"][fitted] >= s].sum()
             if pre_sum == 0 or post_sum == 0:
                 raise ValueError(
@@ -621,17 +660,27 @@ def fit_its(
                 f["fitted"] = f["fitted"] & ~zero
             yy, nn = f["y"][f["fitted"]], f["trials"][f["fitted"]]
             if yy.sum() == 0 or yy.sum() == nn.sum():
-                raise ValueError(f"{who}: outcome {outcome!r} is 0% or 100% in every fitted period; the logit is infinite")
+                raise ValueError(
+                    f"{who}: outcome {outcome!r} is 0% or 100% in every fitted period; the logit is infinite"
+                )
 
     # assemble the stacked frame
     rows = []
     for gi, f in enumerate(frames):
-        rows.append(pd.DataFrame({
-            "series": "control" if f["is_control"] else "treated",
-            "t": f["t"], "month": f["month"] if f["month"] is not None else np.nan, "y": f["y"],
-            "exposure": f["exposure"] if f["exposure"] is not None else np.nan,
-            "trials": f.get("trials", np.nan), "fitted_row": f["fitted"], "group": gi,
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "series": "control" if f["is_control"] else "treated",
+                    "t": f["t"],
+                    "month": f["month"] if f["month"] is not None else np.nan,
+                    "y": f["y"],
+                    "exposure": f["exposure"] if f["exposure"] is not None else np.nan,
+                    "trials": f.get("trials", np.nan),
+                    "fitted_row": f["fitted"],
+                    "group": gi,
+                }
+            )
+        )
     frame = pd.concat(rows, ignore_index=True).sort_values(["group", "t"], kind="stable").reset_index(drop=True)
     month = frame["month"].to_numpy() if tm.kind == "month" else None
     X = _design(frame["t"].to_numpy(), month, t0, s, e, seasonality)
@@ -647,12 +696,14 @@ def fit_its(
     use = frame["fitted_row"].to_numpy()
     Xf = X[use].to_numpy()
     if np.linalg.matrix_rank(Xf) < Xf.shape[1]:
-        raise ValueError(f"the design ({list(X.columns)}) is rank deficient on the fitted periods; "
-                         "check exclude=, end= and seasonality= against the data")
+        raise ValueError(
+            f"the design ({list(X.columns)}) is rank deficient on the fitted periods; "
+            "check exclude=, end= and seasonality= against the data"
+        )
     if Xf.shape[0] - Xf.shape[1] < 2:
         raise ValueError(f"{Xf.shape[0]} fitted periods for {Xf.shape[1]} parameters: too few to fit")
     if errors == "newey-west" and maxlags is None:
-        maxlags = int(np.floor(4 * (int(np.sum(use & (frame['group'].to_numpy() == 0))) / 100) ** (2 / 9)))
+        maxlags = int(np.floor(4 * (int(np.sum(use & (frame["group"].to_numpy() == 0))) / 100) ** (2 / 9)))
     yv = frame["y"].to_numpy()[use]
     groups = frame["group"].to_numpy()[use]
     if family == "gaussian":
@@ -668,9 +719,22 @@ def fit_its(
         fit.info["maxlags"] = maxlags
 
     return ITSResult(
-        fit=fit, X=X, frame=frame, effect_terms=effect_terms, family=family, errors=errors,
-        outcome=outcome, time=tm, start=s, end=e, alpha=alpha, exposure=exposure, trials=trials,
-        notes=notes, controlled=control is not None, seasonality=seasonality,
+        fit=fit,
+        X=X,
+        frame=frame,
+        effect_terms=effect_terms,
+        family=family,
+        errors=errors,
+        outcome=outcome,
+        time=tm,
+        start=s,
+        end=e,
+        alpha=alpha,
+        exposure=exposure,
+        trials=trials,
+        notes=notes,
+        controlled=control is not None,
+        seasonality=seasonality,
     )
 
 
@@ -709,8 +773,26 @@ class ITSResult(ResultMixin):
 
     _table_attr = "effects"
 
-    def __init__(self, *, fit: _Fit, X, frame, effect_terms, family, errors, outcome, time, start, end, alpha,
-                 exposure, trials, notes, controlled, seasonality):
+    def __init__(
+        self,
+        *,
+        fit: _Fit,
+        X,
+        frame,
+        effect_terms,
+        family,
+        errors,
+        outcome,
+        time,
+        start,
+        end,
+        alpha,
+        exposure,
+        trials,
+        notes,
+        controlled,
+        seasonality,
+    ):
         self._fit, self._X, self._frame = fit, X, frame
         self.family, self.errors, self.outcome, self.alpha = family, errors, outcome, alpha
         self._time, self._start, self._end = time, start, end
@@ -725,10 +807,23 @@ class ITSResult(ResultMixin):
         stat = fit.params / se
         p = 2 * (stats.t.sf(np.abs(stat), fit.df_resid) if fit.use_t else stats.norm.sf(np.abs(stat)))
         self.coefficients = pd.DataFrame(
-            {"estimate": fit.params, "se": se, "ci_low": fit.params - crit * se, "ci_high": fit.params + crit * se,
-             "p_value": p}, index=pd.Index(terms, name="term"))
-        self.model_info = {"family": family, "errors": errors, "n": int(frame["fitted_row"].sum()),
-                           "df_resid": float(fit.df_resid), "use_t": fit.use_t, **fit.info}
+            {
+                "estimate": fit.params,
+                "se": se,
+                "ci_low": fit.params - crit * se,
+                "ci_high": fit.params + crit * se,
+                "p_value": p,
+            },
+            index=pd.Index(terms, name="term"),
+        )
+        self.model_info = {
+            "family": family,
+            "errors": errors,
+            "n": int(frame["fitted_row"].sum()),
+            "df_resid": float(fit.df_resid),
+            "use_t": fit.use_t,
+            **fit.info,
+        }
         self.start = time.label([start])[0]
         self.end = None if end is None else time.label([end])[0]
         self.effects = self._effects_table()
@@ -754,20 +849,24 @@ class ITSResult(ResultMixin):
     @property
     def _scale_name(self) -> str:
         return {"gaussian": "absolute change", "binomial": "odds ratio", "quasibinomial": "odds ratio"}.get(
-            self.family, "rate ratio" if self.exposure else "count ratio")
+            self.family, "rate ratio" if self.exposure else "count ratio"
+        )
 
     def _effects_table(self) -> pd.DataFrame:
         terms = [t for t in (*self.effect_terms, "trend") if t in self.coefficients.index]
         c = self.coefficients.loc[terms]
         tf = (lambda v: v) if self.family == "gaussian" else np.exp
-        out = pd.DataFrame({
-            "effect": [_TERM_LABELS.get(t, t) for t in terms],
-            "scale": self._scale_name,
-            "estimate": tf(c["estimate"].to_numpy()),
-            "ci_low": tf(c["ci_low"].to_numpy()),
-            "ci_high": tf(c["ci_high"].to_numpy()),
-            "p_value": c["p_value"].to_numpy(),
-        }, index=pd.Index(terms, name="term"))
+        out = pd.DataFrame(
+            {
+                "effect": [_TERM_LABELS.get(t, t) for t in terms],
+                "scale": self._scale_name,
+                "estimate": tf(c["estimate"].to_numpy()),
+                "ci_low": tf(c["ci_low"].to_numpy()),
+                "ci_high": tf(c["ci_high"].to_numpy()),
+                "p_value": c["p_value"].to_numpy(),
+            },
+            index=pd.Index(terms, name="term"),
+        )
         return out
 
     # -- design rows for arbitrary periods ------------------------------------------------------
@@ -798,6 +897,90 @@ class ITSResult(ResultMixin):
         return (1000.0 if per is None else float(per)) if self.exposure else 1.0
 
     # -- public API ---------------------------------------------------------------------------
+    @property
+    def months_after_start(self) -> int:
+        """How many periods from the start on were fitted (excluded ones do not count)."""
+        fr = self._frame[(self._frame["series"] == "treated") & self._frame["fitted_row"]]
+        return int((fr["t"] >= self._start).sum())
+
+    def effect_summary(
+        self,
+        month: int = 12,
+        *,
+        outcome: str | None = None,
+        improvement: str | None = None,
+        per: float | None = None,
+    ) -> EffectSummary:
+        """The effect in month ``month`` after the start (counted from 1), as an EffectSummary.
+
+        Counts are stated as a percentage change (fitted against expected without the
+        intervention), binomial outcomes in percentage points, gaussian ones as a difference.
+        When fewer than ``month`` periods after the start were fitted, the last fitted one is
+        used and a caveat says so; months left out of the fit are named in the caveats.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from cocEval.its import fit_its
+        >>> df = pd.DataFrame({"t": range(1, 31), "y": np.r_[np.full(15, 10.0), np.full(15, 8.0)]})
+        >>> df["y"] += np.random.default_rng(0).normal(0, 0.3, 30)
+        >>> e = fit_its(df, "y", "t", 16, errors="ols").effect_summary(6, improvement="decrease")
+        >>> e.scale, e.verdict, e.period
+        ('difference', 'improvement', 'month 6 after the start (21)')
+        """
+        from cocEval.effects import EffectSummary, coaching_month_label
+
+        if month < 1:
+            raise InputError(f"month is counted from 1 (the start period); got {month}")
+        available = self.months_after_start
+        caveats = []
+        if available == 0:
+            return EffectSummary.not_estimable(outcome or self.outcome, "no fitted period after the start")
+        if month > available:
+            caveats.append(
+                f"Only {available} month(s) after the start are modelled, so the effect is read in month {available}."
+            )
+            month = available
+        row = self.effect_at(month - 1, per=per).iloc[0]
+        period_label = row["period"]
+        if self._time.kind == "month":
+            period = coaching_month_label(month, period_label)
+        else:
+            label = int(period_label) if float(period_label).is_integer() else period_label
+            period = f"month {month} after the start ({label})"
+        excluded = self._frame[(self._frame["series"] == "treated") & ~self._frame["fitted_row"]]
+        if len(excluded):
+            labels = ", ".join(_fmt_period(v) for v in self._time.label(excluded["t"].to_numpy()))
+            caveats.append(f"Left out of the model: {labels}.")
+        absolute = None
+        if self.family in COUNT_FAMILIES:
+            scale, est, lo, hi = "percentage change", row["relative"], row["relative_low"], row["relative_high"]
+            comparison = "observed against expected without coaching"
+        elif self.family in ("binomial", "quasibinomial"):
+            scale, est, lo, hi = "percentage points", row["absolute"], row["absolute_low"], row["absolute_high"]
+            comparison = "observed against expected without coaching"
+        else:
+            scale, est, lo, hi = "difference", row["absolute"], row["absolute_low"], row["absolute_high"]
+            comparison = "observed against expected without the intervention"
+        p = self.coefficients["p_value"]
+        return EffectSummary(
+            outcome=outcome or self.outcome,
+            comparison=comparison,
+            scale=scale,
+            estimate=float(est),
+            ci_low=float(lo),
+            ci_high=float(hi),
+            period=period,
+            method=f"interrupted time series ({self.family}, {self.errors} errors)",
+            p_value=float(p["level_change"]) if "level_change" in p.index and month == 1 else None,
+            n=self.model_info["n"],
+            n_label=f"{self.model_info['n']} months modelled",
+            improvement=improvement,
+            caveats=tuple(caveats),
+            level=int(round(100 * (1 - self.alpha))),
+            absolute=absolute,
+        )
+
     def effect_at(self, h=0, *, per: float | None = None) -> pd.DataFrame:
         """Difference between fitted and counterfactual ``h`` periods after ``start``.
 
@@ -850,12 +1033,22 @@ class ITSResult(ResultMixin):
             g_rel = (df_[:, None] * X * mc[:, None] - mf[:, None] * dc[:, None] * Xc) / (mc**2)[:, None]
             rel_se = np.sqrt(np.einsum("ij,jk,ik->i", g_rel, V, g_rel))
             rel_lo, rel_hi = rel - crit * rel_se, rel + crit * rel_se
-        return pd.DataFrame({
-            "period": self._time.label(t), "fitted": per * mf, "counterfactual": per * mc,
-            "absolute": abs_est, "absolute_se": abs_se,
-            "absolute_low": abs_est - crit * abs_se, "absolute_high": abs_est + crit * abs_se,
-            "relative": rel, "relative_se": rel_se, "relative_low": rel_lo, "relative_high": rel_hi,
-        }, index=pd.Index(hs, name="h"))
+        return pd.DataFrame(
+            {
+                "period": self._time.label(t),
+                "fitted": per * mf,
+                "counterfactual": per * mc,
+                "absolute": abs_est,
+                "absolute_se": abs_se,
+                "absolute_low": abs_est - crit * abs_se,
+                "absolute_high": abs_est + crit * abs_se,
+                "relative": rel,
+                "relative_se": rel_se,
+                "relative_low": rel_lo,
+                "relative_high": rel_hi,
+            },
+            index=pd.Index(hs, name="h"),
+        )
 
     def predict(self, *, per: float | None = None) -> pd.DataFrame:
         """Tidy frame behind every chart: observed, fitted and counterfactual with intervals.
@@ -900,12 +1093,23 @@ class ITSResult(ResultMixin):
             phase = np.where(t < self._start, "before", "during")
             if self._end is not None:
                 phase = np.where(t >= self._end, "after", phase)
-            out.append(pd.DataFrame({
-                "series": series, "period": self._time.label(t), "phase": phase,
-                "excluded": ~fr["fitted_row"].to_numpy(), "observed": obs,
-                "fitted": f, "fitted_low": flo, "fitted_high": fhi,
-                "counterfactual": c, "counterfactual_low": clo, "counterfactual_high": chi,
-            }))
+            out.append(
+                pd.DataFrame(
+                    {
+                        "series": series,
+                        "period": self._time.label(t),
+                        "phase": phase,
+                        "excluded": ~fr["fitted_row"].to_numpy(),
+                        "observed": obs,
+                        "fitted": f,
+                        "fitted_low": flo,
+                        "fitted_high": fhi,
+                        "counterfactual": c,
+                        "counterfactual_low": clo,
+                        "counterfactual_high": chi,
+                    }
+                )
+            )
         return pd.concat(out, ignore_index=True)
 
     def get_plot_data(self) -> pd.DataFrame:
@@ -942,11 +1146,19 @@ class ITSResult(ResultMixin):
         n = int(first.sum())
         lags = lags or max(1, min(12, n // 5))
         rows = {}
-        rows["durbin_watson"] = (durbin_watson(r[first]), np.nan, None,
-                                 "near 2 when residuals are uncorrelated; below ~1.5 suggests positive autocorrelation")
+        rows["durbin_watson"] = (
+            durbin_watson(r[first]),
+            np.nan,
+            None,
+            "near 2 when residuals are uncorrelated; below ~1.5 suggests positive autocorrelation",
+        )
         lb = acorr_ljungbox(r[first], lags=[lags])
-        rows["ljung_box"] = (float(lb["lb_stat"].iloc[0]), float(lb["lb_pvalue"].iloc[0]), None,
-                             f"Ljung-Box test of residual autocorrelation up to lag {lags}")
+        rows["ljung_box"] = (
+            float(lb["lb_stat"].iloc[0]),
+            float(lb["lb_pvalue"].iloc[0]),
+            None,
+            f"Ljung-Box test of residual autocorrelation up to lag {lags}",
+        )
         bg_stat, bg_p = _breusch_godfrey(r, self._X[self._frame["fitted_row"].to_numpy()].to_numpy(), groups, lags)
         rows["breusch_godfrey"] = (bg_stat, bg_p, None, f"Breusch-Godfrey LM test up to lag {lags}")
         rc = r[first] - r[first].mean()
@@ -963,22 +1175,35 @@ class ITSResult(ResultMixin):
             df_r = self.model_info["df_resid"]
             chi = disp * df_r
             p_disp = float(stats.chi2.sf(chi, df_r))
-            rows["dispersion"] = (disp, p_disp, bool(self.family in ("poisson", "binomial") and p_disp < 0.05 and disp > 1.2),
-                                  "Pearson chi-square / df; about 1 when the variance matches the model")
+            rows["dispersion"] = (
+                disp,
+                p_disp,
+                bool(self.family in ("poisson", "binomial") and p_disp < 0.05 and disp > 1.2),
+                "Pearson chi-square / df; about 1 when the variance matches the model",
+            )
         out = pd.DataFrame(rows, index=["statistic", "p_value", "flag", "note"]).T
         out["flag"] = out["flag"].astype(object).where(out["flag"].notna(), False).astype(bool)
         if warn:
             if autocorr and not robust:
-                warnings.warn("residual autocorrelation detected (Breusch-Godfrey/Ljung-Box p < 0.05): the "
-                              f"errors={self.errors!r} intervals are likely too narrow; consider errors='ar1' or "
-                              "'newey-west'", stacklevel=2)
+                warnings.warn(
+                    "residual autocorrelation detected (Breusch-Godfrey/Ljung-Box p < 0.05): the "
+                    f"errors={self.errors!r} intervals are likely too narrow; consider errors='ar1' or "
+                    "'newey-west'",
+                    stacklevel=2,
+                )
             elif autocorr:
-                warnings.warn("residual autocorrelation remains after the errors= correction (p < 0.05); "
-                              "treat intervals with caution", stacklevel=2)
+                warnings.warn(
+                    "residual autocorrelation remains after the errors= correction (p < 0.05); "
+                    "treat intervals with caution",
+                    stacklevel=2,
+                )
             if "dispersion" in out.index and out.loc["dispersion", "flag"]:
-                warnings.warn(f"overdispersion: Pearson dispersion {out.loc['dispersion', 'statistic']:.2f} under "
-                              f"family={self.family!r}; model SEs are too small, use 'quasi{self.family}'"
-                              f"{' or negbin' if self.family == 'poisson' else ''}", stacklevel=2)
+                warnings.warn(
+                    f"overdispersion: Pearson dispersion {out.loc['dispersion', 'statistic']:.2f} under "
+                    f"family={self.family!r}; model SEs are too small, use 'quasi{self.family}'"
+                    f"{' or negbin' if self.family == 'poisson' else ''}",
+                    stacklevel=2,
+                )
         return out
 
     # -- words ----------------------------------------------------------------------------------
@@ -1007,53 +1232,74 @@ class ITSResult(ResultMixin):
         e0 = self.effect_at(0).iloc[0]
         p_lvl = self.coefficients.loc[self.effect_terms[0], "p_value"]
         if gaussian:
-            first = (f"{name} {_direction(e0['absolute'])} by {abs(e0['absolute']):.3g} ({conf} "
-                     f"{e0['absolute_low']:+.3g} to {e0['absolute_high']:+.3g}; {pct(abs(e0['relative']))} of the "
-                     "expected level)")
+            first = (
+                f"{name} {_direction(e0['absolute'])} by {abs(e0['absolute']):.3g} ({conf} "
+                f"{e0['absolute_low']:+.3g} to {e0['absolute_high']:+.3g}; {pct(abs(e0['relative']))} of the "
+                "expected level)"
+            )
         else:
-            first = (f"{name} {_direction(e0['relative'])} by {pct(abs(e0['relative']))} "
-                     f"({conf} {_signed_range(e0['relative_low'], e0['relative_high'])})")
-        s.append(f"{first} in the first {unit} of the intervention{vs}, compared with the pre-intervention "
-                 f"trend continued ({_p(p_lvl)}).")
+            first = (
+                f"{name} {_direction(e0['relative'])} by {pct(abs(e0['relative']))} "
+                f"({conf} {_signed_range(e0['relative_low'], e0['relative_high'])})"
+            )
+        s.append(
+            f"{first} in the first {unit} of the intervention{vs}, compared with the pre-intervention "
+            f"trend continued ({_p(p_lvl)})."
+        )
         tc = next((t for t in self.effect_terms if t.endswith("trend_change") and "sustain" not in t), None)
         if tc is not None:
             c = self.coefficients.loc[tc]
             if gaussian:
-                s.append(f"The trend changed by {c['estimate']:+.3g} per {unit} ({conf} {c['ci_low']:+.3g} to "
-                         f"{c['ci_high']:+.3g}, {_p(c['p_value'])}).")
+                s.append(
+                    f"The trend changed by {c['estimate']:+.3g} per {unit} ({conf} {c['ci_low']:+.3g} to "
+                    f"{c['ci_high']:+.3g}, {_p(c['p_value'])})."
+                )
             else:
-                s.append(f"The trend changed by {pct(np.expm1(c['estimate']), 1)} per {unit} ({conf} "
-                         f"{pct(np.expm1(c['ci_low']), 1)} to {pct(np.expm1(c['ci_high']), 1)}, {_p(c['p_value'])}).")
+                s.append(
+                    f"The trend changed by {pct(np.expm1(c['estimate']), 1)} per {unit} ({conf} "
+                    f"{pct(np.expm1(c['ci_low']), 1)} to {pct(np.expm1(c['ci_high']), 1)}, {_p(c['p_value'])})."
+                )
         fr = self._frame
         last_t = int(fr.loc[fr["series"] == "treated", "t"].max())
         last_during = last_t if self._end is None else min(last_t, self._end - 1)
         h = last_during - self._start
         if h > 0:
             eh = self.effect_at(h).iloc[0]
-            s.append(f"In {unit} {h + 1} of the intervention ({_fmt_period(eh['period'])}) it was "
-                     f"{pct(abs(eh['relative']))} {'below' if eh['relative'] < 0 else 'above'} the counterfactual "
-                     f"({conf} {_signed_range(eh['relative_low'], eh['relative_high'])}).")
+            s.append(
+                f"In {unit} {h + 1} of the intervention ({_fmt_period(eh['period'])}) it was "
+                f"{pct(abs(eh['relative']))} {'below' if eh['relative'] < 0 else 'above'} the counterfactual "
+                f"({conf} {_signed_range(eh['relative_low'], eh['relative_high'])})."
+            )
         if self._end is not None:
             eh = self.effect_at(last_t - self._start).iloc[0]
             lasted = eh["relative_high"] < 0 or eh["relative_low"] > 0
-            s.append(f"After the intervention ended ({_fmt_period(self.end)}), in {_fmt_period(eh['period'])}, it was "
-                     f"{pct(abs(eh['relative']))} {'below' if eh['relative'] < 0 else 'above'} the counterfactual "
-                     f"({conf} {_signed_range(eh['relative_low'], eh['relative_high'])}): "
-                     + ("the change was sustained." if lasted else "a lasting change cannot be confirmed."))
+            s.append(
+                f"After the intervention ended ({_fmt_period(self.end)}), in {_fmt_period(eh['period'])}, it was "
+                f"{pct(abs(eh['relative']))} {'below' if eh['relative'] < 0 else 'above'} the counterfactual "
+                f"({conf} {_signed_range(eh['relative_low'], eh['relative_high'])}): "
+                + ("the change was sustained." if lasted else "a lasting change cannot be confirmed.")
+            )
         s.append(f"Model: {self._model_words()}.")
         if self.notes:
             s.append("Notes: " + " ".join(self.notes))
         return " ".join(s)
 
     def _model_words(self) -> str:
-        fam = {"gaussian": "linear segmented regression", "poisson": "Poisson segmented regression",
-               "quasipoisson": "quasi-Poisson segmented regression",
-               "negbin": f"negative-binomial segmented regression (theta {self.model_info.get('theta', float('nan')):.3g})",
-               "binomial": "logistic segmented regression", "quasibinomial": "quasi-binomial logistic segmented regression"}[self.family]
-        err = {"ols": "independent errors", "model": "model-based standard errors",
-               "newey-west": f"Newey-West standard errors (lag {self.model_info.get('maxlags')})",
-               "ar1": f"AR(1) errors by ML (phi {self.model_info.get('phi', float('nan')):.2f})",
-               "ar1-reml": f"AR(1) errors by REML (phi {self.model_info.get('phi', float('nan')):.2f})"}[self.errors]
+        fam = {
+            "gaussian": "linear segmented regression",
+            "poisson": "Poisson segmented regression",
+            "quasipoisson": "quasi-Poisson segmented regression",
+            "negbin": f"negative-binomial segmented regression (theta {self.model_info.get('theta', float('nan')):.3g})",
+            "binomial": "logistic segmented regression",
+            "quasibinomial": "quasi-binomial logistic segmented regression",
+        }[self.family]
+        err = {
+            "ols": "independent errors",
+            "model": "model-based standard errors",
+            "newey-west": f"Newey-West standard errors (lag {self.model_info.get('maxlags')})",
+            "ar1": f"AR(1) errors by ML (phi {self.model_info.get('phi', float('nan')):.2f})",
+            "ar1-reml": f"AR(1) errors by REML (phi {self.model_info.get('phi', float('nan')):.2f})",
+        }[self.errors]
         extra = []
         if self.exposure:
             extra.append(f"offset log({self.exposure})")
@@ -1107,33 +1353,86 @@ class ITSResult(ResultMixin):
         tr = d[d["series"] == "treated"]
         if self.controlled:
             co = d[d["series"] == "control"]
-            ax.plot(co["period"], co["observed"], linestyle="none", marker="s", markersize=4, color=NHS_LIGHT_BLUE,
-                    label="Control (observed)")
+            ax.plot(
+                co["period"],
+                co["observed"],
+                linestyle="none",
+                marker="s",
+                markersize=4,
+                color=NHS_LIGHT_BLUE,
+                label="Control (observed)",
+            )
             for _, seg in co.groupby("phase", sort=False):
                 ax.plot(seg["period"], seg["fitted"], color=NHS_LIGHT_BLUE, linewidth=1.5)
         kept = tr[~tr["excluded"]]
-        ax.plot(kept["period"], kept["observed"], linestyle="none", marker="o", markersize=4, color=NHS_BLUE,
-                label="Observed")
+        ax.plot(
+            kept["period"],
+            kept["observed"],
+            linestyle="none",
+            marker="o",
+            markersize=4,
+            color=NHS_BLUE,
+            label="Observed",
+        )
         if tr["excluded"].any():
             ex = tr[tr["excluded"]]
-            ax.plot(ex["period"], ex["observed"], linestyle="none", marker="o", markersize=5, markerfacecolor="white",
-                    color=NHS_MID_GREY, label="Excluded from fit")
+            ax.plot(
+                ex["period"],
+                ex["observed"],
+                linestyle="none",
+                marker="o",
+                markersize=5,
+                markerfacecolor="white",
+                color=NHS_MID_GREY,
+                label="Excluded from fit",
+            )
         first = True
         for _, seg in tr.groupby("phase", sort=False):
             ax.plot(seg["period"], seg["fitted"], color=NHS_BLUE, linewidth=2, label="Fitted" if first else None)
             first = False
         post = tr[tr["phase"] != "before"]
-        ax.plot(post["period"], post["counterfactual"], color=NHS_GREY, linestyle="--", linewidth=1.5,
-                label="Counterfactual (no intervention)")
-        ax.fill_between(post["period"], post["counterfactual_low"], post["counterfactual_high"], color=NHS_GREY,
-                        alpha=0.15, linewidth=0, label=f"{100 * (1 - self.alpha):.0f}% CI of counterfactual")
+        ax.plot(
+            post["period"],
+            post["counterfactual"],
+            color=NHS_GREY,
+            linestyle="--",
+            linewidth=1.5,
+            label="Counterfactual (no intervention)",
+        )
+        ax.fill_between(
+            post["period"],
+            post["counterfactual_low"],
+            post["counterfactual_high"],
+            color=NHS_GREY,
+            alpha=0.15,
+            linewidth=0,
+            label=f"{100 * (1 - self.alpha):.0f}% CI of counterfactual",
+        )
         ax.axvline(self.start, color=NHS_GREY, linestyle=":", linewidth=1)
-        ax.annotate("Start", (self.start, 1), xycoords=("data", "axes fraction"), ha="left", va="top",
-                    fontsize=9, color=NHS_GREY, xytext=(3, -2), textcoords="offset points")
+        ax.annotate(
+            "Start",
+            (self.start, 1),
+            xycoords=("data", "axes fraction"),
+            ha="left",
+            va="top",
+            fontsize=9,
+            color=NHS_GREY,
+            xytext=(3, -2),
+            textcoords="offset points",
+        )
         if self.end is not None:
             ax.axvline(self.end, color=NHS_GREY, linestyle="-.", linewidth=1)
-            ax.annotate("End", (self.end, 1), xycoords=("data", "axes fraction"), ha="left", va="top",
-                        fontsize=9, color=NHS_GREY, xytext=(3, -2), textcoords="offset points")
+            ax.annotate(
+                "End",
+                (self.end, 1),
+                xycoords=("data", "axes fraction"),
+                ha="left",
+                va="top",
+                fontsize=9,
+                color=NHS_GREY,
+                xytext=(3, -2),
+                textcoords="offset points",
+            )
         ylab = self._outcome_words()
         if self.exposure:
             ylab += f" per {self._per(per):,.0f} {self.exposure.replace('_', ' ')}"

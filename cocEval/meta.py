@@ -197,8 +197,13 @@ class MetaResult(ResultMixin):
         wmax = np.nanmax(studies["weight"]) if n else 1.0
         ax.hlines(ys, studies["low"], studies["high"], color=NHS_GREY, lw=1.2)
         ax.scatter(
-            studies["estimate"], ys, marker="s", color=NHS_GREY, zorder=3,
-            s=20 + 120 * studies["weight"].to_numpy() / wmax, label="Study (size = weight)",
+            studies["estimate"],
+            ys,
+            marker="s",
+            color=NHS_GREY,
+            zorder=3,
+            s=20 + 120 * studies["weight"].to_numpy() / wmax,
+            label="Study (size = weight)",
         )
         pooled = data[data["kind"] == "pooled"].iloc[0]
         pred = data[data["kind"] == "prediction"].iloc[0]
@@ -207,8 +212,15 @@ class MetaResult(ResultMixin):
         diamond_y = [y_pool, y_pool + 0.3, y_pool, y_pool - 0.3]
         ax.fill(diamond_x, diamond_y, color=NHS_BLUE, zorder=3, label=pooled["label"])
         if self.k >= 2:
-            ax.hlines(0.0, pred["low"], pred["high"], color=NHS_BLUE, lw=2, linestyles="--",
-                      label=f"{self.level}% prediction interval")
+            ax.hlines(
+                0.0,
+                pred["low"],
+                pred["high"],
+                color=NHS_BLUE,
+                lw=2,
+                linestyles="--",
+                label=f"{self.level}% prediction interval",
+            )
         ref = 1.0 if transform is not None and transform(0.0) == 1.0 else 0.0
         ax.axvline(ref, color="black", lw=0.8, ls=":")
         if transform is not None and np.all(data[["low", "high"]].to_numpy() > 0):
@@ -221,8 +233,14 @@ class MetaResult(ResultMixin):
         trans = ax.get_yaxis_transform()
         for y, (_, r) in zip(list(ys) + [y_pool], pd.concat([studies, pooled.to_frame().T]).iterrows()):
             wtxt = f"  {r['weight']:.1f}%" if np.isfinite(float(r["weight"])) else ""
-            ax.text(1.02, y, f"{r['estimate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]{wtxt}",
-                    transform=trans, va="center", fontsize=8)
+            ax.text(
+                1.02,
+                y,
+                f"{r['estimate']:.2f} [{r['low']:.2f}, {r['high']:.2f}]{wtxt}",
+                transform=trans,
+                va="center",
+                fontsize=8,
+            )
         labels = list(studies["label"]) + [pooled["label"], pred["label"] if self.k >= 2 else ""]
         ax.set_yticks(list(ys) + [y_pool, 0.0])
         ax.set_yticklabels(labels)
@@ -233,8 +251,9 @@ class MetaResult(ResultMixin):
             or f"Pooled estimate {pooled['estimate']:.3g} ({self.level}% CI {pooled['low']:.3g} "
             f"to {pooled['high']:.3g}); I-squared {self.i2:.0f}%"
         )
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08 - 1.2 / (self.k + 6)), ncol=3,
-                  frameon=False, fontsize=8)
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.08 - 1.2 / (self.k + 6)), ncol=3, frameon=False, fontsize=8
+        )
         fig.tight_layout()
         return fig, ax
 
@@ -311,13 +330,13 @@ def _fisher_scoring(y: np.ndarray, v: np.ndarray, step: float) -> float:
         change = abs(old - tau2)
         if it > _REML_MAXITER:
             raise RuntimeError(
-                f"REML Fisher scoring (step {step}) did not converge in {_REML_MAXITER} iterations; "
-                "try method='DL'"
+                f"REML Fisher scoring (step {step}) did not converge in {_REML_MAXITER} iterations; try method='DL'"
             )
     # metafor's ll0check: fall back to tau2 = 0 if that likelihood is clearly higher.
     if tau2 > _REML_THRESHOLD and _reml_loglik(0.0, y, v) - _reml_loglik(tau2, y, v) > _LL0_TOL:
-        warnings.warn("REML Fisher scoring may have stopped at a local maximum; setting tau2 = 0 (as metafor).",
-                      stacklevel=3)
+        warnings.warn(
+            "REML Fisher scoring may have stopped at a local maximum; setting tau2 = 0 (as metafor).", stacklevel=3
+        )
         tau2 = 0.0
     return max(0.0, tau2)
 
@@ -391,8 +410,11 @@ def random_effects(
 
     w_fe = 1.0 / v
     if k == 1:
-        warnings.warn("random_effects: one study only; tau2 set to 0 and no heterogeneity statistics "
-                      "(Hartung-Knapp not applied).", stacklevel=2)
+        warnings.warn(
+            "random_effects: one study only; tau2 set to 0 and no heterogeneity statistics "
+            "(Hartung-Knapp not applied).",
+            stacklevel=2,
+        )
         tau2, q, q_p, i2 = 0.0, 0.0, 1.0, 0.0
         hk = False
     else:

@@ -37,15 +37,17 @@ def ward_completeness(prog: ProgrammeData, provider_id: str) -> pd.DataFrame:
     for ward, g in rp.groupby("ward_id"):
         expected = months[months >= g["month"].min()]
         missing = expected.difference(pd.DatetimeIndex(g["month"]))
-        rows.append({
-            "ward_id": ward,
-            "first_month": g["month"].min().strftime("%Y-%m"),
-            "last_month": g["month"].max().strftime("%Y-%m"),
-            "months_expected": len(expected),
-            "rp_months": g["month"].nunique(),
-            "pe_months": int((pe["ward_id"] == ward).sum()),
-            "missing_months": ", ".join(m.strftime("%Y-%m") for m in missing),
-        })
+        rows.append(
+            {
+                "ward_id": ward,
+                "first_month": g["month"].min().strftime("%Y-%m"),
+                "last_month": g["month"].max().strftime("%Y-%m"),
+                "months_expected": len(expected),
+                "rp_months": g["month"].nunique(),
+                "pe_months": int((pe["ward_id"] == ward).sum()),
+                "missing_months": ", ".join(m.strftime("%Y-%m") for m in missing),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -59,18 +61,22 @@ def zero_stretches(prog: ProgrammeData, provider_id: str, *, min_length: int = 3
     ['first_month', 'last_month', 'months', 'bed_days']
     """
     rp = prog.restrictive_practice[prog.restrictive_practice["provider_id"] == provider_id]
-    pm = rp.groupby("month")[["restrictive_interventions", "occupied_bed_days"]].sum().reindex(prog.months, fill_value=0)
+    pm = (
+        rp.groupby("month")[["restrictive_interventions", "occupied_bed_days"]].sum().reindex(prog.months, fill_value=0)
+    )
     zero = (pm["restrictive_interventions"] == 0) & (pm["occupied_bed_days"] > 0)
     run_id = (zero != zero.shift()).cumsum()
     out = []
     for _, g in pm[zero].groupby(run_id[zero]):
         if len(g) >= min_length:
-            out.append({
-                "first_month": g.index.min().strftime("%Y-%m"),
-                "last_month": g.index.max().strftime("%Y-%m"),
-                "months": len(g),
-                "bed_days": int(g["occupied_bed_days"].sum()),
-            })
+            out.append(
+                {
+                    "first_month": g.index.min().strftime("%Y-%m"),
+                    "last_month": g.index.max().strftime("%Y-%m"),
+                    "months": len(g),
+                    "bed_days": int(g["occupied_bed_days"].sum()),
+                }
+            )
     return pd.DataFrame(out, columns=["first_month", "last_month", "months", "bed_days"])
 
 

@@ -499,8 +499,16 @@ def draw_icons(ax, variation: str, assurance: str | None, improvement: str = "de
     ax.plot(xs, ys, color=COLOURS["common_cause"], lw=1, zorder=2)
     ax.scatter(xs, ys, s=9, c=dot_colours, zorder=3)
     if letter:
-        ax.text(0.55, 0.28 if letter == "H" else 0.8, letter, ha="center", va="center", fontsize=8,
-                fontweight="bold", color=colour)
+        ax.text(
+            0.55,
+            0.28 if letter == "H" else 0.8,
+            letter,
+            ha="center",
+            va="center",
+            fontsize=8,
+            fontweight="bold",
+            color=colour,
+        )
 
     # assurance icon
     if assurance is not None:
@@ -669,8 +677,7 @@ def xmr(
     segment -= segment[0]  # a rebase at the first point does not start a second segment
 
     cols: dict[str, np.ndarray] = {
-        k: np.full(n, np.nan)
-        for k in ("moving_range", "mean", "ucl", "lcl", "near_ucl", "near_lcl")
+        k: np.full(n, np.nan) for k in ("moving_range", "mean", "ucl", "lcl", "near_ucl", "near_lcl")
     }
     baseline = np.zeros(n, dtype=bool)
     screened = np.zeros(n, dtype=bool)

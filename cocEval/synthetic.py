@@ -109,16 +109,59 @@ TYPES = ("physical_restraint", "seclusion", "segregation", "chemical_restraint",
 #: Outcomes of the restrictive practice table that ``truth.csv`` carries.
 RP_OUTCOMES = ("restrictive_interventions", *TYPES, "prone_restraint")
 STAFF_SCORES = ("engagement", "morale")
-STAFF_COUNTS = ("violence_from_patients", "harassment_from_patients", "discrimination_from_patients", "recommend_workplace")
+STAFF_COUNTS = (
+    "violence_from_patients",
+    "harassment_from_patients",
+    "discrimination_from_patients",
+    "recommend_workplace",
+)
 TRUTH_COLUMNS = (
-    "provider_id", "cohort", "period", "outcome", "post", "exposure", "denominator",
-    "expected_untreated", "expected_treated", "effect",
+    "provider_id",
+    "cohort",
+    "period",
+    "outcome",
+    "post",
+    "exposure",
+    "denominator",
+    "expected_untreated",
+    "expected_treated",
+    "effect",
 )
 
-REGIONS = ("North East and Yorkshire", "North West", "Midlands", "East of England", "London", "South East", "South West")
+REGIONS = (
+    "North East and Yorkshire",
+    "North West",
+    "Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+)
 _PLACE_START = (
-    "North", "Ash", "Bram", "Cold", "Elder", "Fern", "Glen", "Hart", "Kings", "Lark", "Mill", "Oak",
-    "Red", "Stan", "Thorn", "Wil", "Brack", "Hollin", "Marl", "Quen", "Rook", "Sedge", "Tarn", "Wend",
+    "North",
+    "Ash",
+    "Bram",
+    "Cold",
+    "Elder",
+    "Fern",
+    "Glen",
+    "Hart",
+    "Kings",
+    "Lark",
+    "Mill",
+    "Oak",
+    "Red",
+    "Stan",
+    "Thorn",
+    "Wil",
+    "Brack",
+    "Hollin",
+    "Marl",
+    "Quen",
+    "Rook",
+    "Sedge",
+    "Tarn",
+    "Wend",
 )
 _PLACE_END = ("moor", "vale", "ford", "mere", "ley", "wick", "brook", "field", "stead", "combe", "hurst", "dale")
 
@@ -126,12 +169,24 @@ _PLACE_END = ("moor", "vale", "ford", "mere", "ley", "wick", "brook", "field", "
 #: bed days, shares of the five types, prone share of physical restraint (range), and the share
 #: of interventions that are a different person (range; low = few people restricted often).
 WARD_TYPES: dict[str, dict] = {
-    "Adult acute": dict(p=0.42, beds=(16, 25), rate=14.0, shares=(0.50, 0.10, 0.02, 0.36, 0.02), prone=(0.10, 0.25), people=(0.35, 0.65)),
-    "Psychiatric intensive care": dict(p=0.10, beds=(8, 12), rate=45.0, shares=(0.45, 0.22, 0.03, 0.28, 0.02), prone=(0.15, 0.30), people=(0.25, 0.50)),
-    "Older adult": dict(p=0.15, beds=(12, 20), rate=5.0, shares=(0.60, 0.02, 0.01, 0.36, 0.01), prone=(0.02, 0.08), people=(0.45, 0.75)),
-    "Learning disability and autism": dict(p=0.11, beds=(6, 12), rate=40.0, shares=(0.60, 0.12, 0.08, 0.15, 0.05), prone=(0.10, 0.25), people=(0.10, 0.30)),
-    "Children and young people": dict(p=0.08, beds=(10, 14), rate=35.0, shares=(0.55, 0.10, 0.05, 0.27, 0.03), prone=(0.10, 0.25), people=(0.15, 0.40)),
-    "Forensic": dict(p=0.14, beds=(12, 16), rate=12.0, shares=(0.45, 0.25, 0.08, 0.20, 0.02), prone=(0.10, 0.25), people=(0.25, 0.55)),
+    "Adult acute": dict(
+        p=0.42, beds=(16, 25), rate=14.0, shares=(0.50, 0.10, 0.02, 0.36, 0.02), prone=(0.10, 0.25), people=(0.35, 0.65)
+    ),
+    "Psychiatric intensive care": dict(
+        p=0.10, beds=(8, 12), rate=45.0, shares=(0.45, 0.22, 0.03, 0.28, 0.02), prone=(0.15, 0.30), people=(0.25, 0.50)
+    ),
+    "Older adult": dict(
+        p=0.15, beds=(12, 20), rate=5.0, shares=(0.60, 0.02, 0.01, 0.36, 0.01), prone=(0.02, 0.08), people=(0.45, 0.75)
+    ),
+    "Learning disability and autism": dict(
+        p=0.11, beds=(6, 12), rate=40.0, shares=(0.60, 0.12, 0.08, 0.15, 0.05), prone=(0.10, 0.25), people=(0.10, 0.30)
+    ),
+    "Children and young people": dict(
+        p=0.08, beds=(10, 14), rate=35.0, shares=(0.55, 0.10, 0.05, 0.27, 0.03), prone=(0.10, 0.25), people=(0.15, 0.40)
+    ),
+    "Forensic": dict(
+        p=0.14, beds=(12, 16), rate=12.0, shares=(0.45, 0.25, 0.08, 0.20, 0.02), prone=(0.10, 0.25), people=(0.25, 0.55)
+    ),
 }
 
 
@@ -164,19 +219,29 @@ class SyntheticConfig(BaseModel):
     # true effects
     cohort_rate_ratios: tuple[float, ...] = (0.75, 0.80, 0.85)
     provider_effect_sd: float = Field(0.08, ge=0)
-    type_effect_multipliers: dict[str, float] = Field(default_factory=lambda: {
-        "physical_restraint": 1.0, "prone_restraint": 1.25, "seclusion": 0.9,
-        "segregation": 0.8, "chemical_restraint": 1.0, "mechanical_restraint": 0.8,
-    })
+    type_effect_multipliers: dict[str, float] = Field(
+        default_factory=lambda: {
+            "physical_restraint": 1.0,
+            "prone_restraint": 1.25,
+            "seclusion": 0.9,
+            "segregation": 0.8,
+            "chemical_restraint": 1.0,
+            "mechanical_restraint": 0.8,
+        }
+    )
     ramp_months: float = Field(9.0, gt=0)
     fade_fraction: float = Field(0.5, ge=0, le=1)
     fade_half_life: float = Field(6.0, gt=0)
     pe_logit_effect: float = 0.32
     staff_score_effect: float = 0.15
-    staff_logit_effects: dict[str, float] = Field(default_factory=lambda: {
-        "violence_from_patients": -0.10, "harassment_from_patients": -0.08,
-        "discrimination_from_patients": -0.10, "recommend_workplace": 0.10,
-    })
+    staff_logit_effects: dict[str, float] = Field(
+        default_factory=lambda: {
+            "violence_from_patients": -0.10,
+            "harassment_from_patients": -0.08,
+            "discrimination_from_patients": -0.10,
+            "recommend_workplace": 0.10,
+        }
+    )
     # restrictive practice process
     provider_sd: float = Field(0.45, ge=0)
     ward_sd: float = Field(0.30, ge=0)
@@ -275,18 +340,23 @@ def _providers(cfg: SyntheticConfig, rng: np.random.Generator) -> pd.DataFrame:
     cohort_idx = np.concatenate([cohort_idx, np.full(cfg.n_comparators, -1)])
     n_wards = rng.integers(cfg.wards_per_provider[0], cfg.wards_per_provider[1] + 1, size=len(ids))
     starts = [pd.Period(cfg.cohort_starts[c], "M") if c >= 0 else None for c in cohort_idx]
-    return pd.DataFrame({
-        "provider_id": ids,
-        "provider_name": [f"Synthetic Provider {pid[3:] if int(pid[3:]) >= 100 else pid[4:]} ({places[i]})" for pid, i in zip(ids, chosen)],
-        "cohort_idx": cohort_idx,
-        "cohort": [f"Cohort {c + 1}" if c >= 0 else None for c in cohort_idx],
-        "start": starts,
-        "start_month": [str(s) if s is not None else None for s in starts],
-        "coaching_end_month": [str(s + cfg.coaching_months - 1) if s is not None else None for s in starts],
-        "n_wards": n_wards,
-        "wards_enrolled": np.where(cohort_idx >= 0, n_wards, 0),
-        "region": rng.choice(REGIONS, size=len(ids)),
-    })
+    return pd.DataFrame(
+        {
+            "provider_id": ids,
+            "provider_name": [
+                f"Synthetic Provider {pid[3:] if int(pid[3:]) >= 100 else pid[4:]} ({places[i]})"
+                for pid, i in zip(ids, chosen)
+            ],
+            "cohort_idx": cohort_idx,
+            "cohort": [f"Cohort {c + 1}" if c >= 0 else None for c in cohort_idx],
+            "start": starts,
+            "start_month": [str(s) if s is not None else None for s in starts],
+            "coaching_end_month": [str(s + cfg.coaching_months - 1) if s is not None else None for s in starts],
+            "n_wards": n_wards,
+            "wards_enrolled": np.where(cohort_idx >= 0, n_wards, 0),
+            "region": rng.choice(REGIONS, size=len(ids)),
+        }
+    )
 
 
 def _provider_effects(cfg: SyntheticConfig, prov: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -318,21 +388,23 @@ def _wards(cfg: SyntheticConfig, prov: pd.DataFrame, rng: np.random.Generator) -
     spec = [WARD_TYPES[names[t]] for t in wtype]
     beds = np.array([rng.integers(s["beds"][0], s["beds"][1] + 1) for s in spec])
     ward_no = np.concatenate([np.arange(1, k + 1) for k in prov["n_wards"]])
-    return pd.DataFrame({
-        "p_idx": p_idx,
-        "provider_id": prov["provider_id"].to_numpy()[p_idx],
-        "ward_id": [f"{prov['provider_id'].iat[p]}-W{w:02d}" for p, w in zip(p_idx, ward_no)],
-        "ward_type": [names[t] for t in wtype],
-        "beds": beds,
-        "occupancy": rng.uniform(0.85, 0.95, size=n),
-        "base_rate": [s["rate"] for s in spec],
-        "prone_share": [rng.uniform(*s["prone"]) for s in spec],
-        "people_share": [rng.uniform(*s["people"]) for s in spec],
-        "ward_re": rng.normal(0.0, cfg.ward_sd, size=n),
-        "pe_ward_re": rng.normal(0.0, cfg.pe_ward_sd, size=n),
-        "mean_responses": rng.uniform(*cfg.pe_mean_responses, size=n),
-        **{f"share_{t}": [s["shares"][j] / sum(s["shares"]) for s in spec] for j, t in enumerate(TYPES)},
-    })
+    return pd.DataFrame(
+        {
+            "p_idx": p_idx,
+            "provider_id": prov["provider_id"].to_numpy()[p_idx],
+            "ward_id": [f"{prov['provider_id'].iat[p]}-W{w:02d}" for p, w in zip(p_idx, ward_no)],
+            "ward_type": [names[t] for t in wtype],
+            "beds": beds,
+            "occupancy": rng.uniform(0.85, 0.95, size=n),
+            "base_rate": [s["rate"] for s in spec],
+            "prone_share": [rng.uniform(*s["prone"]) for s in spec],
+            "people_share": [rng.uniform(*s["people"]) for s in spec],
+            "ward_re": rng.normal(0.0, cfg.ward_sd, size=n),
+            "pe_ward_re": rng.normal(0.0, cfg.pe_ward_sd, size=n),
+            "mean_responses": rng.uniform(*cfg.pe_mean_responses, size=n),
+            **{f"share_{t}": [s["shares"][j] / sum(s["shares"]) for s in spec] for j, t in enumerate(TYPES)},
+        }
+    )
 
 
 def _nb(rng: np.random.Generator, mean: np.ndarray, size: float) -> np.ndarray:
@@ -405,7 +477,12 @@ def _patient_experience(cfg, eff, wards, x_wt, rng):
 
 _ENGAGEMENT_YEAR = {2019: 0.05, 2020: 0.10, 2021: 0.0, 2022: -0.15, 2023: -0.05, 2024: 0.0, 2025: 0.03}
 _MORALE_YEAR = {2021: 0.0, 2022: -0.20, 2023: -0.05, 2024: 0.02, 2025: 0.05}
-_STAFF_BASE = {"violence_from_patients": 0.20, "harassment_from_patients": 0.32, "discrimination_from_patients": 0.10, "recommend_workplace": 0.62}
+_STAFF_BASE = {
+    "violence_from_patients": 0.20,
+    "harassment_from_patients": 0.32,
+    "discrimination_from_patients": 0.10,
+    "recommend_workplace": 0.62,
+}
 _STAFF_YEAR_LOGIT = {2019: 0.0, 2020: -0.05, 2021: 0.02, 2022: 0.06, 2023: 0.04, 2024: 0.02, 2025: 0.0}
 _MORALE_FIRST_YEAR = 2021
 
@@ -428,11 +505,17 @@ def _staff_survey(cfg, prov, eff, rng):
     exp_u, exp_t = {}, {}
     score_eff = eff["staff_score_full_effect"].to_numpy()[:, None] * x
     for name, centre, shifts in (("engagement", 6.8, _ENGAGEMENT_YEAR), ("morale", 5.9, _MORALE_YEAR)):
-        level = centre + rng.normal(0.0, 0.3, size=P)[:, None] + np.array([shifts.get(y, np.nan) for y in years])[None, :]
+        level = (
+            centre + rng.normal(0.0, 0.3, size=P)[:, None] + np.array([shifts.get(y, np.nan) for y in years])[None, :]
+        )
         exp_u[name], exp_t[name] = np.clip(level, 0, 10), np.clip(level + score_eff, 0, 10)
         out[name] = np.clip(np.round(exp_t[name] + rng.normal(0.0, 0.05, size=(P, Y)), 2), 0, 10)
     for name, base in _STAFF_BASE.items():
-        lin = logit(base) + rng.normal(0.0, 0.2, size=P)[:, None] + np.array([_STAFF_YEAR_LOGIT[y] for y in years])[None, :]
+        lin = (
+            logit(base)
+            + rng.normal(0.0, 0.2, size=P)[:, None]
+            + np.array([_STAFF_YEAR_LOGIT[y] for y in years])[None, :]
+        )
         q0, q1 = expit(lin), expit(lin + eff[f"{name}_full_logit_effect"].to_numpy()[:, None] * x)
         phi = 500.0
         out[name] = rng.binomial(respondents, rng.beta(q1 * phi, (1 - q1) * phi))
@@ -499,8 +582,14 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
         rows = wards["p_idx"].to_numpy() == zp
         for c in rp:
             rp[c][np.ix_(rows, np.arange(z0, z1))] = 0
-        zero = {"provider_id": prov["provider_id"].iat[zp], "first_month": str(months[z0]), "last_month": str(months[z1 - 1]),
-                "months": z1 - z0, "columns": [*RP_OUTCOMES, "people_restricted"], "note": "all restrictive intervention counts reported as 0; occupied bed days still reported"}
+        zero = {
+            "provider_id": prov["provider_id"].iat[zp],
+            "first_month": str(months[z0]),
+            "last_month": str(months[z1 - 1]),
+            "months": z1 - z0,
+            "columns": [*RP_OUTCOMES, "people_restricted"],
+            "note": "all restrictive intervention counts reported as 0; occupied bed days still reported",
+        }
     keep = 1 - cfg.provisional_undercount
     last = T - 1
     if cfg.provisional_undercount > 0:
@@ -509,7 +598,9 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
             rp[j][:, last] = r_quirk.binomial(rp[j][:, last], keep)
         # Prone restraints stay a subset of the physical restraints that survive the thinning.
         prone_old = rp["prone_restraint"][:, last]
-        rp["prone_restraint"][:, last] = r_quirk.hypergeometric(prone_old, phys_old - prone_old, rp["physical_restraint"][:, last])
+        rp["prone_restraint"][:, last] = r_quirk.hypergeometric(
+            prone_old, phys_old - prone_old, rp["physical_restraint"][:, last]
+        )
         tot = sum(rp[j][:, last] for j in TYPES)
         ppl = r_quirk.binomial(rp["people_restricted"][:, last], keep)
         rp["people_restricted"][:, last] = np.where(tot > 0, np.clip(ppl, 1, np.maximum(tot, 1)), 0)
@@ -519,33 +610,53 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
 
     # ---- assemble tables
     wi, ti = np.nonzero(present)
-    base = pd.DataFrame({
-        "provider_id": wards["provider_id"].to_numpy()[wi],
-        "ward_id": wards["ward_id"].to_numpy()[wi],
-        "month": months.astype(str).to_numpy()[ti],
-    })
+    base = pd.DataFrame(
+        {
+            "provider_id": wards["provider_id"].to_numpy()[wi],
+            "ward_id": wards["ward_id"].to_numpy()[wi],
+            "month": months.astype(str).to_numpy()[ti],
+        }
+    )
     rp_df = base.assign(
         ward_type=wards["ward_type"].to_numpy()[wi],
         occupied_bed_days=obd[wi, ti],
         restrictive_interventions=rp["restrictive_interventions"][wi, ti],
         **{c: rp[c][wi, ti] for c in (*TYPES, "prone_restraint", "people_restricted")},
     )
-    rp_df = rp_df[["provider_id", "ward_id", "month", "ward_type", "occupied_bed_days", "restrictive_interventions",
-                   "physical_restraint", "prone_restraint", "seclusion", "segregation", "chemical_restraint",
-                   "mechanical_restraint", "people_restricted"]]
+    rp_df = rp_df[
+        [
+            "provider_id",
+            "ward_id",
+            "month",
+            "ward_type",
+            "occupied_bed_days",
+            "restrictive_interventions",
+            "physical_restraint",
+            "prone_restraint",
+            "seclusion",
+            "segregation",
+            "chemical_restraint",
+            "mechanical_restraint",
+            "people_restricted",
+        ]
+    ]
     pe_df = base.assign(responses=responses[wi, ti], positive_responses=positive[wi, ti])
 
-    part = prov[["provider_id", "provider_name", "cohort", "start_month", "coaching_end_month", "wards_enrolled", "region"]]
+    part = prov[
+        ["provider_id", "provider_name", "cohort", "start_month", "coaching_end_month", "wards_enrolled", "region"]
+    ]
 
     P, Y = len(prov), len(years)
-    staff_df = pd.DataFrame({
-        "provider_id": np.repeat(prov["provider_id"].to_numpy(), Y),
-        "survey_year": np.tile(years, P),
-        "respondents": staff["respondents"].ravel(),
-        "engagement": staff["engagement"].ravel(),
-        "morale": staff["morale"].ravel(),
-        **{c: staff[c].ravel() for c in STAFF_COUNTS},
-    })
+    staff_df = pd.DataFrame(
+        {
+            "provider_id": np.repeat(prov["provider_id"].to_numpy(), Y),
+            "survey_year": np.tile(years, P),
+            "respondents": staff["respondents"].ravel(),
+            "engagement": staff["engagement"].ravel(),
+            "morale": staff["morale"].ravel(),
+            **{c: staff[c].ravel() for c in STAFF_COUNTS},
+        }
+    )
 
     # ---- truth (provider level: sums over the wards that reported each month)
     p_of_row = wards["p_idx"].to_numpy()[wi]
@@ -561,24 +672,30 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
     frames = []
 
     def block(outcome, den, eu, et, xs, periods, post, keep):
-        frames.append(pd.DataFrame({
-            "provider_id": np.repeat(prov["provider_id"].to_numpy(), len(periods)),
-            "cohort": np.repeat(prov["cohort"].to_numpy(), len(periods)),
-            "period": np.tile(periods, P),
-            "outcome": outcome,
-            "post": post.ravel().astype(np.int64),
-            "exposure": xs.ravel(),
-            "denominator": np.rint(den).astype(np.int64).ravel(),
-            "expected_untreated": eu.ravel(),
-            "expected_treated": et.ravel(),
-            "keep": keep.ravel() & np.isfinite(eu).ravel(),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "provider_id": np.repeat(prov["provider_id"].to_numpy(), len(periods)),
+                    "cohort": np.repeat(prov["cohort"].to_numpy(), len(periods)),
+                    "period": np.tile(periods, P),
+                    "outcome": outcome,
+                    "post": post.ravel().astype(np.int64),
+                    "exposure": xs.ravel(),
+                    "denominator": np.rint(den).astype(np.int64).ravel(),
+                    "expected_untreated": eu.ravel(),
+                    "expected_treated": et.ravel(),
+                    "keep": keep.ravel() & np.isfinite(eu).ravel(),
+                }
+            )
+        )
 
     post_m = k >= 0
     for o in RP_OUTCOMES:
         block(o, obd_p, agg(rp_u[o]), agg(rp_t[o]), x_pt, month_str, post_m, reporting)
     block("positive_responses", resp_p, agg(pe_u), agg(pe_t), x_pt, month_str, post_m, reporting)
-    post_y = np.array([[isinstance(s, pd.Period) and s <= pd.Period(f"{y}-09", "M") for y in years] for s in prov["start"]])
+    post_y = np.array(
+        [[isinstance(s, pd.Period) and s <= pd.Period(f"{y}-09", "M") for y in years] for s in prov["start"]]
+    )
     ystr = years.astype(str)
     for o in (*STAFF_SCORES, *STAFF_COUNTS):
         block(o, staff["respondents"], st_u[o], st_t[o], x_py, ystr, post_y, np.ones((P, len(years)), bool))
@@ -588,8 +705,10 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
     truth["effect"] = np.where(eu > 0, truth["expected_treated"].to_numpy() / np.where(eu > 0, eu, 1), np.nan)
     truth = truth.sort_values(["provider_id", "period", "outcome"]).reset_index(drop=True)[list(TRUTH_COLUMNS)]
 
-    missing = [{"provider_id": wards["provider_id"].iat[w], "ward_id": wards["ward_id"].iat[w], "month": str(months[t])}
-               for w, t in zip(*np.nonzero(~present))]
+    missing = [
+        {"provider_id": wards["provider_id"].iat[w], "ward_id": wards["ward_id"].iat[w], "month": str(months[t])}
+        for w, t in zip(*np.nonzero(~present))
+    ]
     tables = {
         "participation": part.sort_values("provider_id").reset_index(drop=True),
         "restrictive_practice": rp_df.sort_values(["provider_id", "ward_id", "month"]).reset_index(drop=True),
@@ -597,7 +716,9 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
         "staff_survey": staff_df.sort_values(["provider_id", "survey_year"]).reset_index(drop=True),
         "truth": truth,
     }
-    tables["truth"].attrs["truth_json"] = _truth_json(cfg, prov, eff, truth, zero, missing, str(months[last]), int((pe_df["responses"] == 0).sum()))
+    tables["truth"].attrs["truth_json"] = _truth_json(
+        cfg, prov, eff, truth, zero, missing, str(months[last]), int((pe_df["responses"] == 0).sum())
+    )
     return tables
 
 
@@ -645,11 +766,16 @@ def true_effects(truth: pd.DataFrame, by: str | None = "cohort") -> pd.DataFrame
     rows = []
     for g, sub in groups:
         for o, s in sub.groupby("outcome", sort=True):
-            rows.append({
-                "group": g, "outcome": o, "n": len(s), "mean_exposure": s["exposure"].mean(),
-                "ratio": s["expected_treated"].sum() / s["expected_untreated"].sum(),
-                "difference": s["difference"].mean(),
-            })
+            rows.append(
+                {
+                    "group": g,
+                    "outcome": o,
+                    "n": len(s),
+                    "mean_exposure": s["exposure"].mean(),
+                    "ratio": s["expected_treated"].sum() / s["expected_untreated"].sum(),
+                    "difference": s["difference"].mean(),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -680,15 +806,25 @@ def _truth_json(cfg, prov, eff, truth, zero, missing, provisional_month, zero_re
             "geometric_mean_full_rate_ratio": _r(np.exp(log_rr[sel].mean())),
             "mean_pe_full_logit_effect": _r(eff.loc[sel, "pe_full_logit_effect"].mean()),
             "mean_staff_score_full_effect": _r(eff.loc[sel, "staff_score_full_effect"].mean()),
-            "att": {r.outcome: {"n": int(r.n), "mean_exposure": _r(r.mean_exposure), "ratio": _r(r.ratio), "difference": _r(r.difference)}
-                    for r in t.itertuples()},
+            "att": {
+                r.outcome: {
+                    "n": int(r.n),
+                    "mean_exposure": _r(r.mean_exposure),
+                    "ratio": _r(r.ratio),
+                    "difference": _r(r.difference),
+                }
+                for r in t.itertuples()
+            },
         }
     overall = te[te["group"] == "All"]
     providers = {}
     for i, pid in enumerate(prov["provider_id"]):
         e = eff.iloc[i]
-        providers[pid] = {"cohort": _str_or_none(prov["cohort"].iat[i]), "start_month": _str_or_none(prov["start_month"].iat[i]),
-                          **{c: _r(e[c]) for c in eff.columns if c != "provider_id"}}
+        providers[pid] = {
+            "cohort": _str_or_none(prov["cohort"].iat[i]),
+            "start_month": _str_or_none(prov["start_month"].iat[i]),
+            **{c: _r(e[c]) for c in eff.columns if c != "provider_id"},
+        }
     return {
         "description": "Synthetic Culture of Care programme data (cocEval.synthetic). Every provider, ward and number is invented.",
         "config": cfg.model_dump(mode="json"),
@@ -699,16 +835,26 @@ def _truth_json(cfg, prov, eff, truth, zero, missing, provisional_month, zero_re
             "survey year Y is after the start when start_month <= Y-09 and carries October Y's exposure."
         ),
         "truth_csv": "long form: provider_id, cohort, period (YYYY-MM or YYYY), outcome, post, exposure, denominator, "
-                     "expected_untreated, expected_treated, effect = expected_treated / expected_untreated",
+        "expected_untreated, expected_treated, effect = expected_treated / expected_untreated",
         "cohorts": cohorts,
-        "overall_att": {r.outcome: {"n": int(r.n), "mean_exposure": _r(r.mean_exposure), "ratio": _r(r.ratio), "difference": _r(r.difference)}
-                        for r in overall.itertuples()},
+        "overall_att": {
+            r.outcome: {
+                "n": int(r.n),
+                "mean_exposure": _r(r.mean_exposure),
+                "ratio": _r(r.ratio),
+                "difference": _r(r.difference),
+            }
+            for r in overall.itertuples()
+        },
         "providers": providers,
         "quirks": {
             "zero_reporting": zero,
-            "provisional_month": {"month": provisional_month, "undercount": cfg.provisional_undercount,
-                                  "columns": [*RP_OUTCOMES, "people_restricted"],
-                                  "note": "restrictive intervention counts thinned binomially; occupied bed days complete"},
+            "provisional_month": {
+                "month": provisional_month,
+                "undercount": cfg.provisional_undercount,
+                "columns": [*RP_OUTCOMES, "people_restricted"],
+                "note": "restrictive intervention counts thinned binomially; occupied bed days complete",
+            },
             "missing_ward_months": missing,
             "zero_response_ward_months": zero_responses,
             "morale_missing_before": _MORALE_FIRST_YEAR,
@@ -759,7 +905,11 @@ def write_synthetic(out: str | Path, config: SyntheticConfig | None = None) -> l
         tables[name].to_csv(p, index=False, lineterminator="\n", float_format=fmt.get(name))
         paths.append(p)
     p = out / "truth.json"
-    p.write_text(json.dumps(tables["truth"].attrs["truth_json"], indent=1, allow_nan=False) + "\n", encoding="utf-8", newline="\n")
+    p.write_text(
+        json.dumps(tables["truth"].attrs["truth_json"], indent=1, allow_nan=False) + "\n",
+        encoding="utf-8",
+        newline="\n",
+    )
     paths.append(p)
     log.info("wrote synthetic data (seed %s) to %s", cfg.seed, out)
     return paths

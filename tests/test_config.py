@@ -33,12 +33,28 @@ def _write(tmp_path, mutate) -> Path:
     "mutate, key, words",
     [
         (lambda r: r.update(colour="blue"), "colour", "unknown key"),
-        (lambda r: r["outcomes"]["seclusion"].update(family="lognormal"), "outcomes.seclusion.family", "Input should be"),
-        (lambda r: r["outcomes"]["seclusion"].update(numerator="restraints"), "outcomes.seclusion", "not a count of restrictive_practice"),
+        (
+            lambda r: r["outcomes"]["seclusion"].update(family="lognormal"),
+            "outcomes.seclusion.family",
+            "Input should be",
+        ),
+        (
+            lambda r: r["outcomes"]["seclusion"].update(numerator="restraints"),
+            "outcomes.seclusion",
+            "not a count of restrictive_practice",
+        ),
         (lambda r: r["outcomes"]["seclusion"].pop("label"), "outcomes.seclusion.label", "required key missing"),
         (lambda r: r["its"].update(seasonality=-1), "its.seasonality", "greater than or equal"),
-        (lambda r: r["staff_indicators"]["morale"].update(column="happiness"), "staff_indicators.morale.column", "not a staff survey column"),
-        (lambda r: r.update(providers={"SYN001": {"exclude_months": ["2024-13"]}}), "providers.SYN001.exclude_months", "YYYY-MM"),
+        (
+            lambda r: r["staff_indicators"]["morale"].update(column="happiness"),
+            "staff_indicators.morale.column",
+            "not a staff survey column",
+        ),
+        (
+            lambda r: r.update(providers={"SYN001": {"exclude_months": ["2024-13"]}}),
+            "providers.SYN001.exclude_months",
+            "YYYY-MM",
+        ),
         (lambda r: r["report"].update(timeout_seconds="soon"), "report.timeout_seconds", "valid integer"),
     ],
 )
@@ -59,7 +75,9 @@ def test_missing_and_malformed_files(tmp_path):
 
 
 def test_provider_override(tmp_path):
-    p = _write(tmp_path, lambda r: r.update(providers={"SYN002": {"exclude_months": ["2024-01"], "its": {"seasonality": 0}}}))
+    p = _write(
+        tmp_path, lambda r: r.update(providers={"SYN002": {"exclude_months": ["2024-01"], "its": {"seasonality": 0}}})
+    )
     cfg = load_config(p)
     assert cfg.its_options("SYN002").seasonality == 0
     assert cfg.its_options("SYN001").seasonality == cfg.its.seasonality

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,36 +22,55 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_tables() -> dict[str, pd.DataFrame]:
     """Two providers (one joins 2024-02, one never), one or two wards, 2024-01..2024-03."""
-    participation = pd.DataFrame({
-        "provider_id": ["P1", "P2"],
-        "provider_name": ["Alpha", "Beta"],
-        "cohort": ["Cohort 1", None],
-        "start_month": ["2024-02", None],
-        "coaching_end_month": ["2025-07", None],
-        "wards_enrolled": [2, 0],
-        "region": ["London", "North West"],
-    })
+    participation = pd.DataFrame(
+        {
+            "provider_id": ["P1", "P2"],
+            "provider_name": ["Alpha", "Beta"],
+            "cohort": ["Cohort 1", None],
+            "start_month": ["2024-02", None],
+            "coaching_end_month": ["2025-07", None],
+            "wards_enrolled": [2, 0],
+            "region": ["London", "North West"],
+        }
+    )
     months = ["2024-01", "2024-02", "2024-03"]
     rows = []
     for ward, obd, totals in [("P1-W1", 500, [4, 2, 0]), ("P1-W2", 250, [6, 3, 1]), ("P2-W1", 400, [8, 8, 8])]:
         for m, t in zip(months, totals):
             phys = t // 2
-            rows.append({
-                "provider_id": ward[:2], "ward_id": ward, "month": m, "occupied_bed_days": obd,
-                "restrictive_interventions": t, "physical_restraint": phys, "prone_restraint": phys // 2,
-                "seclusion": t - phys, "segregation": 0, "chemical_restraint": 0, "mechanical_restraint": 0,
-                "people_restricted": min(t, 2),
-            })
+            rows.append(
+                {
+                    "provider_id": ward[:2],
+                    "ward_id": ward,
+                    "month": m,
+                    "occupied_bed_days": obd,
+                    "restrictive_interventions": t,
+                    "physical_restraint": phys,
+                    "prone_restraint": phys // 2,
+                    "seclusion": t - phys,
+                    "segregation": 0,
+                    "chemical_restraint": 0,
+                    "mechanical_restraint": 0,
+                    "people_restricted": min(t, 2),
+                }
+            )
     rp = pd.DataFrame(rows)
     pe = rp[["provider_id", "ward_id", "month"]].copy()
     pe["responses"] = [10, 10, 10, 5, 5, 0, 20, 20, 20]
     pe["positive_responses"] = [8, 9, 10, 4, 5, 0, 10, 12, 14]
-    ss = pd.DataFrame({
-        "provider_id": ["P1", "P1", "P2", "P2"], "survey_year": [2023, 2024, 2023, 2024],
-        "respondents": [100, 120, 80, 80], "engagement": [6.5, 6.8, 6.9, 7.0], "morale": [5.9, 6.1, 6.0, 6.0],
-        "violence_from_patients": [20, 18, 10, 10], "harassment_from_patients": [25, 20, 12, 11],
-        "discrimination_from_patients": [8, 6, 3, 3], "recommend_workplace": [50, 66, 40, 41],
-    })
+    ss = pd.DataFrame(
+        {
+            "provider_id": ["P1", "P1", "P2", "P2"],
+            "survey_year": [2023, 2024, 2023, 2024],
+            "respondents": [100, 120, 80, 80],
+            "engagement": [6.5, 6.8, 6.9, 7.0],
+            "morale": [5.9, 6.1, 6.0, 6.0],
+            "violence_from_patients": [20, 18, 10, 10],
+            "harassment_from_patients": [25, 20, 12, 11],
+            "discrimination_from_patients": [8, 6, 3, 3],
+            "recommend_workplace": [50, 66, 40, 41],
+        }
+    )
     return {"participation": participation, "restrictive_practice": rp, "patient_experience": pe, "staff_survey": ss}
 
 
@@ -131,39 +149,122 @@ def _set(table, column, row, value):
     def mutate(t):
         t[table][column] = t[table][column].astype(object)
         t[table].loc[row, column] = value
+
     return mutate
 
 
 def _drop_col(table, column):
     def mutate(t):
         t[table] = t[table].drop(columns=column)
+
     return mutate
 
 
 def _dup_row(table, row):
     def mutate(t):
         t[table] = pd.concat([t[table], t[table].iloc[[row]]], ignore_index=True)
+
     return mutate
 
 
 BAD_INPUTS = {
-    "missing column": (_drop_col("restrictive_practice", "seclusion"), "restrictive_practice.csv", "seclusion", "required column present"),
-    "unparseable month": (_set("restrictive_practice", "month", 1, "2024/02"), "restrictive_practice.csv", "month", "month as YYYY-MM"),
-    "month 13": (_set("patient_experience", "month", 0, "2024-13"), "patient_experience.csv", "month", "month as YYYY-MM"),
-    "negative count": (_set("restrictive_practice", "segregation", 2, -1), "restrictive_practice.csv", "segregation", "non-negative integer"),
-    "fractional count": (_set("patient_experience", "responses", 3, 2.5), "patient_experience.csv", "responses", "non-negative integer"),
+    "missing column": (
+        _drop_col("restrictive_practice", "seclusion"),
+        "restrictive_practice.csv",
+        "seclusion",
+        "required column present",
+    ),
+    "unparseable month": (
+        _set("restrictive_practice", "month", 1, "2024/02"),
+        "restrictive_practice.csv",
+        "month",
+        "month as YYYY-MM",
+    ),
+    "month 13": (
+        _set("patient_experience", "month", 0, "2024-13"),
+        "patient_experience.csv",
+        "month",
+        "month as YYYY-MM",
+    ),
+    "negative count": (
+        _set("restrictive_practice", "segregation", 2, -1),
+        "restrictive_practice.csv",
+        "segregation",
+        "non-negative integer",
+    ),
+    "fractional count": (
+        _set("patient_experience", "responses", 3, 2.5),
+        "patient_experience.csv",
+        "responses",
+        "non-negative integer",
+    ),
     "text in count": (_set("staff_survey", "respondents", 0, "many"), "staff_survey.csv", "respondents", "is a number"),
-    "types do not add up": (_set("restrictive_practice", "restrictive_interventions", 0, 5), "restrictive_practice.csv", "restrictive_interventions", "restrictive_interventions equals the sum"),
-    "prone above physical": (_set("restrictive_practice", "prone_restraint", 0, 3), "restrictive_practice.csv", "prone_restraint", "prone_restraint <= physical_restraint"),
-    "zero bed days with counts": (_set("restrictive_practice", "occupied_bed_days", 0, 0), "restrictive_practice.csv", "occupied_bed_days", "occupied_bed_days positive"),
-    "positives above responses": (_set("patient_experience", "positive_responses", 0, 11), "patient_experience.csv", "positive_responses", "responses >= positive_responses"),
-    "score above 10": (_set("staff_survey", "engagement", 1, 11.2), "staff_survey.csv", "engagement", "score within 0-10"),
-    "duplicate ward-month": (_dup_row("restrictive_practice", 4), "restrictive_practice.csv", "provider_id+ward_id+month", "unique key"),
-    "duplicate provider-year": (_dup_row("staff_survey", 0), "staff_survey.csv", "provider_id+survey_year", "unique key"),
-    "unknown provider": (_set("staff_survey", "provider_id", 3, "P9"), "staff_survey.csv", "provider_id", "provider appears in participation.csv"),
-    "start outside data": (_set("participation", "start_month", 0, "2019-01"), "participation.csv", "start_month", "start month inside the data range"),
-    "missing id": (_set("restrictive_practice", "ward_id", 0, None), "restrictive_practice.csv", "ward_id", "no missing values"),
-    "cohort without start": (_set("participation", "start_month", 0, None), "participation.csv", "start_month", "cohort and start_month both given"),
+    "types do not add up": (
+        _set("restrictive_practice", "restrictive_interventions", 0, 5),
+        "restrictive_practice.csv",
+        "restrictive_interventions",
+        "restrictive_interventions equals the sum",
+    ),
+    "prone above physical": (
+        _set("restrictive_practice", "prone_restraint", 0, 3),
+        "restrictive_practice.csv",
+        "prone_restraint",
+        "prone_restraint <= physical_restraint",
+    ),
+    "zero bed days with counts": (
+        _set("restrictive_practice", "occupied_bed_days", 0, 0),
+        "restrictive_practice.csv",
+        "occupied_bed_days",
+        "occupied_bed_days positive",
+    ),
+    "positives above responses": (
+        _set("patient_experience", "positive_responses", 0, 11),
+        "patient_experience.csv",
+        "positive_responses",
+        "responses >= positive_responses",
+    ),
+    "score above 10": (
+        _set("staff_survey", "engagement", 1, 11.2),
+        "staff_survey.csv",
+        "engagement",
+        "score within 0-10",
+    ),
+    "duplicate ward-month": (
+        _dup_row("restrictive_practice", 4),
+        "restrictive_practice.csv",
+        "provider_id+ward_id+month",
+        "unique key",
+    ),
+    "duplicate provider-year": (
+        _dup_row("staff_survey", 0),
+        "staff_survey.csv",
+        "provider_id+survey_year",
+        "unique key",
+    ),
+    "unknown provider": (
+        _set("staff_survey", "provider_id", 3, "P9"),
+        "staff_survey.csv",
+        "provider_id",
+        "provider appears in participation.csv",
+    ),
+    "start outside data": (
+        _set("participation", "start_month", 0, "2019-01"),
+        "participation.csv",
+        "start_month",
+        "start month inside the data range",
+    ),
+    "missing id": (
+        _set("restrictive_practice", "ward_id", 0, None),
+        "restrictive_practice.csv",
+        "ward_id",
+        "no missing values",
+    ),
+    "cohort without start": (
+        _set("participation", "start_month", 0, None),
+        "participation.csv",
+        "start_month",
+        "cohort and start_month both given",
+    ),
 }
 
 

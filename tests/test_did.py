@@ -7,7 +7,6 @@ digits); bootstrap SEs and band critical values within 10% (they depend on the r
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,8 +61,11 @@ class CheckAttGtAnalytic:
             t = pd.read_csv(d / f)
             return t[t["scenario"] == cls.scenario]
 
-        return {"attgt": pick("r_did251_analytic_attgt.csv"), "aggte": pick("r_did251_analytic_aggte.csv"),
-                "pretest": pick("r_did251_analytic_pretest.csv")}
+        return {
+            "attgt": pick("r_did251_analytic_attgt.csv"),
+            "aggte": pick("r_did251_analytic_aggte.csv"),
+            "pretest": pick("r_did251_analytic_pretest.csv"),
+        }
 
     def test_cells_match(self, res1, ref):
         r = ref["attgt"].rename(columns={"group": "cohort", "t": "time"})
@@ -156,7 +158,9 @@ def test_bootstrap_close_to_r(mpdta, did230, control_group):
         lv = ra.query("type == @kind and level != 'overall'")
         np.testing.assert_allclose(agg.table["se"], lv["se"], rtol=0.10)
         np.testing.assert_allclose(agg.crit_val, lv["crit_val"].iloc[0], rtol=0.10)
-        np.testing.assert_allclose(agg.overall.se, ra.query("type == @kind and level == 'overall'")["se"].iloc[0], rtol=0.10)
+        np.testing.assert_allclose(
+            agg.overall.se, ra.query("type == @kind and level == 'overall'")["se"].iloc[0], rtol=0.10
+        )
 
 
 def test_bootstrap_reproducible_with_seed(mpdta):
@@ -178,7 +182,7 @@ def test_cluster_at_unit_column_is_default_and_coarser_cluster_uses_cluster_sums
     d = mpdta.assign(region=mpdta["countyreal"] % 20)
     cl = att_gt(d, "lemp", "countyreal", "year", "first.treat", bootstrap=False, cluster="region")
     np.testing.assert_allclose(cl.table["att"], base.table["att"], atol=1e-12)
-    region = (np.sort(d["countyreal"].unique()) % 20)
+    region = np.sort(d["countyreal"].unique()) % 20
     S = pd.DataFrame(cl.influence).groupby(region).sum().to_numpy()
     np.testing.assert_allclose(cl.table["se"], np.sqrt((S**2).sum(0)) / cl.n, rtol=1e-12)
     assert not np.allclose(cl.table["se"], base.table["se"], rtol=1e-3)
@@ -236,8 +240,15 @@ def _simulate(n_units=300, periods=10, cohorts=(4, 6, 8, 0), seed=0, months=Fals
     treated = (g[:, None] > 0) & (e >= 0)
     effect = np.where(treated, 1.0 + 0.5 * e, 0.0)  # grows by 0.5 per period
     y = unit_fe[:, None] + time_fe[None, :] + effect + rng.normal(0, 0.5, (n_units, periods))
-    df = pd.DataFrame({"unit": np.repeat(np.arange(n_units), periods), "t": np.tile(t, n_units),
-                       "g": np.repeat(g, periods), "y": y.ravel(), "d": treated.ravel().astype(int)})
+    df = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(n_units), periods),
+            "t": np.tile(t, n_units),
+            "g": np.repeat(g, periods),
+            "y": y.ravel(),
+            "d": treated.ravel().astype(int),
+        }
+    )
     if months:
         start = pd.Timestamp("2022-01-01")
         df["t"] = [start + pd.DateOffset(months=int(k) - 1) for k in df["t"]]
@@ -280,7 +291,9 @@ def test_event_study_pretrend_test_when_cell_pretest_is_singular():
     # a trend that starts 4 periods before coaching is flagged
     e = df["t"] - df["g"]
     bad = df.assign(y=df["y"] + np.where((df["g"] > 0) & (e >= -4) & (e < 0), 0.6 * (e + 5), 0.0))
-    flagged = att_gt(bad, "y", "unit", "t", "g", bootstrap=False).aggregate("dynamic", min_e=-6, max_e=6).pretrend_test()
+    flagged = (
+        att_gt(bad, "y", "unit", "t", "g", bootstrap=False).aggregate("dynamic", min_e=-6, max_e=6).pretrend_test()
+    )
     assert flagged["p_value"] < 1e-3
     with pytest.raises(ValueError, match="dynamic"):
         res.aggregate("group").pretrend_test()
@@ -425,7 +438,9 @@ def test_event_study_twfe_bins_and_reference():
     for k in (-3, -2, 0, 1, 2, 3):
         X[f"e{k + 3}"] = (eb == k).astype(float)
     fit = smf.ols("y ~ " + " + ".join(f"e{k + 3}" for k in (-3, -2, 0, 1, 2, 3)) + " + C(unit) + C(t)", X).fit()
-    np.testing.assert_allclose(es.table.drop(index=-1)["estimate"], fit.params[[f"e{k + 3}" for k in (-3, -2, 0, 1, 2, 3)]], atol=1e-9)
+    np.testing.assert_allclose(
+        es.table.drop(index=-1)["estimate"], fit.params[[f"e{k + 3}" for k in (-3, -2, 0, 1, 2, 3)]], atol=1e-9
+    )
     fig, ax = es.plot()
     assert "TWFE" in es.summary()
 

@@ -211,7 +211,9 @@ def test_proportions_exact_and_overdispersed():
     t = res.table.set_index("label")
     assert res.target == pytest.approx(theta)
     assert t.loc["D", "proportion"] == 0.5
-    assert t.loc["D", "z"] == pytest.approx(2 * math.sqrt(40) * (math.asin(math.sqrt(0.5)) - math.asin(math.sqrt(theta))))
+    assert t.loc["D", "z"] == pytest.approx(
+        2 * math.sqrt(40) * (math.asin(math.sqrt(0.5)) - math.asin(math.sqrt(theta)))
+    )
     assert t.loc["D", "position"].startswith("below")
     assert (res.table[["lower_99.8", "upper_99.8"]].to_numpy() >= 0).all()
     assert (res.table["upper_99.8"] <= 1).all()

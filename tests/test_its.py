@@ -112,8 +112,9 @@ def test_sicily_models_1_to_3(sicily):
     fits = {
         "model1": fit_its(d, "aces", "time", 37, family="poisson", exposure="stdpop", slope_change=False),
         "model2": fit_its(d, "aces", "time", 37, family="quasipoisson", exposure="stdpop", slope_change=False),
-        "model3": fit_its(d, "aces", "date", "2005-01", family="quasipoisson", exposure="stdpop",
-                          seasonality=2, slope_change=False),
+        "model3": fit_its(
+            d, "aces", "date", "2005-01", family="quasipoisson", exposure="stdpop", seasonality=2, slope_change=False
+        ),
     }
     names = {"smokban": "level_change", "time": "trend"}
     for (model, term), row in ref.loc[list(fits)].iterrows():
@@ -128,7 +129,8 @@ def test_sicily_models_1_to_3(sicily):
             assert eff["estimate"] == pytest.approx(row["RR"], rel=5e-6)
             z = 1.959963984540054
             assert np.exp([c["estimate"] - z * c["se"], c["estimate"] + z * c["se"]]) == pytest.approx(
-                [row["lo95"], row["hi95"]], rel=5e-6)
+                [row["lo95"], row["hi95"]], rel=5e-6
+            )
             if model == "model1":  # Poisson: z intervals, identical to the paper's
                 assert [eff["ci_low"], eff["ci_high"]] == pytest.approx([row["lo95"], row["hi95"]], rel=5e-6)
             else:
@@ -151,7 +153,8 @@ def test_sicily_model_4(sicily):
     assert contrast @ res.params == pytest.approx(r_level["beta"], rel=5e-6)
     assert np.sqrt(contrast @ res.cov @ contrast) == pytest.approx(r_level["se"], rel=5e-6)
     assert res.effects.loc["level_change", "estimate"] == pytest.approx(
-        np.exp(r_level["beta"] + r_slope["beta"]), rel=1e-5)
+        np.exp(r_level["beta"] + r_slope["beta"]), rel=1e-5
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,8 +177,9 @@ def _counts(n=60, start=37, seed=1, base=6.0, theta=10.0):
     beds = rng.uniform(2500, 3500, n).round()
     mu = beds / 1000 * base * np.exp(0.003 * t - 0.25 * (t >= start))
     y = rng.poisson(mu if theta is None else mu * rng.gamma(theta, 1 / theta, n))
-    return pd.DataFrame({"month": pd.date_range("2021-04-01", periods=n, freq="MS"), "beds": beds,
-                         "restrictive_interventions": y})
+    return pd.DataFrame(
+        {"month": pd.date_range("2021-04-01", periods=n, freq="MS"), "beds": beds, "restrictive_interventions": y}
+    )
 
 
 def test_time_kinds_and_row_order_agree():
@@ -212,7 +216,9 @@ def test_count_effects_are_rate_ratios():
     c = res.coefficients.loc["level_change"]
     e = res.effects.loc["level_change"]
     assert e["scale"] == "rate ratio"
-    assert [e["estimate"], e["ci_low"], e["ci_high"]] == pytest.approx(np.exp([c["estimate"], c["ci_low"], c["ci_high"]]))
+    assert [e["estimate"], e["ci_low"], e["ci_high"]] == pytest.approx(
+        np.exp([c["estimate"], c["ci_low"], c["ci_high"]])
+    )
     at0 = res.effect_at(0).iloc[0]
     assert at0["relative"] == pytest.approx(np.expm1(c["estimate"]), rel=1e-10)
     assert at0["relative_low"] == pytest.approx(np.expm1(c["ci_low"]), rel=1e-10)
@@ -230,8 +236,9 @@ def test_end_adds_sustain_terms_and_end_after_data_is_ignored():
     assert {"sustain_level_change", "sustain_trend_change"} <= set(res.coefficients.index)
     assert set(res.predict()["phase"]) == {"before", "during", "after"}
     with pytest.warns(UserWarning, match="end is ignored"):
-        late = fit_its(d, "restrictive_interventions", "month", "2023-04", family="negbin", exposure="beds",
-                       end="2026-09")
+        late = fit_its(
+            d, "restrictive_interventions", "month", "2023-04", family="negbin", exposure="beds", end="2026-09"
+        )
     assert "sustain_level_change" not in late.coefficients.index
     assert any("end is ignored" in n for n in late.notes)
 
@@ -277,8 +284,7 @@ def test_binomial_proportions():
 
 def test_outputs_summary_plot_diagnostics():
     d = _counts()
-    res = fit_its(d, "restrictive_interventions", "month", "2024-04", family="negbin", exposure="beds",
-                  seasonality=2)
+    res = fit_its(d, "restrictive_interventions", "month", "2024-04", family="negbin", exposure="beds", seasonality=2)
     text = res.summary()
     assert text.startswith("Restrictive interventions fell by") or text.startswith("Restrictive interventions rose by")
     assert "95% CI" in text and "level_change" in text
@@ -372,9 +378,17 @@ def test_missing_outcome_and_bad_counts():
 def test_awkward_counts():
     d = _counts()
     with pytest.raises(ValueError, match="zero in every fitted period"):
-        fit_its(d.assign(restrictive_interventions=0), "restrictive_interventions", "month", "2024-04",
-                family="poisson", exposure="beds")
-    post_zero = d.assign(restrictive_interventions=np.where(d["month"] >= "2024-04-01", 0, d["restrictive_interventions"]))
+        fit_its(
+            d.assign(restrictive_interventions=0),
+            "restrictive_interventions",
+            "month",
+            "2024-04",
+            family="poisson",
+            exposure="beds",
+        )
+    post_zero = d.assign(
+        restrictive_interventions=np.where(d["month"] >= "2024-04-01", 0, d["restrictive_interventions"])
+    )
     with pytest.raises(ValueError, match="infinite"):
         fit_its(post_zero, "restrictive_interventions", "month", "2024-04", family="negbin", exposure="beds")
     sparse = d.assign(restrictive_interventions=0)

@@ -59,9 +59,16 @@ def test_parity_with_metafor(meta_inputs, meta_results, dataset, method, test):
     res = _fit(meta_inputs, dataset, method, test)
     assert res.k == ref["k"]
     for ours, theirs in [
-        ("estimate", "estimate"), ("se", "se"), ("ci_low", "ci_low"), ("ci_high", "ci_high"),
-        ("pi_low", "pi_low"), ("pi_high", "pi_high"), ("i2", "i2"), ("q", "q"),
-        ("q_pvalue", "q_pvalue"), ("pvalue", "pval"),
+        ("estimate", "estimate"),
+        ("se", "se"),
+        ("ci_low", "ci_low"),
+        ("ci_high", "ci_high"),
+        ("pi_low", "pi_low"),
+        ("pi_high", "pi_high"),
+        ("i2", "i2"),
+        ("q", "q"),
+        ("q_pvalue", "q_pvalue"),
+        ("pvalue", "pval"),
     ]:
         np.testing.assert_allclose(getattr(res, ours), ref[theirs], rtol=REF_RTOL, atol=1e-12, err_msg=ours)
     np.testing.assert_allclose(res.tau2, ref["tau2"], rtol=TAU2_RTOL, atol=1e-10, err_msg="tau2")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+from test_data import tiny_tables, write
 
 from cocEval.data import load_programme
 from cocEval.quality import provisional_months, ward_completeness, zero_stretches
-from test_data import tiny_tables, write
 
 
 def test_completeness_gaps_and_zero_stretches(tmp_path):

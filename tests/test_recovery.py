@@ -32,8 +32,7 @@ def test_staggered_did_recovers_true_att_on_programme_panel(prog, numerator, sca
         panel = provider_month_panel(prog, numerator, exclude_months=["2026-03"])
     # the zero-reporting provider is a recording gap, not an effect: leave it out as the reports do
     panel = panel[panel["provider_id"] != "SYN035"]
-    res = att_gt(panel, "value", "provider_id", "month", "start_month", control_group="notyettreated",
-                 bootstrap=False)
+    res = att_gt(panel, "value", "provider_id", "month", "start_month", control_group="notyettreated", bootstrap=False)
     est = res.aggregate("simple").overall
     truth = _true_att(prog, panel, numerator, set(panel["month"].dt.strftime("%Y-%m")))
     assert est.ci_low <= truth <= est.ci_high, (est, truth)
@@ -51,10 +50,21 @@ def test_staff_survey_did_covers_truth_across_seeds():
         t = generate(SyntheticConfig(seed=seed))
         part = t["participation"].copy()
         part["start_month"] = pd.to_datetime(part["start_month"], format="%Y-%m")
-        prog = ProgrammeData(part, t["restrictive_practice"], t["patient_experience"], t["staff_survey"],
-                             source=Path("."), data_hash="", truth=t["truth"])
+        prog = ProgrammeData(
+            part,
+            t["restrictive_practice"],
+            t["patient_experience"],
+            t["staff_survey"],
+            source=Path("."),
+            data_hash="",
+            truth=t["truth"],
+        )
         panel = provider_year_panel(prog, "engagement")
-        est = att_gt(panel, "value", "provider_id", "survey_year", "first_year", bootstrap=False).aggregate("simple").overall
+        est = (
+            att_gt(panel, "value", "provider_id", "survey_year", "first_year", bootstrap=False)
+            .aggregate("simple")
+            .overall
+        )
         truth = _true_att(prog, panel, "engagement", {str(y) for y in panel["survey_year"]})
         covered += est.ci_low <= truth <= est.ci_high
         errors.append(est.att - truth)

@@ -51,10 +51,14 @@ def test_log_effect_equals_linear_contrast(cohort1):
 
 
 def test_staff_comparison_is_a_prediction_interval():
-    p = pd.DataFrame({
-        "provider_id": np.repeat(list("ABCDE"), 2), "survey_year": [2023, 2024] * 5,
-        "value": [5.0, 6.0, 5.0, 5.1, 5.0, 4.9, 5.0, 5.2, 5.0, 5.0], "first_year": [2024] * 2 + [0] * 8,
-    })
+    p = pd.DataFrame(
+        {
+            "provider_id": np.repeat(list("ABCDE"), 2),
+            "survey_year": [2023, 2024] * 5,
+            "value": [5.0, 6.0, 5.0, 5.1, 5.0, 4.9, 5.0, 5.2, 5.0, 5.0],
+            "first_year": [2024] * 2 + [0] * 8,
+        }
+    )
     r = staff_comparison(p, "A")
     comp = np.array([0.1, -0.1, 0.2, 0.0])
     assert r["difference"] == pytest.approx(1.0 - comp.mean())

@@ -40,8 +40,19 @@ def batch(tmp_path_factory, reduced_config):
     out = tmp_path_factory.mktemp("reports")
     (out / "providers").mkdir()
     (out / "providers" / "SYN101.html").write_text("an earlier good report")  # must survive a failure
-    status = main(["reports", "--config", str(reduced_config), "--providers", ",".join([*PROVIDERS, "SYN101"]),
-                   "--output", str(out), "--jobs", "2"])
+    status = main(
+        [
+            "reports",
+            "--config",
+            str(reduced_config),
+            "--providers",
+            ",".join([*PROVIDERS, "SYN101"]),
+            "--output",
+            str(out),
+            "--jobs",
+            "2",
+        ]
+    )
     return out, status
 
 
@@ -80,8 +91,17 @@ def test_html_is_safe_to_send(batch, name):
     assert "http://" not in html and "https://" not in html
     assert "<script" not in html.lower()
     assert len(re.findall(r"<img[^>]+data:image/png;base64", html)) >= 4  # figures embedded
-    for leak in ("ProviderReport", "ProgrammeReport", "import ", "rep.", "Traceback", "Warning", "warnings.warn",
-                 "In&nbsp;[", "jp-InputPrompt"):
+    for leak in (
+        "ProviderReport",
+        "ProgrammeReport",
+        "import ",
+        "rep.",
+        "Traceback",
+        "Warning",
+        "warnings.warn",
+        "In&nbsp;[",
+        "jp-InputPrompt",
+    ):
         assert leak not in text, leak
     assert not re.search(r'class="[^"]*(jp-CodeMirrorEditor|highlight hl-ipython3)', html)
     code_cells = re.findall(r'class="jp-Cell jp-CodeCell[^"]*"', html)
@@ -119,8 +139,16 @@ def _tiny_counts_data(folder: Path) -> Path:
     part.loc[part.provider_id == "SYN002", "provider_name"] = "<b>Bold & Co</b> <script>alert(1)</script>"
     part.to_csv(folder / "participation.csv", index=False)
     rp = pd.read_csv(folder / "restrictive_practice.csv", dtype={"month": str})
-    counts = ["restrictive_interventions", "physical_restraint", "prone_restraint", "seclusion", "segregation",
-              "chemical_restraint", "mechanical_restraint", "people_restricted"]
+    counts = [
+        "restrictive_interventions",
+        "physical_restraint",
+        "prone_restraint",
+        "seclusion",
+        "segregation",
+        "chemical_restraint",
+        "mechanical_restraint",
+        "people_restricted",
+    ]
     mine = rp.provider_id == "SYN002"
     rp.loc[mine, counts] = 0
     # a handful of single events scattered over five years
@@ -133,8 +161,20 @@ def _tiny_counts_data(folder: Path) -> Path:
 def test_tiny_counts_suppressed_and_markup_escaped(tmp_path, reduced_config):
     data = _tiny_counts_data(tmp_path / "tiny")
     out = tmp_path / "out"
-    status = main(["reports", "--config", str(reduced_config), "--data", str(data), "--providers", "SYN002",
-                   "--output", str(out), "--no-programme"])
+    status = main(
+        [
+            "reports",
+            "--config",
+            str(reduced_config),
+            "--data",
+            str(data),
+            "--providers",
+            "SYN002",
+            "--output",
+            str(out),
+            "--no-programme",
+        ]
+    )
     assert status == 0, (out / "manifest.json").read_text()
     html = (out / "providers" / "SYN002.html").read_text()
     assert "<script>alert" not in html and "<b>Bold" not in html
@@ -150,8 +190,20 @@ def test_dask_scheduler_runs_the_same_tasks(tmp_path, reduced_config):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         out = tmp_path / "dask"
-        status = main(["reports", "--config", str(reduced_config), "--providers", "SYN001", "--output", str(out),
-                       "--no-programme", "--scheduler", cluster.scheduler_address])
+        status = main(
+            [
+                "reports",
+                "--config",
+                str(reduced_config),
+                "--providers",
+                "SYN001",
+                "--output",
+                str(out),
+                "--no-programme",
+                "--scheduler",
+                cluster.scheduler_address,
+            ]
+        )
     assert status == 0
     assert (out / "providers" / "SYN001.html").is_file()
 
@@ -160,13 +212,18 @@ def test_export_html_drops_code_stderr_and_remote_links():
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-    nb = new_notebook(cells=[
-        new_markdown_cell("# Title"),
-        new_code_cell("secret_code = 1", outputs=[
-            new_output("stream", name="stderr", text="UserWarning: noisy"),
-            new_output("stream", name="stdout", text="shown"),
-        ]),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Title"),
+            new_code_cell(
+                "secret_code = 1",
+                outputs=[
+                    new_output("stream", name="stderr", text="UserWarning: noisy"),
+                    new_output("stream", name="stdout", text="shown"),
+                ],
+            ),
+        ]
+    )
     html = export_html(nbformat.from_dict(nb))
     assert "secret_code" not in html and "noisy" not in html and "shown" in html
     assert not REMOTE.search(html) and "https://" not in html

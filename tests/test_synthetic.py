@@ -18,7 +18,14 @@ from cocEval.synthetic import TYPES, SyntheticConfig, exposure, generate, true_e
 
 SYNTHETIC = Path(__file__).resolve().parents[1] / "data" / "synthetic"
 
-FILES = ("participation.csv", "restrictive_practice.csv", "patient_experience.csv", "staff_survey.csv", "truth.csv", "truth.json")
+FILES = (
+    "participation.csv",
+    "restrictive_practice.csv",
+    "patient_experience.csv",
+    "staff_survey.csv",
+    "truth.csv",
+    "truth.json",
+)
 
 
 def _sha(path) -> str:
@@ -70,6 +77,7 @@ def test_files_use_unix_line_ends_and_fixed_formats(tmp_path):
     assert all(re.fullmatch(r"\d\.\d\d", v) for v in eng)
     truth = (tmp_path / "truth.csv").read_text().splitlines()[1].split(",")
     assert re.fullmatch(r"\d+\.\d{6}", truth[-1])  # effect written to 6 decimals
+
     def no_nan(token):
         raise AssertionError(f"truth.json holds {token}, which is not valid JSON")
 
@@ -89,7 +97,15 @@ def test_generation_is_fast():
 
 def test_participation_structure(tables):
     p = tables["participation"]
-    assert list(p.columns) == ["provider_id", "provider_name", "cohort", "start_month", "coaching_end_month", "wards_enrolled", "region"]
+    assert list(p.columns) == [
+        "provider_id",
+        "provider_name",
+        "cohort",
+        "start_month",
+        "coaching_end_month",
+        "wards_enrolled",
+        "region",
+    ]
     part, comp = p[p["cohort"].notna()], p[p["cohort"].isna()]
     assert 55 <= len(part) <= 65 and 10 <= len(comp) <= 15
     assert part["provider_id"].str.fullmatch(r"SYN0\d\d").all()
@@ -155,7 +171,10 @@ def test_staff_survey(tables):
     assert not ss.duplicated(["provider_id", "survey_year"]).any()
     assert ss["engagement"].between(0, 10).all()
     assert ss["morale"].dropna().between(0, 10).all()
-    assert ss.loc[ss["survey_year"] < 2021, "morale"].isna().all() and ss.loc[ss["survey_year"] >= 2021, "morale"].notna().all()
+    assert (
+        ss.loc[ss["survey_year"] < 2021, "morale"].isna().all()
+        and ss.loc[ss["survey_year"] >= 2021, "morale"].notna().all()
+    )
     for c in syn.STAFF_COUNTS:
         assert (ss[c] <= ss["respondents"]).all() and (ss[c] >= 0).all()
     assert set(ss["provider_id"]) == set(tables["participation"]["provider_id"])
@@ -289,9 +308,16 @@ def test_truth_effect_sizes(tables, truth_json):
     beta = t["provider_id"].map(part["full_log_rate_ratio"].astype(float))
     post = t[(t["post"] == 1) & (t["exposure"] > 0) & t["effect"].notna()].assign(beta=beta)
     assert (post["beta"] < 0).mean() > 0.9
-    improve = {**{o: -1 for o in syn.RP_OUTCOMES}, "positive_responses": 1, "engagement": 1, "morale": 1,
-               "violence_from_patients": -1, "harassment_from_patients": -1,
-               "discrimination_from_patients": -1, "recommend_workplace": 1}
+    improve = {
+        **{o: -1 for o in syn.RP_OUTCOMES},
+        "positive_responses": 1,
+        "engagement": 1,
+        "morale": 1,
+        "violence_from_patients": -1,
+        "harassment_from_patients": -1,
+        "discrimination_from_patients": -1,
+        "recommend_workplace": 1,
+    }
     for o, sign in improve.items():
         e = post[post["outcome"] == o]
         assert len(e) and (np.sign(np.log(e["effect"])) == -sign * np.sign(e["beta"])).all(), o
@@ -322,12 +348,19 @@ def test_truth_expectations_match_the_data(tables, truth_json):
 
 
 def test_true_effects_by_hand():
-    truth = pd.DataFrame({
-        "provider_id": ["A", "A", "B", "B"], "cohort": ["Cohort 1"] * 2 + ["Cohort 2"] * 2,
-        "period": ["2024-04", "2024-05"] * 2, "outcome": "restrictive_interventions",
-        "post": [0, 1, 1, 1], "exposure": [0.0, 0.5, 1.0, 1.0], "denominator": [500, 500, 400, 0],
-        "expected_untreated": [10.0, 10.0, 8.0, 0.0], "expected_treated": [10.0, 8.0, 6.0, 0.0],
-    })
+    truth = pd.DataFrame(
+        {
+            "provider_id": ["A", "A", "B", "B"],
+            "cohort": ["Cohort 1"] * 2 + ["Cohort 2"] * 2,
+            "period": ["2024-04", "2024-05"] * 2,
+            "outcome": "restrictive_interventions",
+            "post": [0, 1, 1, 1],
+            "exposure": [0.0, 0.5, 1.0, 1.0],
+            "denominator": [500, 500, 400, 0],
+            "expected_untreated": [10.0, 10.0, 8.0, 0.0],
+            "expected_treated": [10.0, 8.0, 6.0, 0.0],
+        }
+    )
     te = true_effects(truth).set_index("group")
     # post rows with a denominator: (A, 2024-05) and (B, 2024-04)
     assert te.loc["All", "n"] == 2

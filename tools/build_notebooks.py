@@ -1,4 +1,5 @@
 """Write the two report notebooks (thin: every cell calls cocEval.report). Run: python tools/build_notebooks.py"""
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -15,52 +16,72 @@ def code(src, *tags):
     return c
 
 
-provider = new_notebook(metadata=dict(META, title="Culture of Care provider report"), cells=[
-    code('# Parameters (papermill injects values after this cell)\n'
-         'provider_id = "SYN001"\n'
-         'data_dir = None      # default: the synthetic data in data/synthetic\n'
-         'config = None        # default: params/programme.yaml\n'
-         'summary_path = None  # where the batch runner collects headline effects', "parameters"),
-    code('%matplotlib inline\n'
-         'from cocEval.report.provider import ProviderReport\n\n'
-         'rep = ProviderReport.build(provider_id, data_dir, config)', "remove_cell"),
-    code("rep.title()"),
-    new_markdown_cell(
-        "This report compares this provider's restrictive practice, patient experience and staff experience before "
-        "and after Culture of Care coaching started. It leads with what changed, by how much and how sure we can be; "
-        "charts follow; methods and data provenance come last. Small counts are suppressed (shown as \\*)."),
-    code("rep.at_a_glance()"),
-    code("rep.data_quality()"),
-    code("rep.restrictive_practice()"),
-    code("rep.patient_experience()"),
-    code("rep.staff_experience()"),
-    code("rep.peers()"),
-    code("rep.methods()"),
-    code("rep.write_summary(summary_path)", "remove_cell"),
-])
+provider = new_notebook(
+    metadata=dict(META, title="Culture of Care provider report"),
+    cells=[
+        code(
+            "# Parameters (papermill injects values after this cell)\n"
+            'provider_id = "SYN001"\n'
+            "data_dir = None      # default: the synthetic data in data/synthetic\n"
+            "config = None        # default: params/programme.yaml\n"
+            "summary_path = None  # where the batch runner collects headline effects",
+            "parameters",
+        ),
+        code(
+            "%matplotlib inline\n"
+            "from cocEval.report.provider import ProviderReport\n\n"
+            "rep = ProviderReport.build(provider_id, data_dir, config)",
+            "remove_cell",
+        ),
+        code("rep.title()"),
+        new_markdown_cell(
+            "This report compares this provider's restrictive practice, patient experience and staff experience before "
+            "and after Culture of Care coaching started. It leads with what changed, by how much and how sure we can be; "
+            "charts follow; methods and data provenance come last. Small counts are suppressed (shown as \\*)."
+        ),
+        code("rep.at_a_glance()"),
+        code("rep.data_quality()"),
+        code("rep.restrictive_practice()"),
+        code("rep.patient_experience()"),
+        code("rep.staff_experience()"),
+        code("rep.peers()"),
+        code("rep.methods()"),
+        code("rep.write_summary(summary_path)", "remove_cell"),
+    ],
+)
 nbformat.write(provider, "notebooks/provider_report.ipynb")
 
-programme = new_notebook(metadata=dict(META, title="Culture of Care programme evaluation"), cells=[
-    code('# Parameters (papermill injects values after this cell)\n'
-         'data_dir = None      # default: the synthetic data in data/synthetic\n'
-         'config = None        # default: params/programme.yaml\n'
-         'summary_path = None  # where the batch runner collects headline effects', "parameters"),
-    code('%matplotlib inline\n'
-         'from cocEval.report.programme import ProgrammeReport\n\n'
-         'rep = ProgrammeReport.build(data_dir, config)', "remove_cell"),
-    code("rep.title()"),
-    new_markdown_cell(
-        "Did Culture of Care coaching reduce restrictive practice and improve patient and staff experience across the "
-        "programme? Findings come first; the sections after them show how each was reached, and methods come last."),
-    code("rep.findings()"),
-    code("rep.participation()"),
-    code("rep.staggered_did()"),
-    code("rep.twfe_and_bacon()"),
-    code("rep.pooled_its()"),
-    code("rep.cohorts()"),
-    code("rep.staff_experience()"),
-    code("rep.truth()"),
-    code("rep.methods()"),
-    code("rep.write_summary(summary_path)", "remove_cell"),
-])
+programme = new_notebook(
+    metadata=dict(META, title="Culture of Care programme evaluation"),
+    cells=[
+        code(
+            "# Parameters (papermill injects values after this cell)\n"
+            "data_dir = None      # default: the synthetic data in data/synthetic\n"
+            "config = None        # default: params/programme.yaml\n"
+            "summary_path = None  # where the batch runner collects headline effects",
+            "parameters",
+        ),
+        code(
+            "%matplotlib inline\n"
+            "from cocEval.report.programme import ProgrammeReport\n\n"
+            "rep = ProgrammeReport.build(data_dir, config)",
+            "remove_cell",
+        ),
+        code("rep.title()"),
+        new_markdown_cell(
+            "Did Culture of Care coaching reduce restrictive practice and improve patient and staff experience across the "
+            "programme? Findings come first; the sections after them show how each was reached, and methods come last."
+        ),
+        code("rep.findings()"),
+        code("rep.participation()"),
+        code("rep.staggered_did()"),
+        code("rep.twfe_and_bacon()"),
+        code("rep.pooled_its()"),
+        code("rep.cohorts()"),
+        code("rep.staff_experience()"),
+        code("rep.truth()"),
+        code("rep.methods()"),
+        code("rep.write_summary(summary_path)", "remove_cell"),
+    ],
+)
 nbformat.write(programme, "notebooks/programme_evaluation.ipynb")

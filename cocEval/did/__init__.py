@@ -12,7 +12,17 @@ from .bacon import BaconDecomposition, bacon_decomposition
 from .twfe import DiD2x2, EventStudyTWFE, TWFEResult, did_2x2, event_study_twfe, twfe
 
 __all__ = [
-    "att_gt", "GroupTimeATT", "aggregate", "AggregatedATT", "Estimate",
-    "twfe", "TWFEResult", "event_study_twfe", "EventStudyTWFE", "did_2x2", "DiD2x2",
-    "bacon_decomposition", "BaconDecomposition",
+    "att_gt",
+    "GroupTimeATT",
+    "aggregate",
+    "AggregatedATT",
+    "Estimate",
+    "twfe",
+    "TWFEResult",
+    "event_study_twfe",
+    "EventStudyTWFE",
+    "did_2x2",
+    "DiD2x2",
+    "bacon_decomposition",
+    "BaconDecomposition",
 ]

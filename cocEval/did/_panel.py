@@ -36,7 +36,7 @@ class TimeCoder:
     kind: str
 
     @staticmethod
-    def from_series(s: pd.Series, name: str) -> "TimeCoder":
+    def from_series(s: pd.Series, name: str) -> TimeCoder:
         if isinstance(s.dtype, pd.PeriodDtype):
             if s.dtype.freq.name not in ("M", "ME"):
                 raise ValueError(f"column '{name}': Period time must be monthly, got {s.dtype}")
@@ -129,10 +129,7 @@ def _per_unit_constant(df: pd.DataFrame, unit: str, col: str, what: str) -> pd.S
     nun = df.groupby(unit, sort=True)[col].nunique(dropna=False)
     bad = nun.index[nun > 1]
     if len(bad):
-        raise ValueError(
-            f"column '{col}' must be constant within each unit ({what}); it varies for units "
-            f"{_show(bad)}"
-        )
+        raise ValueError(f"column '{col}' must be constant within each unit ({what}); it varies for units {_show(bad)}")
     return df.drop_duplicates(unit).set_index(unit)[col].sort_index()
 
 

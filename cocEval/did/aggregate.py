@@ -40,7 +40,7 @@ def _wif(ind: np.ndarray, pg: np.ndarray) -> np.ndarray:
     return a / s - a.sum(axis=1, keepdims=True) * (pg / s**2)[None, :]
 
 
-def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e=None) -> "AggregatedATT":
+def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e=None) -> AggregatedATT:
     """Aggregate group-time effects as R ``aggte``.
 
     Parameters
@@ -68,7 +68,9 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
         raise ValueError("balance_e applies to kind='dynamic' only")
     ok = np.isfinite(res.att)
     if not ok.all():
-        warnings.warn(f"{(~ok).sum()} ATT(g,t) cells are NaN and are left out of the aggregation", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{(~ok).sum()} ATT(g,t) cells are NaN and are left out of the aggregation", UserWarning, stacklevel=3
+        )
     g, t, att, inf = res.cohort_codes[ok], res.time_codes[ok], res.att[ok], res.influence[:, ok]
     G = res.panel.G
     glist = np.unique(g)
@@ -100,7 +102,10 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
         has = np.isfinite(l_att)
         w = pgg[has] / pgg[has].sum()
         o_att = float(w @ l_att[has])
-        o_if = np.column_stack(l_if)[:, has] @ w + _wif((G[:, None] == glist[has][None, :]).astype(float), pgg[has]) @ l_att[has]
+        o_if = (
+            np.column_stack(l_if)[:, has] @ w
+            + _wif((G[:, None] == glist[has][None, :]).astype(float), pgg[has]) @ l_att[has]
+        )
     elif kind == "dynamic":
         incl = np.ones(len(g), bool)
         eseq = np.unique(e)
@@ -139,11 +144,17 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
 
     settings = res.settings
     z = float(stats.norm.ppf(1 - settings["alpha"] / 2))
-    o_se = float(standard_errors(np.asarray(o_if).reshape(-1, 1), res.panel, settings)[0][0]) if np.isfinite(o_att) else np.nan
+    o_se = (
+        float(standard_errors(np.asarray(o_if).reshape(-1, 1), res.panel, settings)[0][0])
+        if np.isfinite(o_att)
+        else np.nan
+    )
     overall = Estimate(o_att, o_se, o_att - z * o_se, o_att + z * o_se)
     if kind == "simple":
-        table = pd.DataFrame({"att": [o_att], "se": [o_se], "ci_low": [overall.ci_low], "ci_high": [overall.ci_high]},
-                             index=pd.Index(["overall"], name="level"))
+        table = pd.DataFrame(
+            {"att": [o_att], "se": [o_se], "ci_low": [overall.ci_low], "ci_high": [overall.ci_high]},
+            index=pd.Index(["overall"], name="level"),
+        )
         crit = z
     else:
         IF = np.column_stack(l_if)
@@ -156,10 +167,18 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
             if c is not None and np.isfinite(c):
                 crit = c
         idx = levels if kind == "dynamic" else res.panel.coder.decode(levels)
-        table = pd.DataFrame({"att": l_att, "se": se, "ci_low": l_att - crit * se, "ci_high": l_att + crit * se},
-                             index=pd.Index(idx, name=_LEVEL_NAME[kind]))
-    return AggregatedATT(kind=kind, overall=overall, table=table, crit_val=crit, source=res,
-                         influence=None if kind == "simple" else np.column_stack(l_if))
+        table = pd.DataFrame(
+            {"att": l_att, "se": se, "ci_low": l_att - crit * se, "ci_high": l_att + crit * se},
+            index=pd.Index(idx, name=_LEVEL_NAME[kind]),
+        )
+    return AggregatedATT(
+        kind=kind,
+        overall=overall,
+        table=table,
+        crit_val=crit,
+        source=res,
+        influence=None if kind == "simple" else np.column_stack(l_if),
+    )
 
 
 class AggregatedATT(ResultMixin):
@@ -220,13 +239,29 @@ class AggregatedATT(ResultMixin):
             for label, colour, marker in (("before start", NHS_GREY, "s"), ("after start", NHS_BLUE, "o")):
                 s = d[d["period"] == label]
                 ax.fill_between(s["event_time"], s["ci_low"], s["ci_high"], color=colour, alpha=0.2, lw=0)
-                ax.plot(s["event_time"], s["att"], marker=marker, color=colour, ls="-" if label == "after start" else ":", label=label)
+                ax.plot(
+                    s["event_time"],
+                    s["att"],
+                    marker=marker,
+                    color=colour,
+                    ls="-" if label == "after start" else ":",
+                    label=label,
+                )
             ax.axvline(-1, color=NHS_GREY, ls="--", lw=1)
-            ax.annotate("last period before start", xy=(-1, 1), xycoords=("data", "axes fraction"), ha="right", va="top", fontsize=8)
+            ax.annotate(
+                "last period before start",
+                xy=(-1, 1),
+                xycoords=("data", "axes fraction"),
+                ha="right",
+                va="top",
+                fontsize=8,
+            )
             ax.set_xlabel(f"{self._source.panel.coder.unit_word.capitalize()} since the cohort started (e)")
             ax.legend(frameon=False)
         else:
-            ax.errorbar(x, d["att"], yerr=[d["att"] - d["ci_low"], d["ci_high"] - d["att"]], fmt="o", color=NHS_BLUE, capsize=3)
+            ax.errorbar(
+                x, d["att"], yerr=[d["att"] - d["ci_low"], d["ci_high"] - d["att"]], fmt="o", color=NHS_BLUE, capsize=3
+            )
             if self.kind in ("group", "simple"):
                 ax.set_xticks(x, [_fmt(v) for v in d[x_name]])
             ax.set_xlabel({"group": "Cohort (first coaching period)", "calendar": "Period", "simple": ""}[self.kind])
@@ -249,16 +284,22 @@ class AggregatedATT(ResultMixin):
         if not np.isfinite(o.att):
             return f"No {self.kind} aggregate could be estimated for {s['outcome']}."
         direction = "rose" if o.att > 0 else "fell"
-        sure = ("the interval excludes zero" if (o.ci_low > 0 or o.ci_high < 0)
-                else "the interval includes zero, so no change cannot be ruled out")
-        txt = (f"Coaching is estimated to have changed {s['outcome']} by {o.att:.3g} ({direction}), {what}; "
-               f"{lvl} CI {o.ci_low:.3g} to {o.ci_high:.3g}, SE {o.se:.3g}; {sure}.")
+        sure = (
+            "the interval excludes zero"
+            if (o.ci_low > 0 or o.ci_high < 0)
+            else "the interval includes zero, so no change cannot be ruled out"
+        )
+        txt = (
+            f"Coaching is estimated to have changed {s['outcome']} by {o.att:.3g} ({direction}), {what}; "
+            f"{lvl} CI {o.ci_low:.3g} to {o.ci_high:.3g}, SE {o.se:.3g}; {sure}."
+        )
         if self.kind == "dynamic":
             pre = self.table[self.table.index < 0]
             if len(pre):
                 n_out = int(((pre["ci_low"] > 0) | (pre["ci_high"] < 0)).sum())
-                txt += (f" Before the start, {n_out} of {len(pre)} event-time estimates lie clearly away from zero"
-                        + (" (a warning sign for parallel trends)." if n_out else " (consistent with parallel trends)."))
+                txt += f" Before the start, {n_out} of {len(pre)} event-time estimates lie clearly away from zero" + (
+                    " (a warning sign for parallel trends)." if n_out else " (consistent with parallel trends)."
+                )
         band = "simultaneous bootstrap band" if s["bootstrap"] else "pointwise intervals"
         txt += f" Estimates by level use {band} (critical value {self.crit_val:.2f})."
         return txt

@@ -105,7 +105,9 @@ def _cells(G, periods, base_period, anticipation, coder):
     for g in glist:
         pre = np.nonzero(periods + anticipation < g)[0]
         if len(pre) == 0:
-            warnings.warn(f"no pre-treatment period for cohort {coder.decode([g])[0]}; cohort dropped", UserWarning, stacklevel=4)
+            warnings.warn(
+                f"no pre-treatment period for cohort {coder.decode([g])[0]}; cohort dropped", UserWarning, stacklevel=4
+            )
             continue
         for ti in range(start, len(periods)):
             if g <= periods[ti] or base_period == "universal":
@@ -145,7 +147,10 @@ def _estimate_cells(panel: Panel, cells, control_group, method, anticipation):
         att[ok] = (mu1 - mu0)[ok]
         inf[:, ok] = n * (Tm[:, ok] * (DY[:, ok] - mu1[ok]) / n1[ok] - Cm[:, ok] * (DY[:, ok] - mu0[ok]) / n0[ok])
         for k in np.nonzero(bad & ~ref)[0]:
-            problems.append(f"cohort {_lab(panel, g[k])}, period {_lab(panel, periods[ti[k]])}: " + ("no comparison units" if n0[k] == 0 else "overlap condition violated"))
+            problems.append(
+                f"cohort {_lab(panel, g[k])}, period {_lab(panel, periods[ti[k]])}: "
+                + ("no comparison units" if n0[k] == 0 else "overlap condition violated")
+            )
     else:
         est = ESTIMATORS[method]
         Xfull = np.column_stack([np.ones(n), panel.X])
@@ -182,7 +187,7 @@ def att_gt(
     cluster: str | None = None,
     alpha: float = 0.05,
     seed=None,
-) -> "GroupTimeATT":
+) -> GroupTimeATT:
     """Group-time average treatment effects under staggered adoption (Callaway & Sant'Anna 2021).
 
     Parameters
@@ -257,7 +262,8 @@ def att_gt(
     att, inf, problems = _estimate_cells(panel, cells, control_group, method, anticipation)
     if problems:
         warnings.warn(
-            "ATT(g,t) set to NaN where it cannot be estimated: " + "; ".join(problems[:10])
+            "ATT(g,t) set to NaN where it cannot be estimated: "
+            + "; ".join(problems[:10])
             + (f"; ... ({len(problems)} cells)" if len(problems) > 10 else ""),
             UserWarning,
             stacklevel=2,
@@ -271,9 +277,17 @@ def att_gt(
         att=att,
         inf=inf,
         settings=dict(
-            outcome=outcome, control_group=control_group, method=method, base_period=base_period,
-            anticipation=anticipation, bootstrap=bootstrap, n_boot=n_boot, alpha=alpha, seed=seed,
-            covariates=list(covariates or []), cluster=cluster,
+            outcome=outcome,
+            control_group=control_group,
+            method=method,
+            base_period=base_period,
+            anticipation=anticipation,
+            bootstrap=bootstrap,
+            n_boot=n_boot,
+            alpha=alpha,
+            seed=seed,
+            covariates=list(covariates or []),
+            cluster=cluster,
         ),
     )
 
@@ -366,8 +380,15 @@ class GroupTimeATT(ResultMixin):
         markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
         for i, (c, sub) in enumerate(d.groupby("cohort", sort=True)):
             off = (i - d["cohort"].nunique() / 2) * 0.06
-            ax.errorbar(sub["event_time"] + off, sub["att"], yerr=[sub["att"] - sub["ci_low"], sub["ci_high"] - sub["att"]],
-                        fmt=markers[i % len(markers)], color=PALETTE[i % len(PALETTE)], capsize=2, label=f"cohort {_fmt(c)}")
+            ax.errorbar(
+                sub["event_time"] + off,
+                sub["att"],
+                yerr=[sub["att"] - sub["ci_low"], sub["ci_high"] - sub["att"]],
+                fmt=markers[i % len(markers)],
+                color=PALETTE[i % len(PALETTE)],
+                capsize=2,
+                label=f"cohort {_fmt(c)}",
+            )
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(-0.5, color=PALETTE[2], ls="--", lw=0.8)
         ax.set_xlabel(f"{self.panel.coder.unit_word.capitalize()} since the cohort started")
@@ -391,10 +412,14 @@ class GroupTimeATT(ResultMixin):
         )
         if np.isfinite(pt["p_value"]):
             verdict = "no clear evidence against" if pt["p_value"] >= 0.05 else "evidence against"
-            txt += (f"Before coaching began, the cohorts moved like their comparison groups ({verdict} parallel "
-                    f"trends: Wald chi2 = {pt['statistic']:.2f} on {pt['df']} df, p = {pt['p_value']:.3f}). ")
-        txt += (f"Comparison: {self.settings['control_group'].replace('yet', ' yet ').replace('never', 'never ')} units; "
-                f"{self.settings['method'].upper()} estimator (Callaway & Sant'Anna 2021); {self.n} units.")
+            txt += (
+                f"Before coaching began, the cohorts moved like their comparison groups ({verdict} parallel "
+                f"trends: Wald chi2 = {pt['statistic']:.2f} on {pt['df']} df, p = {pt['p_value']:.3f}). "
+            )
+        txt += (
+            f"Comparison: {self.settings['control_group'].replace('yet', ' yet ').replace('never', 'never ')} units; "
+            f"{self.settings['method'].upper()} estimator (Callaway & Sant'Anna 2021); {self.n} units."
+        )
         return txt
 
 

@@ -43,8 +43,12 @@ class BaconDecomposition(ResultMixin):
     def summary_by_type(self) -> pd.DataFrame:
         """Total weight and weighted-average estimate by comparison type (R ``bacon()`` print)."""
         g = self.table.groupby("type")
-        out = pd.DataFrame({"weight": g["weight"].sum(),
-                            "estimate": g.apply(lambda d: np.average(d["estimate"], weights=d["weight"]), include_groups=False)})
+        out = pd.DataFrame(
+            {
+                "weight": g["weight"].sum(),
+                "estimate": g.apply(lambda d: np.average(d["estimate"], weights=d["weight"]), include_groups=False),
+            }
+        )
         return out[["estimate", "weight"]]
 
     def get_plot_data(self) -> pd.DataFrame:
@@ -60,7 +64,14 @@ class BaconDecomposition(ResultMixin):
             if len(d):
                 ax.scatter(d["weight"], d["estimate"], marker=marker, color=PALETTE[i], label=typ, s=40)
         ax.axhline(self.twfe_estimate, color="black", ls="--", lw=1)
-        ax.annotate(f"TWFE = {self.twfe_estimate:.3g}", xy=(1, self.twfe_estimate), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
+        ax.annotate(
+            f"TWFE = {self.twfe_estimate:.3g}",
+            xy=(1, self.twfe_estimate),
+            xycoords=("axes fraction", "data"),
+            ha="right",
+            va="bottom",
+            fontsize=8,
+        )
         ax.set_xlabel("Weight in the TWFE estimate")
         ax.set_ylabel(f"2x2 DiD estimate ({self.outcome})")
         ax.legend(frameon=False, fontsize=8)
@@ -72,10 +83,12 @@ class BaconDecomposition(ResultMixin):
         s = self.summary_by_type()
         parts = [f"{t.lower()}: weight {pct(r.weight)}, average {r.estimate:.3g}" for t, r in s.iterrows()]
         bad = s["weight"].get("Later vs Earlier Treated", 0.0)
-        return (f"The two-way fixed-effects estimate for {self.outcome} ({self.twfe_estimate:.3g}) averages "
-                f"{len(self.table)} two-group comparisons ({'; '.join(parts)}). {pct(bad)} of the weight uses groups that "
-                "were already treated as the comparison; if effects grow or fade over time those comparisons are biased, "
-                "which is why att_gt() is the primary estimate.")
+        return (
+            f"The two-way fixed-effects estimate for {self.outcome} ({self.twfe_estimate:.3g}) averages "
+            f"{len(self.table)} two-group comparisons ({'; '.join(parts)}). {pct(bad)} of the weight uses groups that "
+            "were already treated as the comparison; if effects grow or fade over time those comparisons are biased, "
+            "which is why att_gt() is the primary estimate."
+        )
 
 
 def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str, treated: str) -> BaconDecomposition:
@@ -104,11 +117,15 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str, 
     D, Y, periods = panel.D, panel.Y, panel.periods
     if (np.diff(D, axis=1) < 0).any():
         bad = panel.units[(np.diff(D, axis=1) < 0).any(axis=1)]
-        raise ValueError(f"column '{treated}' must be absorbing (never switch back from 1 to 0); it does for units {_show(bad)}")
+        raise ValueError(
+            f"column '{treated}' must be absorbing (never switch back from 1 to 0); it does for units {_show(bad)}"
+        )
     always = D[:, 0] == 1
     if always.any():
-        raise ValueError(f"column '{treated}': units {_show(panel.units[always])} are treated in the first period "
-                         "(always treated); the decomposition here needs them dropped")
+        raise ValueError(
+            f"column '{treated}': units {_show(panel.units[always])} are treated in the first period "
+            "(always treated); the decomposition here needs them dropped"
+        )
     T = len(periods)
     first = np.where(D.any(axis=1), D.argmax(axis=1), T)  # index of first treated period; T = never
     groups = np.unique(first)

@@ -75,15 +75,19 @@ class TWFEResult(ResultMixin):
 
     @property
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame({"estimate": [self.estimate], "se": [self.se], "ci_low": [self.ci_low], "ci_high": [self.ci_high]},
-                            index=pd.Index(["treated"], name="term"))
+        return pd.DataFrame(
+            {"estimate": [self.estimate], "se": [self.se], "ci_low": [self.ci_low], "ci_high": [self.ci_high]},
+            index=pd.Index(["treated"], name="term"),
+        )
 
     def summary(self) -> str:
         lvl = f"{100 * (1 - self.alpha):.0f}%"
-        return (f"The two-way fixed-effects estimate of the effect on {self.outcome} is {self.estimate:.3g} "
-                f"({lvl} CI {self.ci_low:.3g} to {self.ci_high:.3g}; SE {self.se:.3g} clustered over {self.n_clusters} "
-                f"clusters, {self.n_obs} observations). With staggered starts this is a weighted mix of earlier/later "
-                "comparisons and can be biased when effects change over time; compare with att_gt().")
+        return (
+            f"The two-way fixed-effects estimate of the effect on {self.outcome} is {self.estimate:.3g} "
+            f"({lvl} CI {self.ci_low:.3g} to {self.ci_high:.3g}; SE {self.se:.3g} clustered over {self.n_clusters} "
+            f"clusters, {self.n_obs} observations). With staggered starts this is a weighted mix of earlier/later "
+            "comparisons and can be biased when effects change over time; compare with att_gt()."
+        )
 
     def get_plot_data(self) -> pd.DataFrame:
         return self.table.reset_index()
@@ -92,7 +96,14 @@ class TWFEResult(ResultMixin):
         from ..style import NHS_BLUE, new_axes
 
         fig, ax = new_axes(ax)
-        ax.errorbar([self.estimate], [0], xerr=[[self.estimate - self.ci_low], [self.ci_high - self.estimate]], fmt="o", color=NHS_BLUE, capsize=4)
+        ax.errorbar(
+            [self.estimate],
+            [0],
+            xerr=[[self.estimate - self.ci_low], [self.ci_high - self.estimate]],
+            fmt="o",
+            color=NHS_BLUE,
+            capsize=4,
+        )
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks([0], ["TWFE"])
         ax.set_xlabel(f"Effect on {self.outcome}")
@@ -100,7 +111,16 @@ class TWFEResult(ResultMixin):
         return fig, ax
 
 
-def twfe(data: pd.DataFrame, outcome: str, unit: str, time: str, treated: str, *, cluster: str | None = None, alpha: float = 0.05) -> TWFEResult:
+def twfe(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    treated: str,
+    *,
+    cluster: str | None = None,
+    alpha: float = 0.05,
+) -> TWFEResult:
     """Static two-way fixed-effects DiD: ``outcome ~ treated | unit + time``.
 
     Parameters
@@ -155,11 +175,20 @@ class EventStudyTWFE(ResultMixin):
         pre = d["event_time"] < 0
         for mask, colour, marker, label in ((pre, NHS_GREY, "s", "before start"), (~pre, NHS_BLUE, "o", "after start")):
             s = d[mask]
-            ax.errorbar(s["event_time"], s["estimate"], yerr=[s["estimate"] - s["ci_low"], s["ci_high"] - s["estimate"]],
-                        fmt=marker, color=colour, capsize=2, label=label)
+            ax.errorbar(
+                s["event_time"],
+                s["estimate"],
+                yerr=[s["estimate"] - s["ci_low"], s["ci_high"] - s["estimate"]],
+                fmt=marker,
+                color=colour,
+                capsize=2,
+                label=label,
+            )
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(self.ref, color=NHS_GREY, ls="--", lw=1)
-        ax.set_xlabel(f"{self._unit_word.capitalize()} since start (endpoints binned: {self.bins[0]} or less, {self.bins[1]} or more)")
+        ax.set_xlabel(
+            f"{self._unit_word.capitalize()} since start (endpoints binned: {self.bins[0]} or less, {self.bins[1]} or more)"
+        )
         ax.set_ylabel(f"Effect on {self.outcome}")
         ax.legend(frameon=False)
         ax.set_title("TWFE event study (can be biased under staggered starts)")
@@ -169,14 +198,26 @@ class EventStudyTWFE(ResultMixin):
         post = self.table[self.table.index >= 0]
         pre = self.table[self.table.index < 0]
         away = int(((pre["ci_low"] > 0) | (pre["ci_high"] < 0)).sum())
-        return (f"TWFE event study of {self.outcome}: after the start, effects range from {post['estimate'].min():.3g} to "
-                f"{post['estimate'].max():.3g}; {away} of {len(pre)} pre-start coefficients are clearly away from zero. "
-                f"Endpoints are binned at {self.bins[0]} and {self.bins[1]}; reference e = {self.ref}. Under staggered starts "
-                "these coefficients mix in other periods' effects (Sun & Abraham 2021); prefer att_gt().aggregate('dynamic').")
+        return (
+            f"TWFE event study of {self.outcome}: after the start, effects range from {post['estimate'].min():.3g} to "
+            f"{post['estimate'].max():.3g}; {away} of {len(pre)} pre-start coefficients are clearly away from zero. "
+            f"Endpoints are binned at {self.bins[0]} and {self.bins[1]}; reference e = {self.ref}. Under staggered starts "
+            "these coefficients mix in other periods' effects (Sun & Abraham 2021); prefer att_gt().aggregate('dynamic')."
+        )
 
 
-def event_study_twfe(data: pd.DataFrame, outcome: str, unit: str, time: str, cohort: str, *, window: tuple[int, int] = (-5, 5),
-                     ref: int = -1, cluster: str | None = None, alpha: float = 0.05) -> EventStudyTWFE:
+def event_study_twfe(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    *,
+    window: tuple[int, int] = (-5, 5),
+    ref: int = -1,
+    cluster: str | None = None,
+    alpha: float = 0.05,
+) -> EventStudyTWFE:
     """Dynamic TWFE: ``outcome ~ sum_e 1{t - cohort = e} | unit + time`` with binned endpoints.
 
     Event times below ``window[0]`` are pooled into ``window[0]`` and above ``window[1]`` into
@@ -195,7 +236,9 @@ def event_study_twfe(data: pd.DataFrame, outcome: str, unit: str, time: str, coh
     """
     lo, hi = window
     if not (lo < ref < hi or lo <= ref <= hi) or lo >= hi:
-        raise ValueError(f"window must satisfy window[0] <= ref <= window[1] with window[0] < window[1]; got {window}, ref={ref}")
+        raise ValueError(
+            f"window must satisfy window[0] <= ref <= window[1] with window[0] < window[1]; got {window}, ref={ref}"
+        )
     panel = prepare_panel(data, outcome, unit, time, cohort=cohort, cluster=None if cluster == unit else cluster)
     cl = _cluster_codes(data, unit, cluster, panel)
     e = panel.periods[None, :] - panel.G[:, None]  # -inf for never treated
@@ -234,7 +277,14 @@ class DiD2x2(ResultMixin):
         fig, ax = new_axes(ax)
         d = self.table
         for grp, colour, marker, ls in (("comparison", NHS_GREY, "s", "--"), ("treated", NHS_BLUE, "o", "-")):
-            ax.plot(["before", "after"], d.loc[grp, ["before", "after"]], marker=marker, color=colour, ls=ls, label=f"{grp} group")
+            ax.plot(
+                ["before", "after"],
+                d.loc[grp, ["before", "after"]],
+                marker=marker,
+                color=colour,
+                ls=ls,
+                label=f"{grp} group",
+            )
         ax.set_ylabel(self.outcome)
         ax.legend(frameon=False)
         ax.set_title(f"Difference-in-differences {self.estimate:.3g} ({self.ci_low:.3g} to {self.ci_high:.3g})")
@@ -243,13 +293,17 @@ class DiD2x2(ResultMixin):
     def summary(self) -> str:
         lvl = f"{100 * (1 - self.alpha):.0f}%"
         t = self.table
-        return (f"From before to after, {self.outcome} changed by {t.loc['treated', 'after'] - t.loc['treated', 'before']:.3g} in the "
-                f"treated group and by {t.loc['comparison', 'after'] - t.loc['comparison', 'before']:.3g} in the comparison group: "
-                f"a difference-in-differences of {self.estimate:.3g} ({lvl} CI {self.ci_low:.3g} to {self.ci_high:.3g}; "
-                f"{self.se_kind} SE {self.se:.3g}). This assumes both groups would have moved in parallel without the change.")
+        return (
+            f"From before to after, {self.outcome} changed by {t.loc['treated', 'after'] - t.loc['treated', 'before']:.3g} in the "
+            f"treated group and by {t.loc['comparison', 'after'] - t.loc['comparison', 'before']:.3g} in the comparison group: "
+            f"a difference-in-differences of {self.estimate:.3g} ({lvl} CI {self.ci_low:.3g} to {self.ci_high:.3g}; "
+            f"{self.se_kind} SE {self.se:.3g}). This assumes both groups would have moved in parallel without the change."
+        )
 
 
-def did_2x2(data: pd.DataFrame, outcome: str, treated: str, post: str, *, cluster: str | None = None, alpha: float = 0.05) -> DiD2x2:
+def did_2x2(
+    data: pd.DataFrame, outcome: str, treated: str, post: str, *, cluster: str | None = None, alpha: float = 0.05
+) -> DiD2x2:
     """Two-group, two-period DiD: OLS of ``outcome ~ treated * post`` with robust SEs.
 
     Works for repeated cross-sections (e.g. staff survey respondents the year before versus the
@@ -282,7 +336,13 @@ def did_2x2(data: pd.DataFrame, outcome: str, treated: str, post: str, *, cluste
         v = data[c]
         if v.isna().any() or not v.isin([0, 1, True, False]).all():
             raise ValueError(f"column '{c}' must be 0/1 with no missing values")
-    df = pd.DataFrame({"y": pd.to_numeric(data[outcome], errors="coerce"), "d": data[treated].astype(int), "p": data[post].astype(int)})
+    df = pd.DataFrame(
+        {
+            "y": pd.to_numeric(data[outcome], errors="coerce"),
+            "d": data[treated].astype(int),
+            "p": data[post].astype(int),
+        }
+    )
     if df["y"].isna().any():
         raise ValueError(f"column '{outcome}' has missing or non-numeric values")
     cells = df.groupby(["d", "p"])["y"].agg(["mean", "size"])

@@ -103,7 +103,9 @@ def show_table(
     """
     has_numbers = bool(rates) or (counts if isinstance(counts, str) else list(counts))
     # A table without counts or rates of people or events (e.g. months reported) has nothing to suppress.
-    shown = (apply_disclosure(df, counts=counts, rates=rates, rule=rule) if has_numbers else df).drop(columns=list(drop))
+    shown = (apply_disclosure(df, counts=counts, rates=rates, rule=rule) if has_numbers else df).drop(
+        columns=list(drop)
+    )
     formats = dict(formats or {})
     out = shown.copy()
     for c in out.columns:

@@ -67,7 +67,8 @@ def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.
         raise ValueError(f"{provider_id} has no staff survey after coaching started")
     before_y, after_y = first - 1, first
     wide = panel[panel["survey_year"].isin([before_y, after_y])].pivot_table(
-        index="provider_id", columns="survey_year", values="value")
+        index="provider_id", columns="survey_year", values="value"
+    )
     if before_y not in wide.columns or after_y not in wide.columns or provider_id not in wide.index:
         raise ValueError(f"{provider_id}: no survey in {before_y} and {after_y}")
     change = (wide[after_y] - wide[before_y]).dropna()
@@ -80,9 +81,18 @@ def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.
     diff = float(change[provider_id] - comp.mean())
     se = float(comp.std(ddof=1) * np.sqrt(1 + 1 / n))
     crit = float(stats.t.ppf(1 - alpha / 2, n - 1))
-    return {"before_year": before_y, "after_year": after_y, "before": float(wide.at[provider_id, before_y]),
-            "after": float(wide.at[provider_id, after_y]), "comparison_change": float(comp.mean()),
-            "difference": diff, "se": se, "ci_low": diff - crit * se, "ci_high": diff + crit * se, "n_comparison": n}
+    return {
+        "before_year": before_y,
+        "after_year": after_y,
+        "before": float(wide.at[provider_id, before_y]),
+        "after": float(wide.at[provider_id, after_y]),
+        "comparison_change": float(comp.mean()),
+        "difference": diff,
+        "se": se,
+        "ci_low": diff - crit * se,
+        "ci_high": diff + crit * se,
+        "n_comparison": n,
+    }
 
 
 FAMILY_WORDS = {
@@ -107,7 +117,9 @@ def model_months(prog: ProgrammeData, cfg: ProgrammeConfig) -> pd.DatetimeIndex:
     return prog.months.difference(pd.DatetimeIndex(provisional_months(prog, cfg.report.exclude_provisional_months)))
 
 
-def excluded_months(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, outcome: Outcome) -> list[pd.Timestamp]:
+def excluded_months(
+    prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, outcome: Outcome
+) -> list[pd.Timestamp]:
     """Months left out of a provider's models: provisional months, the provider's configured
     exclusions and, for restrictive practice, stretches of three or more months with no
     restrictive intervention reported at all (a recording gap, not a run of perfect months)."""
@@ -178,9 +190,17 @@ def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model.its = fit_its(
-                fit, o.name, "month", start, family=o.family, errors=opts.errors, maxlags=opts.maxlags,
-                seasonality=opts.seasonality, end=sustain_start(prog, cfg, provider_id),
-                exclude=[m for m in excluded if m in set(fit["month"])] or None, **kw,
+                fit,
+                o.name,
+                "month",
+                start,
+                family=o.family,
+                errors=opts.errors,
+                maxlags=opts.maxlags,
+                seasonality=opts.seasonality,
+                end=sustain_start(prog, cfg, provider_id),
+                exclude=[m for m in excluded if m in set(fit["month"])] or None,
+                **kw,
             )
         model.notes = [f"{o.name}: {w.message}" for w in caught]
     except ValueError as exc:

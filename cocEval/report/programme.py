@@ -96,7 +96,7 @@ class ProgrammeReport:
         use_nhs_style(dpi=cfg.report.dpi)
         for key in outcomes or list(cfg.outcomes):
             rep.outcomes[key] = rep._evaluate(key)
-        for key, ind in cfg.staff_indicators.items():
+        for key, _ind in cfg.staff_indicators.items():
             rep.staff[key] = rep._evaluate_staff(key)
         rep.seconds = time.perf_counter() - t0
         return rep
@@ -104,8 +104,20 @@ class ProgrammeReport:
     # ------------------------------------------------------------------------------------
     def _did(self, panel, time_col, cohort_col, notes):
         o = self.cfg.did
-        res = _quiet(att_gt, panel, "value", "provider_id", time_col, cohort_col, control_group=o.control_group,
-                     method=o.method, bootstrap=o.bootstrap, n_boot=o.n_boot, seed=o.seed, notes=notes)
+        res = _quiet(
+            att_gt,
+            panel,
+            "value",
+            "provider_id",
+            time_col,
+            cohort_col,
+            control_group=o.control_group,
+            method=o.method,
+            bootstrap=o.bootstrap,
+            n_boot=o.n_boot,
+            seed=o.seed,
+            notes=notes,
+        )
         return res
 
     def _evaluate(self, key: str) -> OutcomeEvaluation:
@@ -135,13 +147,29 @@ class ProgrammeReport:
         effects = self._provider_effects(key, notes)
         pooled, by_cohort = None, {}
         if len(effects) >= 2:
-            pooled = _quiet(random_effects, effects["log_effect"], effects["se"], labels=effects["provider_id"],
-                            method="REML", hartung_knapp=True, notes=notes)
+            pooled = _quiet(
+                random_effects,
+                effects["log_effect"],
+                effects["se"],
+                labels=effects["provider_id"],
+                method="REML",
+                hartung_knapp=True,
+                notes=notes,
+            )
             for c, g in effects.groupby("cohort"):
                 if len(g) >= 2:
-                    by_cohort[c] = _quiet(random_effects, g["log_effect"], g["se"], labels=g["provider_id"],
-                                          method="REML", hartung_knapp=True, notes=notes)
-        return OutcomeEvaluation(key, panel, dropped, res, dyn, simple, group, tw, bd, pooled, effects, by_cohort, notes)
+                    by_cohort[c] = _quiet(
+                        random_effects,
+                        g["log_effect"],
+                        g["se"],
+                        labels=g["provider_id"],
+                        method="REML",
+                        hartung_knapp=True,
+                        notes=notes,
+                    )
+        return OutcomeEvaluation(
+            key, panel, dropped, res, dyn, simple, group, tw, bd, pooled, effects, by_cohort, notes
+        )
 
     def _provider_effects(self, key: str, notes: list) -> pd.DataFrame:
         """Each provider's ITS log ratio in month 12 of coaching, where its data reach that month."""
@@ -170,8 +198,14 @@ class ProgrammeReport:
         try:
             res = self._did(panel, "survey_year", "first_year", notes)
             simple = _quiet(res.aggregate, "simple", notes=notes)
-            return {"simple": simple, "attgt": res, "notes": notes, "panel": panel, "factor": scale,
-                    "scale": "points" if scale == 1 else "percentage points"}
+            return {
+                "simple": simple,
+                "attgt": res,
+                "notes": notes,
+                "panel": panel,
+                "factor": scale,
+                "scale": "points" if scale == 1 else "percentage points",
+            }
         except ValueError as exc:
             return {"error": str(exc), "notes": notes}
 
@@ -189,10 +223,12 @@ class ProgrammeReport:
         base = ev.panel.loc[(ev.panel["post"] == 0) & ev.panel["start_month"].notna(), "value"].mean()
         good = (s.att < 0) == (o.improvement == "decrease")
         clear = s.ci_low > 0 or s.ci_high < 0
-        return (f"{o.name}: after coaching started, providers' {('share' if o.is_share else 'rate')} was on average "
-                f"{abs(s.att):.2f} {self._unit(key)} {'lower' if s.att < 0 else 'higher'} than in comparable providers "
-                f"not yet coached (95% CI {s.ci_low:+.2f} to {s.ci_high:+.2f}; pre-coaching average {base:.1f}), "
-                f"{'an improvement' if good else 'a deterioration'}{'' if clear else ' that could be chance'}.")
+        return (
+            f"{o.name}: after coaching started, providers' {('share' if o.is_share else 'rate')} was on average "
+            f"{abs(s.att):.2f} {self._unit(key)} {'lower' if s.att < 0 else 'higher'} than in comparable providers "
+            f"not yet coached (95% CI {s.ci_low:+.2f} to {s.ci_high:+.2f}; pre-coaching average {base:.1f}), "
+            f"{'an improvement' if good else 'a deterioration'}{'' if clear else ' that could be chance'}."
+        )
 
     def pooled_sentence(self, key: str) -> str:
         """Plain-English result of the pooled provider ITS effects."""
@@ -201,22 +237,30 @@ class ProgrammeReport:
         if m is None:
             return f"{o.name}: too few providers with {POOL_MONTH} months of coaching data to pool."
         ratio = "share" if o.is_share else "rate"
-        return (f"{o.name}: pooling {m.k} providers' interrupted time series, the {ratio} in month {POOL_MONTH} of "
-                f"coaching was {np.exp(m.estimate):.2f} times what pre-coaching trends predicted (95% CI "
-                f"{np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f}). Providers differ (I-squared {m.i2:.0f}%): a new "
-                f"provider's effect would likely lie between {np.exp(m.pi_low):.2f} and {np.exp(m.pi_high):.2f}.")
+        return (
+            f"{o.name}: pooling {m.k} providers' interrupted time series, the {ratio} in month {POOL_MONTH} of "
+            f"coaching was {np.exp(m.estimate):.2f} times what pre-coaching trends predicted (95% CI "
+            f"{np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f}). Providers differ (I-squared {m.i2:.0f}%): a new "
+            f"provider's effect would likely lie between {np.exp(m.pi_low):.2f} and {np.exp(m.pi_high):.2f}."
+        )
 
     def conclusions(self) -> pd.DataFrame:
         """One row per outcome: DiD, pooled ITS, heterogeneity, TWFE."""
         rows = []
         for key, ev in self.outcomes.items():
             o, s = self.cfg.outcomes[key], ev.simple.overall
-            row = {"Outcome": o.name, "Unit": self._unit(key),
-                   "Staggered DiD effect (95% CI)": f"{s.att:+.2f} ({s.ci_low:+.2f} to {s.ci_high:+.2f})",
-                   "TWFE (95% CI)": "" if ev.twfe is None else f"{ev.twfe.estimate:+.2f} ({ev.twfe.ci_low:+.2f} to {ev.twfe.ci_high:+.2f})"}
+            row = {
+                "Outcome": o.name,
+                "Unit": self._unit(key),
+                "Staggered DiD effect (95% CI)": f"{s.att:+.2f} ({s.ci_low:+.2f} to {s.ci_high:+.2f})",
+                "TWFE (95% CI)": ""
+                if ev.twfe is None
+                else f"{ev.twfe.estimate:+.2f} ({ev.twfe.ci_low:+.2f} to {ev.twfe.ci_high:+.2f})",
+            }
             m = ev.pooled
-            row[f"Pooled ITS ratio, month {POOL_MONTH} (95% CI)"] = "" if m is None else (
-                f"{np.exp(m.estimate):.2f} ({np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f})")
+            row[f"Pooled ITS ratio, month {POOL_MONTH} (95% CI)"] = (
+                "" if m is None else (f"{np.exp(m.estimate):.2f} ({np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f})")
+            )
             row["Prediction interval"] = "" if m is None else f"{np.exp(m.pi_low):.2f} to {np.exp(m.pi_high):.2f}"
             row["I-squared"] = "" if m is None else f"{m.i2:.0f}%"
             rows.append(row)
@@ -232,7 +276,9 @@ class ProgrammeReport:
             for key, ev in self.outcomes.items():
                 if self.cfg.outcomes[key].headline:
                     s = ev.simple.overall
-                    heads[self.cfg.outcomes[key].name] = f"{s.att:+.2f} {self._unit(key)} ({s.ci_low:+.2f} to {s.ci_high:+.2f})"
+                    heads[self.cfg.outcomes[key].name] = (
+                        f"{s.att:+.2f} {self._unit(key)} ({s.ci_low:+.2f} to {s.ci_high:+.2f})"
+                    )
             Path(path).write_text(json.dumps(heads))
 
     # ------------------------------------------------------------------------------------
@@ -241,9 +287,11 @@ class ProgrammeReport:
     def title(self) -> None:
         p = self.prog
         d.show_html("<h1>Culture of Care programme evaluation</h1>")
-        d.paragraph(f"{len(p.participating)} providers in {p.participating['cohort'].nunique()} cohorts and "
-                    f"{len(p.participation) - len(p.participating)} providers not in the programme; monthly data "
-                    f"{p.months[0]:%B %Y} to {p.months[-1]:%B %Y}.")
+        d.paragraph(
+            f"{len(p.participating)} providers in {p.participating['cohort'].nunique()} cohorts and "
+            f"{len(p.participation) - len(p.participating)} providers not in the programme; monthly data "
+            f"{p.months[0]:%B %Y} to {p.months[-1]:%B %Y}."
+        )
 
     def findings(self) -> None:
         """Section 1: conclusions first."""
@@ -252,10 +300,13 @@ class ProgrammeReport:
             if key in self.outcomes and o.headline:
                 d.finding(self.did_sentence(key))
                 d.finding(self.pooled_sentence(key))
-        d.show_table(self.conclusions(), rule=self.cfg.disclosure.preset,
-                     caption="Staggered DiD: Callaway & Sant'Anna, not-yet-coached providers as controls, average over all "
-                             "coached provider-months. Pooled ITS: random-effects meta-analysis (REML, Hartung-Knapp) of "
-                             "each provider's fitted/expected ratio in month 12 of coaching.")
+        d.show_table(
+            self.conclusions(),
+            rule=self.cfg.disclosure.preset,
+            caption="Staggered DiD: Callaway & Sant'Anna, not-yet-coached providers as controls, average over all "
+            "coached provider-months. Pooled ITS: random-effects meta-analysis (REML, Hartung-Knapp) of "
+            "each provider's fitted/expected ratio in month 12 of coaching.",
+        )
 
     def participation(self) -> None:
         """Section 2: who joined when."""
@@ -263,11 +314,29 @@ class ProgrammeReport:
 
         d.heading("Participation")
         p = self.prog.participating
-        t = p.groupby("cohort").agg(providers=("provider_id", "size"), wards=("wards_enrolled", "sum"),
-                                     start=("start_month", "min"), end=("coaching_end_month", "max")).reset_index()
+        t = (
+            p.groupby("cohort")
+            .agg(
+                providers=("provider_id", "size"),
+                wards=("wards_enrolled", "sum"),
+                start=("start_month", "min"),
+                end=("coaching_end_month", "max"),
+            )
+            .reset_index()
+        )
         t["start"], t["end"] = t["start"].dt.strftime("%Y-%m"), t["end"].dt.strftime("%Y-%m")
-        d.show_table(t.rename(columns={"cohort": "Cohort", "providers": "Providers", "wards": "Wards enrolled",
-                                       "start": "Coaching starts", "end": "Coaching ends"}), rule=self.cfg.disclosure.preset)
+        d.show_table(
+            t.rename(
+                columns={
+                    "cohort": "Cohort",
+                    "providers": "Providers",
+                    "wards": "Wards enrolled",
+                    "start": "Coaching starts",
+                    "end": "Coaching ends",
+                }
+            ),
+            rule=self.cfg.disclosure.preset,
+        )
         import matplotlib.dates as mdates
 
         fig, ax = plt.subplots(figsize=(8, 0.7 * len(t) + 1.2))
@@ -290,17 +359,21 @@ class ProgrammeReport:
     def staggered_did(self) -> None:
         """Section 3: event studies and cohort effects."""
         d.heading("Staggered difference-in-differences")
-        d.paragraph("Each coached provider is compared with providers not yet coached at the same time (Callaway & "
-                    "Sant'Anna 2021, doubly robust, multiplier-bootstrap bands). The event study shows the effect by "
-                    "months since coaching started; estimates before 0 check the parallel-trends assumption and "
-                    "should sit around zero.")
+        d.paragraph(
+            "Each coached provider is compared with providers not yet coached at the same time (Callaway & "
+            "Sant'Anna 2021, doubly robust, multiplier-bootstrap bands). The event study shows the effect by "
+            "months since coaching started; estimates before 0 check the parallel-trends assumption and "
+            "should sit around zero."
+        )
         for key, ev in self.outcomes.items():
             o = self.cfg.outcomes[key]
             d.heading(o.label, 3)
             d.paragraph(self.did_sentence(key))
             if ev.dropped:
-                d.paragraph(f"{len(ev.dropped)} provider(s) left out of this panel (missing months or a stretch of "
-                            f"nothing reported): {', '.join(ev.dropped)}.")
+                d.paragraph(
+                    f"{len(ev.dropped)} provider(s) left out of this panel (missing months or a stretch of "
+                    f"nothing reported): {', '.join(ev.dropped)}."
+                )
             d.paragraph(self._pretrend_sentence(ev))
             fig, ax = ev.dynamic.plot()
             ax.set_ylabel(f"Effect ({self._unit(key)})")
@@ -308,10 +381,21 @@ class ProgrammeReport:
             d.show_figure(fig)
             g = ev.group.table.reset_index()
             g["cohort"] = pd.to_datetime(g["cohort"]).dt.strftime("starting %Y-%m")
-            d.show_table(g.rename(columns={"cohort": "Cohort", "att": "Effect", "se": "SE", "ci_low": "Band low",
-                                           "ci_high": "Band high"}),
-                         rule=self.cfg.disclosure.preset, caption=f"Effect by cohort ({self._unit(key)})",
-                         formats={c: (lambda v: f"{v:+.2f}") for c in ("Effect", "Band low", "Band high")} | {"SE": lambda v: f"{v:.2f}"})
+            d.show_table(
+                g.rename(
+                    columns={
+                        "cohort": "Cohort",
+                        "att": "Effect",
+                        "se": "SE",
+                        "ci_low": "Band low",
+                        "ci_high": "Band high",
+                    }
+                ),
+                rule=self.cfg.disclosure.preset,
+                caption=f"Effect by cohort ({self._unit(key)})",
+                formats={c: (lambda v: f"{v:+.2f}") for c in ("Effect", "Band low", "Band high")}
+                | {"SE": lambda v: f"{v:.2f}"},
+            )
 
     def _pretrend_sentence(self, ev: OutcomeEvaluation) -> str:
         pre = ev.dynamic.table[ev.dynamic.table.index < 0]
@@ -319,28 +403,39 @@ class ProgrammeReport:
             return "No pre-coaching event times to check parallel trends."
         inside = ((pre["ci_low"] <= 0) & (pre["ci_high"] >= 0)).mean()
         test = _quiet(ev.dynamic.pretrend_test, notes=ev.notes)
-        wald = ("" if not np.isfinite(test["p_value"]) else
-                f" A joint Wald test that the {test['df']} pre-coaching event-time effects are all zero gives "
-                f"p = {test['p_value']:.3f}{' (a warning sign)' if test['p_value'] < 0.05 else ''}.")
-        return (f"Parallel-trends check: {inside:.0%} of the {len(pre)} pre-coaching event-time estimates have bands that "
-                f"include zero.{wald}")
+        wald = (
+            ""
+            if not np.isfinite(test["p_value"])
+            else f" A joint Wald test that the {test['df']} pre-coaching event-time effects are all zero gives "
+            f"p = {test['p_value']:.3f}{' (a warning sign)' if test['p_value'] < 0.05 else ''}."
+        )
+        return (
+            f"Parallel-trends check: {inside:.0%} of the {len(pre)} pre-coaching event-time estimates have bands that "
+            f"include zero.{wald}"
+        )
 
     def twfe_and_bacon(self) -> None:
         """Section 4: why not two-way fixed effects."""
         d.heading("Two-way fixed effects and the Goodman-Bacon decomposition")
-        d.paragraph("A two-way fixed-effects regression averages every 2x2 comparison in the data, including 'later vs "
-                    "earlier coached' ones that use already-coached providers as controls. When effects build up over "
-                    "time those comparisons are biased, so the TWFE estimate can differ from the staggered DiD.")
+        d.paragraph(
+            "A two-way fixed-effects regression averages every 2x2 comparison in the data, including 'later vs "
+            "earlier coached' ones that use already-coached providers as controls. When effects build up over "
+            "time those comparisons are biased, so the TWFE estimate can differ from the staggered DiD."
+        )
         for key, ev in self.outcomes.items():
             o = self.cfg.outcomes[key]
             if not o.headline or ev.twfe is None:
                 continue
-            d.paragraph(f"{o.name}: TWFE {ev.twfe.estimate:+.2f} (95% CI {ev.twfe.ci_low:+.2f} to {ev.twfe.ci_high:+.2f}) "
-                        f"against the staggered DiD {ev.simple.overall.att:+.2f} ({self._unit(key)}).")
+            d.paragraph(
+                f"{o.name}: TWFE {ev.twfe.estimate:+.2f} (95% CI {ev.twfe.ci_low:+.2f} to {ev.twfe.ci_high:+.2f}) "
+                f"against the staggered DiD {ev.simple.overall.att:+.2f} ({self._unit(key)})."
+            )
             t = ev.bacon.summary_by_type().reset_index()
-            d.show_table(t.rename(columns={"type": "Comparison", "estimate": "Average 2x2 estimate", "weight": "Weight"}),
-                         rule=self.cfg.disclosure.preset,
-                         formats={"Average 2x2 estimate": lambda v: f"{v:+.2f}", "Weight": lambda v: f"{v:.1%}"})
+            d.show_table(
+                t.rename(columns={"type": "Comparison", "estimate": "Average 2x2 estimate", "weight": "Weight"}),
+                rule=self.cfg.disclosure.preset,
+                formats={"Average 2x2 estimate": lambda v: f"{v:+.2f}", "Weight": lambda v: f"{v:.1%}"},
+            )
             fig, ax = ev.bacon.plot()
             ax.set_title(f"{o.name}: the 2x2 comparisons inside TWFE")
             d.show_figure(fig)
@@ -348,17 +443,22 @@ class ProgrammeReport:
     def pooled_its(self) -> None:
         """Section 5: per-provider ITS effects pooled by random effects, with forest plots."""
         d.heading("Provider effects pooled")
-        d.paragraph(f"Each provider's interrupted time series gives the ratio of what happened to what pre-coaching "
-                    f"trends predicted in month {POOL_MONTH} of coaching; providers whose data do not yet reach month "
-                    f"{POOL_MONTH} are not pooled. The diamond is the pooled effect; the dashed line where a new "
-                    "provider's effect would likely fall.")
+        d.paragraph(
+            f"Each provider's interrupted time series gives the ratio of what happened to what pre-coaching "
+            f"trends predicted in month {POOL_MONTH} of coaching; providers whose data do not yet reach month "
+            f"{POOL_MONTH} are not pooled. The diamond is the pooled effect; the dashed line where a new "
+            "provider's effect would likely fall."
+        )
         for key, ev in self.outcomes.items():
             o = self.cfg.outcomes[key]
             if not o.headline or ev.pooled is None:
                 continue
             d.paragraph(self.pooled_sentence(key))
-            fig, ax = ev.pooled.forest_plot(transform=np.exp, xlabel="Ratio (1 = no change)",
-                                            title=f"{o.name}: ratio to expected in month {POOL_MONTH}, by provider")
+            fig, ax = ev.pooled.forest_plot(
+                transform=np.exp,
+                xlabel="Ratio (1 = no change)",
+                title=f"{o.name}: ratio to expected in month {POOL_MONTH}, by provider",
+            )
             fig.set_size_inches(8, max(4, 0.18 * ev.pooled.k + 2))
             d.show_figure(fig)
 
@@ -369,23 +469,40 @@ class ProgrammeReport:
         for key, ev in self.outcomes.items():
             o = self.cfg.outcomes[key]
             for c, g in ev.group.table.iterrows():
-                rows.append({"Outcome": o.name, "Cohort start": f"{pd.Timestamp(c):%Y-%m}",
-                             "DiD effect (band)": f"{g['att']:+.2f} ({g['ci_low']:+.2f} to {g['ci_high']:+.2f})", "Unit": self._unit(key)})
-        d.show_table(pd.DataFrame(rows), rule=self.cfg.disclosure.preset,
-                     caption="Later cohorts have had less time in coaching, so smaller effects are expected while effects build up.")
+                rows.append(
+                    {
+                        "Outcome": o.name,
+                        "Cohort start": f"{pd.Timestamp(c):%Y-%m}",
+                        "DiD effect (band)": f"{g['att']:+.2f} ({g['ci_low']:+.2f} to {g['ci_high']:+.2f})",
+                        "Unit": self._unit(key),
+                    }
+                )
+        d.show_table(
+            pd.DataFrame(rows),
+            rule=self.cfg.disclosure.preset,
+            caption="Later cohorts have had less time in coaching, so smaller effects are expected while effects build up.",
+        )
         rows = []
         for key, ev in self.outcomes.items():
             for c, m in ev.pooled_by_cohort.items():
-                rows.append({"Outcome": self.cfg.outcomes[key].name, "Cohort": c, "Providers": m.k,
-                             f"Pooled ITS ratio, month {POOL_MONTH} (95% CI)": f"{np.exp(m.estimate):.2f} ({np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f})"})
+                rows.append(
+                    {
+                        "Outcome": self.cfg.outcomes[key].name,
+                        "Cohort": c,
+                        "Providers": m.k,
+                        f"Pooled ITS ratio, month {POOL_MONTH} (95% CI)": f"{np.exp(m.estimate):.2f} ({np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f})",
+                    }
+                )
         if rows:
             d.show_table(pd.DataFrame(rows), rule=self.cfg.disclosure.preset)
 
     def staff_experience(self) -> None:
         """Section 7: staff survey, staggered DiD by survey year."""
         d.heading("Staff experience")
-        d.paragraph("NHS Staff Survey indicators by provider and year; a survey year counts as after the start when "
-                    "coaching began by September. Comparison: providers not yet coached.")
+        d.paragraph(
+            "NHS Staff Survey indicators by provider and year; a survey year counts as after the start when "
+            "coaching began by September. Comparison: providers not yet coached."
+        )
         rows = []
         for key, r in self.staff.items():
             ind = self.cfg.staff_indicators[key]
@@ -394,9 +511,15 @@ class ProgrammeReport:
                 continue
             s = r["simple"].overall
             good = (s.att > 0) == (ind.improvement == "increase")
-            rows.append({"Indicator": ind.label, "Effect (95% CI)": f"{s.att:+.2f} ({s.ci_low:+.2f} to {s.ci_high:+.2f})",
-                         "Unit": r["scale"], "Direction": "better" if good else "worse",
-                         "Clear?": "yes" if (s.ci_low > 0 or s.ci_high < 0) else "no"})
+            rows.append(
+                {
+                    "Indicator": ind.label,
+                    "Effect (95% CI)": f"{s.att:+.2f} ({s.ci_low:+.2f} to {s.ci_high:+.2f})",
+                    "Unit": r["scale"],
+                    "Direction": "better" if good else "worse",
+                    "Clear?": "yes" if (s.ci_low > 0 or s.ci_high < 0) else "no",
+                }
+            )
         d.show_table(pd.DataFrame(rows), rule=self.cfg.disclosure.preset)
 
     def truth(self) -> None:
@@ -406,40 +529,72 @@ class ProgrammeReport:
         from cocEval.synthetic import true_effects
 
         d.heading("Do the methods recover the known truth?")
-        d.paragraph("These data are synthetic, generated with known effects (truth.csv). Each estimate is set against "
-                    "the true value of the same quantity over the same providers and months.")
+        d.paragraph(
+            "These data are synthetic, generated with known effects (truth.csv). Each estimate is set against "
+            "the true value of the same quantity over the same providers and months."
+        )
         truth = self.prog.truth
         rows = []
         for key, ev in self.outcomes.items():
             o = self.cfg.outcomes[key]
             months = set(ev.panel["month"].dt.strftime("%Y-%m"))
-            sub = truth[(truth["outcome"] == o.numerator) & truth["provider_id"].isin(set(ev.panel["provider_id"]))
-                        & truth["period"].isin(months)]
+            sub = truth[
+                (truth["outcome"] == o.numerator)
+                & truth["provider_id"].isin(set(ev.panel["provider_id"]))
+                & truth["period"].isin(months)
+            ]
             te = true_effects(sub, by=None)
             true_att = float(te["difference"].iloc[0]) * o.display_per / o.per
             s = ev.simple.overall
-            rows.append({"Outcome": o.name, "Estimand": f"ATT, {self._unit(key)}", "Estimate": s.att,
-                         "95% CI": f"{s.ci_low:+.2f} to {s.ci_high:+.2f}", "Truth": true_att,
-                         "Covered": "yes" if s.ci_low <= true_att <= s.ci_high else "no"})
+            rows.append(
+                {
+                    "Outcome": o.name,
+                    "Estimand": f"ATT, {self._unit(key)}",
+                    "Estimate": s.att,
+                    "95% CI": f"{s.ci_low:+.2f} to {s.ci_high:+.2f}",
+                    "Truth": true_att,
+                    "Covered": "yes" if s.ci_low <= true_att <= s.ci_high else "no",
+                }
+            )
             if ev.pooled is not None:
                 true_log = self._true_log_effect(ev, o.numerator)
-                rows.append({"Outcome": o.name, "Estimand": f"pooled log ratio, month {POOL_MONTH}",
-                             "Estimate": ev.pooled.estimate, "95% CI": f"{ev.pooled.ci_low:+.3f} to {ev.pooled.ci_high:+.3f}",
-                             "Truth": true_log, "Covered": "yes" if ev.pooled.ci_low <= true_log <= ev.pooled.ci_high else "no"})
+                rows.append(
+                    {
+                        "Outcome": o.name,
+                        "Estimand": f"pooled log ratio, month {POOL_MONTH}",
+                        "Estimate": ev.pooled.estimate,
+                        "95% CI": f"{ev.pooled.ci_low:+.3f} to {ev.pooled.ci_high:+.3f}",
+                        "Truth": true_log,
+                        "Covered": "yes" if ev.pooled.ci_low <= true_log <= ev.pooled.ci_high else "no",
+                    }
+                )
         for key, r in self.staff.items():
             if "error" in r:
                 continue
             ind = self.cfg.staff_indicators[key]
-            sub = truth[(truth["outcome"] == ind.column) & truth["provider_id"].isin(set(r["panel"]["provider_id"]))
-                        & truth["period"].isin({str(y) for y in r["panel"]["survey_year"]})]
+            sub = truth[
+                (truth["outcome"] == ind.column)
+                & truth["provider_id"].isin(set(r["panel"]["provider_id"]))
+                & truth["period"].isin({str(y) for y in r["panel"]["survey_year"]})
+            ]
             true_att = float(true_effects(sub, by=None)["difference"].iloc[0]) * r["factor"]
             s = r["simple"].overall
-            rows.append({"Outcome": ind.label, "Estimand": f"ATT, {r['scale']}", "Estimate": s.att,
-                         "95% CI": f"{s.ci_low:+.2f} to {s.ci_high:+.2f}", "Truth": true_att,
-                         "Covered": "yes" if s.ci_low <= true_att <= s.ci_high else "no"})
+            rows.append(
+                {
+                    "Outcome": ind.label,
+                    "Estimand": f"ATT, {r['scale']}",
+                    "Estimate": s.att,
+                    "95% CI": f"{s.ci_low:+.2f} to {s.ci_high:+.2f}",
+                    "Truth": true_att,
+                    "Covered": "yes" if s.ci_low <= true_att <= s.ci_high else "no",
+                }
+            )
         t = pd.DataFrame(rows)
-        d.show_table(t, rule=self.cfg.disclosure.preset,
-                     formats={"Estimate": lambda v: f"{v:+.3f}", "Truth": lambda v: f"{v:+.3f}"})
+        d.show_table(
+            t,
+            rule=self.cfg.disclosure.preset,
+            formats={"Estimate": lambda v: f"{v:+.3f}", "Truth": lambda v: f"{v:+.3f}"},
+        )
         covered = (t["Covered"] == "yes").mean()
         d.finding(f"{covered:.0%} of the {len(t)} intervals cover the true value.")
 
@@ -459,26 +614,33 @@ class ProgrammeReport:
         """Section 9: methods, assumptions, provenance."""
         d.heading("Methods, assumptions and provenance")
         o = self.cfg.did
-        d.bullets([
-            f"Staggered DiD (Callaway & Sant'Anna 2021): {o.control_group} controls, {o.method} estimator, varying base "
-            f"period, {'multiplier bootstrap (' + str(o.n_boot) + ' draws) with simultaneous bands' if o.bootstrap else 'analytic standard errors'}, "
-            "clustered by provider. The overall effect averages all coached provider-months, weighting cohorts by size.",
-            "Provider-month panel: rates per 1,000 occupied bed days summed over wards; shares of positive responses in "
-            "percentage points. The provisional latest month is left out; providers with missing months or a stretch of "
-            "nothing reported are left out of that outcome's panel.",
-            "Two-way fixed effects with provider-clustered standard errors (fixest's small-sample convention) and the "
-            "Goodman-Bacon (2021) decomposition.",
-            f"Pooled ITS: each provider's segmented regression with seasonality ({family_words(self.cfg)}); the month-{POOL_MONTH} log ratio pooled by REML random effects "
-            "with the Hartung-Knapp adjustment (as metafor), with a prediction interval.",
-        ])
+        d.bullets(
+            [
+                f"Staggered DiD (Callaway & Sant'Anna 2021): {o.control_group} controls, {o.method} estimator, varying base "
+                f"period, {'multiplier bootstrap (' + str(o.n_boot) + ' draws) with simultaneous bands' if o.bootstrap else 'analytic standard errors'}, "
+                "clustered by provider. The overall effect averages all coached provider-months, weighting cohorts by size.",
+                "Provider-month panel: rates per 1,000 occupied bed days summed over wards; shares of positive responses in "
+                "percentage points. The provisional latest month is left out; providers with missing months or a stretch of "
+                "nothing reported are left out of that outcome's panel.",
+                "Two-way fixed effects with provider-clustered standard errors (fixest's small-sample convention) and the "
+                "Goodman-Bacon (2021) decomposition.",
+                f"Pooled ITS: each provider's segmented regression with seasonality ({family_words(self.cfg)}); the month-{POOL_MONTH} log ratio pooled by REML random effects "
+                "with the Hartung-Knapp adjustment (as metafor), with a prediction interval.",
+            ]
+        )
         notes = sorted({n for ev in self.outcomes.values() for n in ev.notes})
         if notes:
             d.paragraph(f"Model notes ({len(notes)}): " + " | ".join(notes[:30]) + (" ..." if len(notes) > 30 else ""))
-        d.show_table(pd.DataFrame([
-            {"Item": "Data folder", "Value": str(self.prog.source)},
-            {"Item": "Data hash (SHA-256)", "Value": self.prog.data_hash[:16]},
-            {"Item": "cocEval version", "Value": cocEval.__version__},
-            {"Item": "Configuration", "Value": self.config_path},
-            {"Item": "Estimation time", "Value": f"{self.seconds:.1f} s"},
-            {"Item": "Rendered", "Value": time.strftime("%Y-%m-%d %H:%M")},
-        ]), rule=self.cfg.disclosure.preset)
+        d.show_table(
+            pd.DataFrame(
+                [
+                    {"Item": "Data folder", "Value": str(self.prog.source)},
+                    {"Item": "Data hash (SHA-256)", "Value": self.prog.data_hash[:16]},
+                    {"Item": "cocEval version", "Value": cocEval.__version__},
+                    {"Item": "Configuration", "Value": self.config_path},
+                    {"Item": "Estimation time", "Value": f"{self.seconds:.1f} s"},
+                    {"Item": "Rendered", "Value": time.strftime("%Y-%m-%d %H:%M")},
+                ]
+            ),
+            rule=self.cfg.disclosure.preset,
+        )

@@ -77,7 +77,13 @@ class ProviderReport:
         info = part.loc[provider_id]
         if pd.isna(info["start_month"]):
             raise ValueError(f"provider {provider_id!r} never started coaching: no provider report")
-        rep = cls(provider_id, prog, cfg, info, config_path=str(config) if not isinstance(config, ProgrammeConfig) else "in memory")
+        rep = cls(
+            provider_id,
+            prog,
+            cfg,
+            info,
+            config_path=str(config) if not isinstance(config, ProgrammeConfig) else "in memory",
+        )
         use_nhs_style(dpi=cfg.report.dpi)
         rep._fit_outcomes()
         rep._fit_staff()
@@ -102,10 +108,14 @@ class ProviderReport:
         if pd.isna(end):
             return "No end of coaching is recorded, so whether the change lasted cannot be judged."
         if self.sustain_start is None:
-            return (f"Coaching ends in {end:%B %Y}; the data do not yet reach three months beyond it, so whether the "
-                    "change lasted after coaching cannot be judged yet.")
-        return (f"Coaching ended in {end:%B %Y}; the models add a further change in level and trend from "
-                f"{self.sustain_start:%B %Y} to show whether the change lasted.")
+            return (
+                f"Coaching ends in {end:%B %Y}; the data do not yet reach three months beyond it, so whether the "
+                "change lasted after coaching cannot be judged yet."
+            )
+        return (
+            f"Coaching ended in {end:%B %Y}; the models add a further change in level and trend from "
+            f"{self.sustain_start:%B %Y} to show whether the change lasted."
+        )
 
     def _fit_outcomes(self) -> None:
         for key, o in self.cfg.outcomes.items():
@@ -123,9 +133,12 @@ class ProviderReport:
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    self.spc[key] = xmr(sp["value"].to_numpy() * o.display_per / o.per, index=pd.DatetimeIndex(sp["month"]),
-                                        improvement=o.improvement,
-                                        fix_after_n_points=max(12, int((sp["month"] < self.start).sum())))
+                    self.spc[key] = xmr(
+                        sp["value"].to_numpy() * o.display_per / o.per,
+                        index=pd.DatetimeIndex(sp["month"]),
+                        improvement=o.improvement,
+                        fix_after_n_points=max(12, int((sp["month"] < self.start).sum())),
+                    )
                 self.notes += [f"{o.name} SPC: {w.message}" for w in caught]
             except ValueError as exc:
                 self.notes.append(f"{o.name}: SPC chart not drawn ({exc})")
@@ -138,9 +151,15 @@ class ProviderReport:
             except ValueError as exc:
                 self.staff_errors[key] = str(exc)
                 continue
-            self.staff.append(StaffComparison(indicator=key, label=ind.label, **r,
-                                              scale="points" if ind.is_score else "percentage points",
-                                              improvement=ind.improvement))
+            self.staff.append(
+                StaffComparison(
+                    indicator=key,
+                    label=ind.label,
+                    **r,
+                    scale="points" if ind.is_score else "percentage points",
+                    improvement=ind.improvement,
+                )
+            )
 
     # ------------------------------------------------------------------------------------
     # Words
@@ -159,8 +178,15 @@ class ProviderReport:
         post = pred[(pred["period"] >= self.start) & ~pred["excluded"]]
         h = int(min(HEADLINE_MONTH - 1, max(len(post) - 1, 0)))
         e = res.effect_at(h).iloc[0]
-        return {"h": h, "relative": e["relative"], "low": e["relative_low"], "high": e["relative_high"],
-                "absolute": e["absolute"], "abs_low": e["absolute_low"], "abs_high": e["absolute_high"]}
+        return {
+            "h": h,
+            "relative": e["relative"],
+            "low": e["relative_low"],
+            "high": e["relative_high"],
+            "absolute": e["absolute"],
+            "abs_low": e["absolute_low"],
+            "abs_high": e["absolute_high"],
+        }
 
     def effect_sentence(self, key: str) -> str:
         """One plain-English sentence on what changed for an outcome (from the ITS model)."""
@@ -171,12 +197,17 @@ class ProviderReport:
         month = e["h"] + 1
         direction = "lower" if e["relative"] < 0 else "higher"
         lo, hi = (e["abs_low"], e["abs_high"]) if o.is_share else (e["low"], e["high"])
-        sure = ("The 95% interval does not include no change." if (lo > 0 or hi < 0)
-                else "The 95% interval includes no change, so this could be chance.")
+        sure = (
+            "The 95% interval does not include no change."
+            if (lo > 0 or hi < 0)
+            else "The 95% interval includes no change, so this could be chance."
+        )
         good = (e["relative"] < 0) == (o.improvement == "decrease")
         verdict = "an improvement" if good else "a deterioration"
-        return (f"{o.name}: in month {month} of coaching, {_effect_words(o, e)} {direction} than expected had "
-                f"pre-coaching trends continued (95% CI {_effect_range(o, e)}), {verdict}. {sure}")
+        return (
+            f"{o.name}: in month {month} of coaching, {_effect_words(o, e)} {direction} than expected had "
+            f"pre-coaching trends continued (95% CI {_effect_range(o, e)}), {verdict}. {sure}"
+        )
 
     def headlines(self) -> dict[str, str]:
         """Short headline effects for the batch index (headline outcomes only)."""
@@ -201,9 +232,11 @@ class ProviderReport:
         i = self.info
         end = "" if pd.isna(i["coaching_end_month"]) else f" to {i['coaching_end_month']:%B %Y}"
         d.show_html(f"<h1>Culture of Care evaluation: {d.esc(self.name)}</h1>")
-        d.paragraph(f"{self.provider_id} - {i['cohort']}: quality-improvement coaching from "
-                    f"{self.start:%B %Y}{end}, {int(i['wards_enrolled']) if pd.notna(i['wards_enrolled']) else 'unknown'} "
-                    f"wards enrolled. Data {self.prog.months[0]:%B %Y} to {self.prog.months[-1]:%B %Y}.")
+        d.paragraph(
+            f"{self.provider_id} - {i['cohort']}: quality-improvement coaching from "
+            f"{self.start:%B %Y}{end}, {int(i['wards_enrolled']) if pd.notna(i['wards_enrolled']) else 'unknown'} "
+            f"wards enrolled. Data {self.prog.months[0]:%B %Y} to {self.prog.months[-1]:%B %Y}."
+        )
 
     def at_a_glance(self) -> None:
         """Section 1: what changed, by how much, how sure we are."""
@@ -217,25 +250,43 @@ class ProviderReport:
         rows = []
         for key, o in self.cfg.outcomes.items():
             s = self.series[key]
-            base = s[(s["month"] < self.start) & (s["month"] >= self.start - pd.DateOffset(months=self.cfg.report.baseline_months))]
+            base = s[
+                (s["month"] < self.start)
+                & (s["month"] >= self.start - pd.DateOffset(months=self.cfg.report.baseline_months))
+            ]
             post = s[(s["month"] >= self.start) & ~s["excluded"]]
             e = self._headline_effect(key)
             chart = self.spc.get(key)
-            rows.append({
-                "Measure": o.name,
-                "b_n": base["numerator"].sum(), "b_d": base["denominator"].sum(),
-                "p_n": post["numerator"].sum(), "p_d": post["denominator"].sum(),
-                "12 months before coaching": base["numerator"].sum() / max(base["denominator"].sum(), 1) * o.display_per,
-                "Since coaching started": post["numerator"].sum() / max(post["denominator"].sum(), 1) * o.display_per,
-                "Modelled change (95% CI)": "not modelled" if e is None else f"{_effect_signed(o, e)} ({_effect_range(o, e)})",
-                "SPC signal": chart.icon_label() if chart is not None else "",
-            })
+            rows.append(
+                {
+                    "Measure": o.name,
+                    "b_n": base["numerator"].sum(),
+                    "b_d": base["denominator"].sum(),
+                    "p_n": post["numerator"].sum(),
+                    "p_d": post["denominator"].sum(),
+                    "12 months before coaching": base["numerator"].sum()
+                    / max(base["denominator"].sum(), 1)
+                    * o.display_per,
+                    "Since coaching started": post["numerator"].sum()
+                    / max(post["denominator"].sum(), 1)
+                    * o.display_per,
+                    "Modelled change (95% CI)": "not modelled"
+                    if e is None
+                    else f"{_effect_signed(o, e)} ({_effect_range(o, e)})",
+                    "SPC signal": chart.icon_label() if chart is not None else "",
+                }
+            )
         t = pd.DataFrame(rows)
         den = {"12 months before coaching": ("b_n", "b_d"), "Since coaching started": ("p_n", "p_d")}
-        d.show_table(t, rates=den, rule=self.cfg.disclosure.preset, drop=["b_n", "b_d", "p_n", "p_d"],
-                     caption="Rates per 1,000 occupied bed days (restrictive practice) or % positive (patient experience). "
-                             "Modelled change: interrupted time series at month 12 of coaching, or the latest month.",
-                     formats={c: (lambda v: f"{v:.1f}") for c in den})
+        d.show_table(
+            t,
+            rates=den,
+            rule=self.cfg.disclosure.preset,
+            drop=["b_n", "b_d", "p_n", "p_d"],
+            caption="Rates per 1,000 occupied bed days (restrictive practice) or % positive (patient experience). "
+            "Modelled change: interrupted time series at month 12 of coaching, or the latest month.",
+            formats={c: (lambda v: f"{v:.1f}") for c in den},
+        )
         if self.spc:
             fig, axes = _icon_strip({self.cfg.outcomes[k].name: c for k, c in self.spc.items()})
             d.show_figure(fig)
@@ -247,19 +298,33 @@ class ProviderReport:
         zs = zero_stretches(self.prog, self.provider_id)
         prov = provisional_months(self.prog, self.cfg.report.exclude_provisional_months)
         missing = int((wc["months_expected"] - wc["rp_months"]).sum())
-        text = (f"{len(wc)} wards reported restrictive practice for {int(wc['rp_months'].sum())} ward-months; "
-                f"{missing} ward-month(s) are missing.")
+        text = (
+            f"{len(wc)} wards reported restrictive practice for {int(wc['rp_months'].sum())} ward-months; "
+            f"{missing} ward-month(s) are missing."
+        )
         if len(zs):
-            text += (f" The provider reported no restrictive interventions at all for {len(zs)} stretch(es) of three or more "
-                     f"months ({', '.join(f'{r.first_month} to {r.last_month}' for r in zs.itertuples())}) while reporting "
-                     "occupied bed days: treated as a recording gap and left out of the restrictive practice models.")
+            text += (
+                f" The provider reported no restrictive interventions at all for {len(zs)} stretch(es) of three or more "
+                f"months ({', '.join(f'{r.first_month} to {r.last_month}' for r in zs.itertuples())}) while reporting "
+                "occupied bed days: treated as a recording gap and left out of the restrictive practice models."
+            )
         if prov:
             text += f" The latest month ({', '.join(f'{m:%Y-%m}' for m in prov)}) is provisional and left out of the models."
         d.paragraph(text)
-        d.show_table(wc.rename(columns={"ward_id": "Ward", "first_month": "First month", "last_month": "Last month",
-                                        "months_expected": "Months expected", "rp_months": "Restrictive practice months",
-                                        "pe_months": "Patient experience months", "missing_months": "Missing months"}),
-                     rule=self.cfg.disclosure.preset)
+        d.show_table(
+            wc.rename(
+                columns={
+                    "ward_id": "Ward",
+                    "first_month": "First month",
+                    "last_month": "Last month",
+                    "months_expected": "Months expected",
+                    "rp_months": "Restrictive practice months",
+                    "pe_months": "Patient experience months",
+                    "missing_months": "Missing months",
+                }
+            ),
+            rule=self.cfg.disclosure.preset,
+        )
 
     def _outcome_block(self, key: str, *, charts: bool = True) -> None:
         """Words and table for one outcome; its SPC and ITS charts when ``charts``."""
@@ -269,21 +334,39 @@ class ProviderReport:
         if chart is not None:
             d.paragraph(chart.summary())
             if charts:
-                fig, ax = chart.plot(title=f"{o.name}: {chart.headline().lower()}",
-                                     ylabel=o.label + (" (%)" if o.is_share else ""))
+                fig, ax = chart.plot(
+                    title=f"{o.name}: {chart.headline().lower()}", ylabel=o.label + (" (%)" if o.is_share else "")
+                )
                 ax.axvline(self.start, color="#4C6272", linestyle=":", linewidth=1)
-                ax.annotate(" coaching starts", xy=(self.start, 1), xycoords=("data", "axes fraction"), va="top",
-                            fontsize=8, color="#4C6272")
+                ax.annotate(
+                    " coaching starts",
+                    xy=(self.start, 1),
+                    xycoords=("data", "axes fraction"),
+                    va="top",
+                    fontsize=8,
+                    color="#4C6272",
+                )
                 d.show_figure(fig)
         res = self.its.get(key)
         if res is None:
             d.paragraph(f"No interrupted time series model: {self.its_errors.get(key, 'not fitted')}.")
             return
         d.paragraph(res.narrative())
-        eff = res.effects.reset_index(drop=True).rename(columns={"effect": "Effect", "scale": "Scale", "estimate": "Estimate",
-                                                                  "ci_low": "95% CI low", "ci_high": "95% CI high", "p_value": "p-value"})
-        d.show_table(eff, rule=self.cfg.disclosure.preset,
-                     formats={c: (lambda v: f"{v:.3f}") for c in ("Estimate", "95% CI low", "95% CI high", "p-value")})
+        eff = res.effects.reset_index(drop=True).rename(
+            columns={
+                "effect": "Effect",
+                "scale": "Scale",
+                "estimate": "Estimate",
+                "ci_low": "95% CI low",
+                "ci_high": "95% CI high",
+                "p_value": "p-value",
+            }
+        )
+        d.show_table(
+            eff,
+            rule=self.cfg.disclosure.preset,
+            formats={c: (lambda v: f"{v:.3f}") for c in ("Estimate", "95% CI low", "95% CI high", "p-value")},
+        )
         if charts:
             fig, ax = res.plot(title=f"{o.name}: observed and expected without coaching")
             d.show_figure(fig)
@@ -304,19 +387,26 @@ class ProviderReport:
             ax.set_ylabel("per 1,000 occupied bed days")
             if ax is not axes.flat[0] and ax.get_legend() is not None:
                 ax.get_legend().remove()
-        for ax in axes.flat[len(keys):]:
+        for ax in axes.flat[len(keys) :]:
             ax.set_visible(False)
-        fig.suptitle("Restrictive practice by type: observed and expected without coaching (dashed)", x=0.01,
-                     ha="left", fontweight="bold", fontsize=11)
+        fig.suptitle(
+            "Restrictive practice by type: observed and expected without coaching (dashed)",
+            x=0.01,
+            ha="left",
+            fontweight="bold",
+            fontsize=11,
+        )
         fig.tight_layout()
         d.show_figure(fig)
 
     def restrictive_practice(self) -> None:
         """Section 3: SPC and ITS for restrictive interventions; ITS for the key types."""
         d.heading("Restrictive practice")
-        d.paragraph("The SPC chart shows the 12 months before coaching (which set its limits) and the months since. "
-                    "The model charts show what the data would have looked like had pre-coaching trends and seasons "
-                    "continued (dashed) against what happened. " + self.sustain_sentence())
+        d.paragraph(
+            "The SPC chart shows the 12 months before coaching (which set its limits) and the months since. "
+            "The model charts show what the data would have looked like had pre-coaching trends and seasons "
+            "continued (dashed) against what happened. " + self.sustain_sentence()
+        )
         keys = [k for k, o in self.cfg.outcomes.items() if o.table == "restrictive_practice"]
         for key in keys:
             if self.cfg.outcomes[key].headline:
@@ -339,25 +429,39 @@ class ProviderReport:
         unit = 100 if s.scale == "percentage points" else 1
         good = (s.difference > 0) == (s.improvement == "increase")
         clear = s.ci_low > 0 or s.ci_high < 0
-        return (f"{s.label}: from {s.before_year} to {s.after_year} this provider's result changed by "
-                f"{(s.after - s.before) * unit:+.1f} {s.scale}, against {s.comparison_change * unit:+.1f} among "
-                f"{s.n_comparison} providers not yet coached: a difference of {s.difference * unit:+.1f} "
-                f"(95% interval {s.ci_low * unit:+.1f} to {s.ci_high * unit:+.1f}), "
-                f"{'better' if good else 'worse'} than comparison providers"
-                f"{'' if clear else ', but within the range of their changes'}.")
+        return (
+            f"{s.label}: from {s.before_year} to {s.after_year} this provider's result changed by "
+            f"{(s.after - s.before) * unit:+.1f} {s.scale}, against {s.comparison_change * unit:+.1f} among "
+            f"{s.n_comparison} providers not yet coached: a difference of {s.difference * unit:+.1f} "
+            f"(95% interval {s.ci_low * unit:+.1f} to {s.ci_high * unit:+.1f}), "
+            f"{'better' if good else 'worse'} than comparison providers"
+            f"{'' if clear else ', but within the range of their changes'}."
+        )
 
     def staff_experience(self) -> None:
         """Section 5: staff survey before and after the start against providers not yet started."""
         d.heading("Staff experience")
-        d.paragraph("NHS Staff Survey results (fieldwork September to November) the year before and the first year after "
-                    "coaching started, set against the same change among providers not yet coached. The interval shows "
-                    "where a provider without coaching would fall, so it is wide: one provider's change is compared with "
-                    "the spread of others' changes.")
+        d.paragraph(
+            "NHS Staff Survey results (fieldwork September to November) the year before and the first year after "
+            "coaching started, set against the same change among providers not yet coached. The interval shows "
+            "where a provider without coaching would fall, so it is wide: one provider's change is compared with "
+            "the spread of others' changes."
+        )
         for s in self.staff:
             d.paragraph(self._staff_sentence(s))
         if self.staff:
-            rows = [{"Indicator": s.label, "Before": s.before, "After": s.after, "Comparison change": s.comparison_change,
-                     "Difference": s.difference, "95% interval": (s.ci_low, s.ci_high), "scale": s.scale} for s in self.staff]
+            rows = [
+                {
+                    "Indicator": s.label,
+                    "Before": s.before,
+                    "After": s.after,
+                    "Comparison change": s.comparison_change,
+                    "Difference": s.difference,
+                    "95% interval": (s.ci_low, s.ci_high),
+                    "scale": s.scale,
+                }
+                for s in self.staff
+            ]
             t = pd.DataFrame(rows)
 
             def f(row, v):
@@ -365,19 +469,30 @@ class ProviderReport:
 
             for c in ("Before", "After", "Comparison change", "Difference"):
                 t[c] = [f(r, r[c]) for _, r in t.iterrows()]
-            t["95% interval"] = [f"{f(r, r['95% interval'][0])} to {f(r, r['95% interval'][1])}" for _, r in t.iterrows()]
-            d.show_table(t.drop(columns="scale"), rule=self.cfg.disclosure.preset,
-                         caption="Shares are % of respondents; differences of shares are percentage points.")
+            t["95% interval"] = [
+                f"{f(r, r['95% interval'][0])} to {f(r, r['95% interval'][1])}" for _, r in t.iterrows()
+            ]
+            d.show_table(
+                t.drop(columns="scale"),
+                rule=self.cfg.disclosure.preset,
+                caption="Shares are % of respondents; differences of shares are percentage points.",
+            )
         for k, why in self.staff_errors.items():
             d.paragraph(f"{self.cfg.staff_indicators[k].label}: no comparison ({why}).")
 
     def peers(self) -> None:
         """Section 6: funnel plots against all providers, this provider highlighted, peers anonymous."""
         d.heading("Position among peers")
-        last = [m for m in self.prog.months if m not in provisional_months(self.prog, self.cfg.report.exclude_provisional_months)][-12:]
-        d.paragraph(f"All providers over the same 12 months ({last[0]:%B %Y} to {last[-1]:%B %Y}). Other providers are "
-                    "shown as anonymous grey points.")
-        for key, o in self.cfg.outcomes.items():
+        last = [
+            m
+            for m in self.prog.months
+            if m not in provisional_months(self.prog, self.cfg.report.exclude_provisional_months)
+        ][-12:]
+        d.paragraph(
+            f"All providers over the same 12 months ({last[0]:%B %Y} to {last[-1]:%B %Y}). Other providers are "
+            "shown as anonymous grey points."
+        )
+        for _key, o in self.cfg.outcomes.items():
             if not o.headline:
                 continue
             df = getattr(self.prog, o.table)
@@ -389,8 +504,13 @@ class ProviderReport:
             labels = [THIS if p == self.provider_id else f"Peer {i + 1}" for i, p in enumerate(tot.index)]
             fn = funnel_rates if o.table == "restrictive_practice" else funnel_proportions
             kw = {"per": o.per} if o.table == "restrictive_practice" else {}
-            res = fn(tot[o.numerator].to_numpy(), tot[o.denominator].to_numpy(), labels=labels,
-                     overdispersion="additive", **kw)
+            res = fn(
+                tot[o.numerator].to_numpy(),
+                tot[o.denominator].to_numpy(),
+                labels=labels,
+                overdispersion="additive",
+                **kw,
+            )
             d.paragraph(res.summary(highlight=THIS))
             fig, ax = res.plot(highlight=THIS, title=f"{o.name}: this provider against all providers")
             d.show_figure(fig)
@@ -399,21 +519,23 @@ class ProviderReport:
         """Section 7: model choices, diagnostics, provenance."""
         d.heading("Methods, assumptions and provenance")
         opts = self.cfg.its_options(self.provider_id)
-        d.bullets([
-            "Interrupted time series (segmented regression): pre-coaching level and trend, then a change in level and in "
-            "trend from the first month of coaching, and a further change after coaching ended where the data reach it. "
-            f"Models: {family_words(self.cfg)}; restrictive practice counts use occupied bed days as exposure "
-            f"(rate ratios). Seasonality: {opts.seasonality} Fourier pair(s); "
-            f"standard errors: {opts.errors}.",
-            "SPC: NHS Making Data Count XmR charts; limits from the 12 months before coaching; special-cause rules as "
-            "NHSRplotthedots (outside limits; 7-point trend; 2 of 3 close to a limit; 7-point shift).",
-            "Staff survey: this provider's change from the year before to the first year after the start, against the "
-            "changes of providers not yet coached (a prediction interval).",
-            "Funnel plots: exact Poisson/binomial limits (95% and 99.8%) with an additive random-effects adjustment for "
-            "over-dispersion between providers.",
-            "Disclosure control: counts under 5 are suppressed and other counts rounded to the nearest 5; rates are "
-            "suppressed when the count behind them is under 5 or bed days under 100.",
-        ])
+        d.bullets(
+            [
+                "Interrupted time series (segmented regression): pre-coaching level and trend, then a change in level and in "
+                "trend from the first month of coaching, and a further change after coaching ended where the data reach it. "
+                f"Models: {family_words(self.cfg)}; restrictive practice counts use occupied bed days as exposure "
+                f"(rate ratios). Seasonality: {opts.seasonality} Fourier pair(s); "
+                f"standard errors: {opts.errors}.",
+                "SPC: NHS Making Data Count XmR charts; limits from the 12 months before coaching; special-cause rules as "
+                "NHSRplotthedots (outside limits; 7-point trend; 2 of 3 close to a limit; 7-point shift).",
+                "Staff survey: this provider's change from the year before to the first year after the start, against the "
+                "changes of providers not yet coached (a prediction interval).",
+                "Funnel plots: exact Poisson/binomial limits (95% and 99.8%) with an additive random-effects adjustment for "
+                "over-dispersion between providers.",
+                "Disclosure control: counts under 5 are suppressed and other counts rounded to the nearest 5; rates are "
+                "suppressed when the count behind them is under 5 or bed days under 100.",
+            ]
+        )
         diag = []
         for key, res in self.its.items():
             try:
@@ -427,21 +549,36 @@ class ProviderReport:
             row.update(_diagnostic_row(dg))
             diag.append(row)
         if diag:
-            d.show_table(pd.DataFrame(diag), rule=self.cfg.disclosure.preset, caption="ITS model diagnostics (p-values)",
-                         formats={c: (lambda v: f"{v:.3f}") for c in pd.DataFrame(diag).columns if c != "Model"})
+            d.show_table(
+                pd.DataFrame(diag),
+                rule=self.cfg.disclosure.preset,
+                caption="ITS model diagnostics (p-values)",
+                formats={c: (lambda v: f"{v:.3f}") for c in pd.DataFrame(diag).columns if c != "Model"},
+            )
         if self.notes:
             d.paragraph("Model notes: " + " ".join(sorted(set(self.notes))))
-        d.show_table(pd.DataFrame([
-            {"Item": "Provider", "Value": self.provider_id},
-            {"Item": "Data folder", "Value": str(self.prog.source)},
-            {"Item": "Data hash (SHA-256)", "Value": self.prog.data_hash[:16]},
-            {"Item": "cocEval version", "Value": cocEval.__version__},
-            {"Item": "Configuration", "Value": self.config_path},
-            {"Item": "Months left out of models", "Value": "; ".join(
-                f"{self.cfg.outcomes[k].name}: {', '.join(f'{m:%Y-%m}' for m in v)}" for k, v in self.excluded.items() if v and k in ("restrictive_interventions", "positive_experience"))},
-            {"Item": "Model fitting time", "Value": f"{self.seconds:.1f} s"},
-            {"Item": "Rendered", "Value": time.strftime("%Y-%m-%d %H:%M")},
-        ]), rule=self.cfg.disclosure.preset)
+        d.show_table(
+            pd.DataFrame(
+                [
+                    {"Item": "Provider", "Value": self.provider_id},
+                    {"Item": "Data folder", "Value": str(self.prog.source)},
+                    {"Item": "Data hash (SHA-256)", "Value": self.prog.data_hash[:16]},
+                    {"Item": "cocEval version", "Value": cocEval.__version__},
+                    {"Item": "Configuration", "Value": self.config_path},
+                    {
+                        "Item": "Months left out of models",
+                        "Value": "; ".join(
+                            f"{self.cfg.outcomes[k].name}: {', '.join(f'{m:%Y-%m}' for m in v)}"
+                            for k, v in self.excluded.items()
+                            if v and k in ("restrictive_interventions", "positive_experience")
+                        ),
+                    },
+                    {"Item": "Model fitting time", "Value": f"{self.seconds:.1f} s"},
+                    {"Item": "Rendered", "Value": time.strftime("%Y-%m-%d %H:%M")},
+                ]
+            ),
+            rule=self.cfg.disclosure.preset,
+        )
 
 
 def _effect_words(o: Outcome, e: dict) -> str:

@@ -1,0 +1,271 @@
+"""Report sections as data: blocks, and the renderers that turn them into HTML or text.
+
+A report section is a function from inputs to a :class:`Section` (a titled list of blocks:
+:class:`Heading`, :class:`Paragraph`, :class:`Bullets`, :class:`Table`, :class:`Figure`,
+:class:`Callout`). Sections make no display calls, so they are unit-tested as data without a
+kernel. A notebook shows a section by leaving it as a cell's value (``_repr_html_``);
+``print(section)`` in a terminal gives readable text (``__str__``).
+
+Tables and figures are built only by the disclosure gate (:mod:`cocEval.report.gate`), which
+checks every number they carry; the renderer refuses a table or figure that did not pass it.
+
+Examples
+--------
+>>> s = Section("At a glance", [Paragraph("Restraint fell by 11%.", kind="finding")])
+>>> print(s)
+At a glance
+===========
+Restraint fell by 11%.
+>>> "<h2>At a glance</h2>" in s._repr_html_()
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import textwrap
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from cocEval.errors import DisclosureError
+
+__all__ = [
+    "Block",
+    "Bullets",
+    "Callout",
+    "Figure",
+    "Heading",
+    "Paragraph",
+    "Section",
+    "Table",
+    "to_html",
+    "to_text",
+]
+
+
+def esc(value) -> str:
+    """HTML-escape any value as text.
+
+    Examples
+    --------
+    >>> esc("<b>Trust</b>")
+    '&lt;b&gt;Trust&lt;/b&gt;'
+    """
+    return html.escape(str(value))
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A heading (level 1 is the report title)."""
+
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of plain text. ``kind``: 'text', 'finding' (highlighted) or 'note' (small)."""
+
+    text: str
+    kind: Literal["text", "finding", "note"] = "text"
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bulleted list of plain-text items."""
+
+    items: tuple[str, ...]
+
+    def __init__(self, items: Iterable[str]):
+        object.__setattr__(self, "items", tuple(items))
+
+
+@dataclass(frozen=True)
+class Callout:
+    """A boxed message: 'info', 'warning' or 'banner' (shown at the top of a page)."""
+
+    text: str
+    kind: Literal["info", "warning", "banner"] = "info"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table whose cells are already formatted strings, with its caption.
+
+    Build it with :meth:`cocEval.report.gate.Gate.table`; ``frame`` keeps the disclosed values
+    (numbers, or the suppression marker) behind the shown cells. ``_gated`` is set by the gate.
+    """
+
+    shown: pd.DataFrame
+    caption: str = ""
+    frame: pd.DataFrame | None = None
+    _gated: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for c in self.shown.columns:
+            if not isinstance(c, str) or not c.strip() or c.strip().lstrip("-").replace(".", "").isdigit():
+                raise ValueError(f"table column header {c!r} is not a name: headers must be words")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure: PNG bytes, alt text, caption, and the tidy (disclosed) frame behind it.
+
+    Build it with :meth:`cocEval.report.gate.Gate.figure`.
+    """
+
+    png: bytes
+    alt: str
+    caption: str = ""
+    data: pd.DataFrame | None = None
+    _gated: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.alt.strip():
+            raise ValueError("a figure needs alt text")
+
+
+Block = Heading | Paragraph | Bullets | Callout | Table | Figure
+
+
+@dataclass
+class Section:
+    """A titled list of blocks: what one report section shows.
+
+    ``title`` becomes a level-2 heading (none when empty). Sections are iterable and add up
+    (``a + b``), and display themselves in notebooks and terminals.
+    """
+
+    title: str = ""
+    blocks: list = field(default_factory=list)
+    level: int = 2
+
+    def add(self, *blocks: Block | None) -> Section:
+        """Append blocks (``None`` is skipped); returns self for chaining."""
+        self.blocks.extend(b for b in blocks if b is not None)
+        return self
+
+    def all_blocks(self) -> list:
+        """The heading (if titled) followed by the blocks."""
+        return ([Heading(self.title, self.level)] if self.title else []) + list(self.blocks)
+
+    def __iter__(self) -> Iterator:
+        return iter(self.all_blocks())
+
+    def __add__(self, other: Section) -> Section:
+        return Section("", self.all_blocks() + other.all_blocks())
+
+    def of_type(self, kind: type) -> list:
+        """Blocks of one type (e.g. every :class:`Table`), for tests."""
+        return [b for b in self.blocks if isinstance(b, kind)]
+
+    def text(self) -> str:
+        """All the words of the section (prose, tables, captions and alt text), for tests."""
+        return to_text(self)
+
+    def _repr_html_(self) -> str:
+        return to_html(self)
+
+    def __str__(self) -> str:
+        return to_text(self)
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(type(b).__name__ for b in self.blocks[:8])
+        more = f", +{len(self.blocks) - 8} more" if len(self.blocks) > 8 else ""
+        return f"Section({self.title!r}: {kinds}{more})"
+
+
+# ------------------------------------------------------------------------------------------
+# Renderers
+# ------------------------------------------------------------------------------------------
+
+
+def _check_gated(b) -> None:
+    if isinstance(b, Table | Figure) and not b._gated:
+        raise DisclosureError(
+            f"{type(b).__name__} {getattr(b, 'caption', '')!r} did not pass the disclosure gate; "
+            "build tables and figures with cocEval.report.gate.Gate"
+        )
+
+
+def _blocks(obj) -> list:
+    if isinstance(obj, Section):
+        return obj.all_blocks()
+    out: list = []
+    for b in obj:
+        out.extend(_blocks(b) if isinstance(b, Section) else [b])
+    return out
+
+
+def block_html(b) -> str:
+    """One block as HTML (data escaped)."""
+    _check_gated(b)
+    if isinstance(b, Heading):
+        return f"<h{b.level}>{esc(b.text)}</h{b.level}>"
+    if isinstance(b, Paragraph):
+        cls = {"finding": ' class="coc-finding"', "note": ' class="coc-note"'}.get(b.kind, "")
+        return f"<p{cls}>{esc(b.text)}</p>"
+    if isinstance(b, Bullets):
+        return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in b.items) + "</ul>"
+    if isinstance(b, Callout):
+        return f'<div class="coc-callout coc-{b.kind}" role="note">{esc(b.text)}</div>'
+    if isinstance(b, Table):
+        cap = f"<caption>{esc(b.caption)}</caption>" if b.caption else ""
+        head = "".join(f'<th scope="col">{esc(c)}</th>' for c in b.shown.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in b.shown.itertuples(index=False)
+        )
+        return f'<div class="coc-table-wrap"><table class="coc-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    if isinstance(b, Figure):
+        src = "data:image/png;base64," + base64.b64encode(b.png).decode("ascii")
+        cap = f"<figcaption>{esc(b.caption)}</figcaption>" if b.caption else ""
+        return f'<figure class="coc-figure"><img src="{src}" alt="{esc(b.alt)}">{cap}</figure>'
+    raise TypeError(f"not a report block: {type(b).__name__}")
+
+
+def to_html(obj) -> str:
+    """Render a section, or a list of sections and blocks, as HTML."""
+    return "\n".join(block_html(b) for b in _blocks(obj))
+
+
+def _wrap(text: str, width: int = 100) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def block_text(b) -> str:
+    """One block as plain text."""
+    _check_gated(b)
+    if isinstance(b, Heading):
+        return f"{b.text}\n{('=' if b.level <= 2 else '-') * len(b.text)}"
+    if isinstance(b, Paragraph):
+        return _wrap(b.text)
+    if isinstance(b, Bullets):
+        return "\n".join(textwrap.fill(i, 100, initial_indent="- ", subsequent_indent="  ") for i in b.items)
+    if isinstance(b, Callout):
+        return _wrap(f"[{b.kind.upper()}] {b.text}")
+    if isinstance(b, Table):
+        body = b.shown.to_string(index=False)
+        return (f"{b.caption}\n" if b.caption else "") + body
+    if isinstance(b, Figure):
+        return _wrap(f"[Figure: {b.alt}]" + (f" {b.caption}" if b.caption else ""))
+    raise TypeError(f"not a report block: {type(b).__name__}")
+
+
+def to_text(obj) -> str:
+    """Render a section, or a list of sections and blocks, as plain text."""
+    return "\n".join(block_text(b) for b in _blocks(obj))
+
+
+def figure_png(fig, *, dpi: int | None = None) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()

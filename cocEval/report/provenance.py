@@ -1,0 +1,85 @@
+"""Provenance of a report: which code, which dependencies, which data, which config, which seeds.
+
+Shared by the provider and programme reports (their last section) and by the batch manifest.
+No machine paths: the data folder is named by its fingerprint, the config by its hash.
+
+Examples
+--------
+>>> info = provenance(data_hash="ab" * 32, config_hash="cd" * 32, seeds={"did bootstrap": 1})
+>>> sorted(info)[:3]
+['Configuration (SHA-256)', 'Data fingerprint (SHA-256)', 'Dependencies']
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+import cocEval
+
+__all__ = ["DEPENDENCIES", "git_commit", "provenance", "versions"]
+
+#: The libraries whose versions a report names.
+DEPENDENCIES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "pandera",
+    "papermill",
+    "nbconvert",
+    "ipykernel",
+)
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The git commit of the cocEval code (with '+changes' when the tree is dirty), or 'not a git checkout'."""
+    here = Path(cocEval.__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+    return sha[:12] + ("+changes" if dirty else "") if sha else "not a git checkout"
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str]:
+    """Python and key dependency versions."""
+    out = {"python": platform.python_version(), "cocEval": cocEval.__version__}
+    for name in DEPENDENCIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def provenance(*, data_hash: str, config_hash: str, seeds: dict[str, int] | None = None) -> dict[str, str]:
+    """What a report's provenance section shows, as ``{item: value}`` (no machine paths)."""
+    v = versions()
+    return {
+        "cocEval version": v["cocEval"],
+        "Code commit": git_commit(),
+        "Python": v["python"],
+        "Dependencies": ", ".join(f"{k} {v[k]}" for k in DEPENDENCIES),
+        "Data fingerprint (SHA-256)": data_hash[:16],
+        "Configuration (SHA-256)": config_hash[:16],
+        "Random seeds": ", ".join(f"{k}: {s}" for k, s in (seeds or {}).items()) or "none used",
+        "Rendered": pd.Timestamp.now().strftime("%Y-%m-%d %H:%M"),
+    }
