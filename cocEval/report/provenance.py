@@ -6,8 +6,8 @@ No machine paths: the data folder is named by its fingerprint, the config by its
 Examples
 --------
 >>> info = provenance(data_hash="ab" * 32, config_hash="cd" * 32, seeds={"did bootstrap": 1})
->>> sorted(info)[:3]
-['Configuration (SHA-256)', 'Data fingerprint (SHA-256)', 'Dependencies']
+>>> info["Data fingerprint (SHA-256)"], info["Random seeds"]
+('abababababababab', 'did bootstrap: 1')
 """
 
 from __future__ import annotations
