@@ -145,6 +145,8 @@ class TimeCoder:
 
     def point(self, value: Any, what: str) -> int:
         """Code of one value given as an argument (``start="2024-04"``, ``start=25``)."""
+        if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+            raise InputError(f"{what} is missing; give a period like those in the time column")
         if self.kind == "month":
             if isinstance(value, numbers.Integral) and not isinstance(value, bool):
                 raise InputError(f"{what}={value!r} is an integer but the time column holds month dates; give a month")

@@ -414,3 +414,14 @@ def test_seasonality_needs_dates_and_other_argument_errors():
         fit_its(d, "y", "t", 25, family="binomial")
     with pytest.raises(ValueError, match="must come after start"):
         fit_its(d, "y", "t", 25, end=20)
+
+
+def test_min_before_and_after_raise_not_estimable():
+    from cocEval.errors import NotEstimableError
+
+    d = _gauss(n=30)
+    with pytest.raises(NotEstimableError, match="at least 12 are needed before and 6 from the start on"):
+        fit_its(d, "y", "t", 12, errors="ols", min_before=12, min_after=6)
+    fit_its(d, "y", "t", 13, errors="ols", min_before=12, min_after=6)
+    with pytest.raises(ValueError, match="min_after"):
+        fit_its(d, "y", "t", 13, errors="ols", min_after=2)
