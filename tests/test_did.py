@@ -7,6 +7,8 @@ digits); bootstrap SEs and band critical values within 10% (they depend on the r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -581,3 +583,21 @@ def test_option_validation(small):
         _run(small.rename(columns={"y": "z"}))
     with pytest.raises(ValueError, match="time-invariant"):
         _run(small.assign(x=np.arange(len(small), dtype=float)), covariates=["x"])
+
+
+def test_aggregate_does_not_import_attgt_at_run_time():
+    """attgt -> aggregate only: aggregate reads GroupTimeATT for type hints alone (no cycle)."""
+    import ast
+    import dataclasses
+
+    import cocEval.did.aggregate as agg
+    from cocEval.did._options import ATTOptions
+
+    tree = ast.parse(Path(agg.__file__).read_text())
+    runtime = [
+        n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module and n.module.lstrip(".").startswith("attgt")
+    ]
+    assert runtime == []
+    opts = ATTOptions(outcome="y")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.alpha = 0.1  # type: ignore[misc]
