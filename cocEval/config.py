@@ -242,8 +242,8 @@ def load_config(path: str | Path = "params/programme.yaml", **overrides) -> Prog
 
     Examples
     --------
-    >>> cfg = load_config("params/programme.yaml")  # doctest: +SKIP
-    >>> cfg.outcomes["restrictive_interventions"].per  # doctest: +SKIP
+    >>> cfg = load_config("params/programme.yaml")
+    >>> cfg.outcomes["restrictive_interventions"].per
     1000.0
     """
     path = Path(path)

@@ -42,7 +42,7 @@ def use_nhs_style(dpi: int | None = None) -> None:
     >>> from cocEval.style import use_nhs_style, PALETTE
     >>> use_nhs_style()
     >>> import matplotlib as mpl
-    >>> mpl.rcParams["axes.prop_cycle"].by_key()["color"][0] == PALETTE[0].lower() or True
+    >>> mpl.rcParams["axes.prop_cycle"].by_key()["color"][0].lower() == PALETTE[0].lower()
     True
     """
     import matplotlib as mpl

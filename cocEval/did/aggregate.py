@@ -65,7 +65,12 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
 
     Examples
     --------
-    >>> # agg = att_gt(...).aggregate("dynamic", min_e=-12, max_e=12); agg.overall.att
+    >>> from cocEval.did import att_gt
+    >>> from cocEval.synthetic import example_panel
+    >>> res = att_gt(example_panel(), "y", "id", "t", "g", bootstrap=False)
+    >>> agg = aggregate(res, "dynamic", min_e=-2, max_e=2)
+    >>> agg.table.index.tolist(), round(agg.overall.att, 1)
+    ([-2, -1, 0, 1, 2], 1.0)
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -218,7 +223,11 @@ class AggregatedATT(ResultMixin):
 
         Examples
         --------
-        >>> # att_gt(...).aggregate("dynamic", min_e=-12).pretrend_test()["p_value"]
+        >>> from cocEval.did import att_gt
+        >>> from cocEval.synthetic import example_panel
+        >>> res = att_gt(example_panel(), "y", "id", "t", "g", bootstrap=False)
+        >>> 0 <= res.aggregate("dynamic").pretrend_test()["p_value"] <= 1
+        True
         """
         if self.kind != "dynamic":
             raise ValueError("pretrend_test needs the dynamic aggregation")

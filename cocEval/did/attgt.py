@@ -359,7 +359,12 @@ class GroupTimeATT(ResultMixin):
 
         Examples
         --------
-        >>> # res.aggregate("dynamic").table  -> effect by event time
+        >>> from cocEval.did import att_gt
+        >>> from cocEval.synthetic import example_panel
+        >>> res = att_gt(example_panel(), "y", "id", "t", "g", bootstrap=False)
+        >>> dyn = res.aggregate("dynamic")
+        >>> dyn.table.index.name, round(dyn.overall.att, 1)
+        ('event_time', 1.0)
         """
         return _aggregate(self, kind, min_e=min_e, max_e=max_e, balance_e=balance_e)
 
