@@ -64,7 +64,7 @@ class AR1Profile:
     """
 
     def __init__(self, y, X, t, groups, reml: bool):
-        self.y, self.X, self.reml = y, X, reml
+        self.y, self.X, self.reml, self.groups = y, X, reml, groups
         self.lag = np.abs(t[:, None] - t[None, :]).astype(float)
         self.same = groups[:, None] == groups[None, :]
         self.n, self.p = X.shape
@@ -93,7 +93,36 @@ class AR1Profile:
             sigma2 = rss / n
         return ll, {"beta": beta, "r": r, "resid_w": resid_w, "sigma2": sigma2}
 
-    def fit(self) -> Fit:
+    def cov_at(self, phi: float) -> np.ndarray:
+        """Coefficient covariance at a given phi (residual variance on n - p df, as nlme)."""
+        _, st = self.loglik(phi)
+        rinv = np.linalg.inv(st["r"])
+        rss = float(st["resid_w"] @ st["resid_w"])
+        return rss / (self.n - self.p) * rinv @ rinv.T
+
+    def small_sample(self, phi: float, n_series: int) -> tuple[float, np.ndarray, float]:
+        """The small-sample adjustment of ``errors="ar1-reml-adj"``: (adjusted phi, covariance, df).
+
+        Two things make REML AR(1) intervals too narrow in series of a few dozen points: phi is
+        estimated with a downward bias (about -(1 + 3 phi) / m for m points per series, Kendall
+        1954; Marriott & Pope 1954), and the coefficient variance is computed as if phi were
+        known. So the covariance is evaluated at the bias-corrected phi + (1 + 3 phi) / m, and
+        intervals use t quantiles on Satterthwaite degrees of freedom that count the
+        uncertainty of phi (asymptotic variance (1 - phi^2) / m) as well as of sigma^2:
+        ``var(log V_j) = (d log V_j / d phi)^2 (1 - phi^2) / m + 2 / (n - p)``,
+        ``df = 2 / var(log V_j)``, taking the smallest df over the coefficients. The point
+        estimates stay the REML ones. Chosen by ``benchmarks/its_coverage.py``.
+        """
+        m = self.n / n_series
+        adj = float(np.clip(phi + (1 + 3 * phi) / m, -0.98, 0.98))
+        cov = self.cov_at(adj)
+        h = 1e-4
+        lo, hi = np.clip(adj - h, -0.99, 0.99), np.clip(adj + h, -0.99, 0.99)
+        dlog = (np.log(np.diag(self.cov_at(hi))) - np.log(np.diag(self.cov_at(lo)))) / (hi - lo)
+        var_log = dlog**2 * (1 - adj**2) / m + 2 / (self.n - self.p)
+        return adj, cov, float(np.min(2 / var_log))
+
+    def fit(self, adjust: bool = False) -> Fit:
         # optimise on nlme's unconstrained scale z = log((1 + phi) / (1 - phi))
         obj = lambda z: -self.loglik(np.tanh(z / 2))[0]  # noqa: E731
         grid = np.linspace(-6, 6, 25)
@@ -119,7 +148,10 @@ class AR1Profile:
             "loglik": float(ll),
             "method": "REML" if self.reml else "ML",
         }
-        return Fit(st["beta"], cov, self.n - self.p, True, st["resid_w"] / np.sqrt(st["sigma2"]), info)
+        df = float(self.n - self.p)
+        if adjust:
+            info["phi_adjusted"], cov, df = self.small_sample(phi, len(np.unique(self.groups)))
+        return Fit(st["beta"], cov, df, True, st["resid_w"] / np.sqrt(st["sigma2"]), info)
 
 
 def _tri_solve(L, b):
@@ -193,11 +225,15 @@ def fit_glm(y, X, offset, trials, family, errors, maxlags, groups) -> Fit:
     info["dispersion"] = float(res.pearson_chi2 / res.df_resid)
     # quasi families: Pearson dispersion as R's summary.glm. Computed here because statsmodels'
     # scale="X2" works on the proportion scale for a two-column binomial endog and disagrees with R.
-    cov = np.asarray(res.cov_params()) * (info["dispersion"] if quasi else 1.0)
+    # errors="pearson" (negbin): the same scaling on top of the fitted theta, with t intervals.
+    # theta is over-estimated in short series, so glm.nb's SEs are too small; the Pearson
+    # statistic on n - p df measures the variance the model misses (benchmarks/its_coverage.py).
+    scaled = quasi or errors == "pearson"
+    cov = np.asarray(res.cov_params()) * (info["dispersion"] if scaled else 1.0)
     if errors == "newey-west":
         # R's estfun.glm (working residual x working weight x X, dispersion cancelling) is the
         # unit-scale score; bread (X'WX)^-1
         scores = res.model.score_obs(res.params, scale=1.0)
         cov = hac(scores, np.asarray(res.normalized_cov_params), maxlags, groups)
     info["deviance"] = float(res.deviance)
-    return Fit(np.asarray(res.params), cov, res.df_resid, quasi, pearson, info)
+    return Fit(np.asarray(res.params), cov, res.df_resid, scaled, pearson, info)

@@ -12,7 +12,7 @@ scenario to ``benchmarks/its_coverage.py``.
 Examples
 --------
 >>> get_family("negbin").link, get_family("negbin").default_errors
-('log', 'model')
+('log', 'pearson')
 >>> "ar1-reml" in get_family("gaussian").errors
 True
 """
@@ -119,7 +119,7 @@ class Family:
         return self.effect_scale
 
 
-_GAUSSIAN_ERRORS = ("ols", "newey-west", "ar1", "ar1-reml")
+_GAUSSIAN_ERRORS = ("ols", "newey-west", "ar1", "ar1-reml", "ar1-reml-adj")
 _GLM_ERRORS = ("model", "newey-west")
 
 #: Default ``errors`` of each family and why: ``benchmarks/its_coverage.py`` (60 months, 36 before
@@ -134,7 +134,7 @@ REGISTRY: dict[str, Family] = {
             "sigma^2",
             "estimated",
             _GAUSSIAN_ERRORS,
-            "ar1-reml",
+            "ar1-reml-adj",
             None,
             "absolute change",
             "difference",
@@ -169,8 +169,8 @@ REGISTRY: dict[str, Family] = {
             "log",
             "mu + mu^2 / theta",
             "theta",
-            _GLM_ERRORS,
-            "model",
+            (*_GLM_ERRORS, "pearson"),
+            "pearson",
             "exposure",
             "rate ratio",
             "percentage change",
@@ -213,9 +213,11 @@ ALL_ERRORS: tuple[str, ...] = tuple(dict.fromkeys(e for f in REGISTRY.values() f
 ERRORS_WORDS: dict[str, str] = {
     "ols": "independent errors",
     "model": "model-based standard errors",
+    "pearson": "model-based standard errors scaled by the Pearson dispersion (t intervals)",
     "newey-west": "Newey-West standard errors (lag {maxlags})",
     "ar1": "AR(1) errors by ML (phi {phi:.2f})",
     "ar1-reml": "AR(1) errors by REML (phi {phi:.2f})",
+    "ar1-reml-adj": "AR(1) errors by REML with a small-sample adjustment (phi {phi:.2f})",
 }
 
 

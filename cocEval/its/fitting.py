@@ -243,9 +243,9 @@ def _estimate(
     yv = frame["y"].to_numpy()[use]
     groups = frame["group"].to_numpy()[use]
     if fam.name == "gaussian":
-        if errors in ("ar1", "ar1-reml"):
+        if errors.startswith("ar1"):
             t = frame["t"].to_numpy()[use].astype(float)
-            fit = AR1Profile(yv, Xf, t, groups, errors == "ar1-reml").fit()
+            fit = AR1Profile(yv, Xf, t, groups, errors != "ar1").fit(adjust=errors == "ar1-reml-adj")
         else:
             fit = fit_ols(yv, Xf, errors, maxlags, groups)
     else:
