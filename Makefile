@@ -13,11 +13,12 @@ DATA   := data/synthetic
 PYTEST_ARGS ?=
 JOBS ?=
 
-.PHONY: setup data validate reports test lab fixtures benchmarks clean help
+.PHONY: setup data validate reports test lint lab fixtures benchmarks clean help
 
 help:
 	@echo "make reports  - set up and render all reports into reports/"
-	@echo "make test     - set up and run the test suite"
+	@echo "make test     - set up, lint (ruff, mypy) and run the test suite"
+	@echo "make lint     - ruff check, ruff format --check, mypy"
 	@echo "make lab      - open JupyterLab on the cocEval kernel"
 	@echo "make fixtures - regenerate R reference fixtures (installs R from Debian)"
 
@@ -43,8 +44,14 @@ validate: data
 reports: validate
 	$(PY) -m cocEval reports --data $(DATA) $(if $(JOBS),--jobs $(JOBS),)
 
-test: setup data
+test: setup data lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# lint: ruff (lint + format) and mypy (config in pyproject.toml); `make test` runs it first
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -36,7 +36,7 @@ NEVER = np.inf  # code for "never treated" (DiD cohorts)
 _YEAR0 = 1970 * 12  # pandas month ordinals count from January 1970
 
 
-def _show(values, k: int = 5) -> str:
+def _show(values: Any, k: int = 5) -> str:
     values = [v.item() if isinstance(v, np.generic) else v for v in values]
     head = ", ".join(str(v) if not isinstance(v, str) else repr(v) for v in values[:k])
     return head + (f", ... ({len(values)} in all)" if len(values) > k else "")
@@ -156,7 +156,7 @@ class TimeCoder:
                 raise InputError(f"{what}={value!r} is not a month: {err}") from err
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value).is_integer():
             raise InputError(f"{what}={value!r} must be an integer period like the time column")
-        return int(value)
+        return int(float(value))
 
     @staticmethod
     def calendar_month(codes: Any) -> np.ndarray:

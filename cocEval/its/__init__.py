@@ -26,9 +26,14 @@ gaussian        ``lm``                                "ols"
 gaussian        ``lm`` + ``sandwich::NeweyWest``      "newey-west" (Bartlett, ``prewhite=FALSE``,
                                                       ``adjust=TRUE``)
 gaussian        ``nlme::gls(corAR1, method="ML")``    "ar1" (``"ar1-reml"`` for ``method="REML"``)
+gaussian        REML AR(1), small-sample adjusted     "ar1-reml-adj" (default; REML estimates, the
+                                                      covariance at a bias-corrected phi and t on
+                                                      Satterthwaite df; no R equivalent)
 poisson         ``glm(family=poisson)``               "model" or "newey-west"
 quasipoisson    ``glm(family=quasipoisson)``          "model" (Pearson dispersion) or "newey-west"
-negbin          ``MASS::glm.nb``                      "model" (SEs as glm.nb reports) or
+negbin          ``MASS::glm.nb``                      "model" (SEs as glm.nb reports),
+                                                      "pearson" (default; glm.nb SEs scaled by the
+                                                      Pearson dispersion, t intervals) or
                                                       "newey-west"
 binomial        ``glm(cbind(y, n - y), binomial)``    "model" or "newey-west" (needs ``trials``)
 quasibinomial   ``glm(..., quasibinomial)``           "model" (Pearson dispersion) or "newey-west"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ def diagnostics(res: ITSResult, *, lags: int | None = None, warn: bool = True) -
     first = groups == 0
     n = int(first.sum())
     lags = lags or max(1, min(12, n // 5))
-    rows = {}
+    rows: dict[str, tuple[Any, float, bool | None, str]] = {}
     rows["durbin_watson"] = (
         durbin_watson(r[first]),
         np.nan,

@@ -45,10 +45,11 @@ def hac(scores: np.ndarray, bread: np.ndarray, maxlags: int, groups: np.ndarray)
     return bread @ meat @ bread.T * n / (n - k)
 
 
-def fit_ols(y, X, errors, maxlags, groups) -> Fit:
+def fit_ols(y: np.ndarray, X: np.ndarray, errors: str, maxlags: int | None, groups: np.ndarray) -> Fit:
     res = sm.OLS(y, X).fit()
     cov = np.asarray(res.cov_params())
     if errors == "newey-west":
+        assert maxlags is not None, "fit_its sets the Newey-West lag"
         cov = hac(X * res.resid[:, None], np.asarray(res.normalized_cov_params), maxlags, groups)
     return Fit(res.params, cov, res.df_resid, True, res.resid, {"sigma": float(np.sqrt(res.scale))})
 
@@ -63,13 +64,13 @@ class AR1Profile:
     Cholesky factor is cheap.
     """
 
-    def __init__(self, y, X, t, groups, reml: bool):
+    def __init__(self, y: np.ndarray, X: np.ndarray, t: np.ndarray, groups: np.ndarray, reml: bool) -> None:
         self.y, self.X, self.reml, self.groups = y, X, reml, groups
         self.lag = np.abs(t[:, None] - t[None, :]).astype(float)
         self.same = groups[:, None] == groups[None, :]
         self.n, self.p = X.shape
 
-    def _whiten(self, phi):
+    def _whiten(self, phi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         V = np.where(self.same, np.power(phi, self.lag), 0.0)
         L = np.linalg.cholesky(V)
         Xs = _tri_solve(L, self.X)
@@ -154,7 +155,7 @@ class AR1Profile:
         return Fit(st["beta"], cov, df, True, st["resid_w"] / np.sqrt(st["sigma2"]), info)
 
 
-def _tri_solve(L, b):
+def _tri_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
     return linalg.solve_triangular(L, b, lower=True)
 
 
@@ -175,7 +176,16 @@ def nb_loglik(y: np.ndarray, mu: np.ndarray, theta: float) -> float:
 _THETA_MAX = 1e6
 
 
-def fit_glm(y, X, offset, trials, family, errors, maxlags, groups) -> Fit:
+def fit_glm(
+    y: np.ndarray,
+    X: np.ndarray,
+    offset: np.ndarray | None,
+    trials: np.ndarray | None,
+    family: str,
+    errors: str,
+    maxlags: int | None,
+    groups: np.ndarray,
+) -> Fit:
     """GLM fits with statsmodels' IRLS (model-based SEs from the expected information, as R)."""
     fam_ = get_family(family)
     quasi = fam_.quasi
@@ -187,7 +197,7 @@ def fit_glm(y, X, offset, trials, family, errors, maxlags, groups) -> Fit:
         endog = y
         fam = sm.families.Poisson()
 
-    def glm(f):
+    def glm(f: Any) -> Any:
         return sm.GLM(endog, X, family=f, offset=offset).fit(scale=1.0, tol=1e-12, maxiter=200)
 
     res = glm(fam)
@@ -199,7 +209,7 @@ def fit_glm(y, X, offset, trials, family, errors, maxlags, groups) -> Fit:
         # statsmodels' discrete NegativeBinomial reports the joint-Hessian SEs instead.
         start_params = [np.asarray(res.params)]
 
-        def nb_fit(log_theta):
+        def nb_fit(log_theta: float) -> Any:
             r = sm.GLM(endog, X, family=sm.families.NegativeBinomial(alpha=np.exp(-log_theta)), offset=offset).fit(
                 scale=1.0, tol=1e-12, maxiter=200, start_params=start_params[0]
             )
@@ -234,6 +244,7 @@ def fit_glm(y, X, offset, trials, family, errors, maxlags, groups) -> Fit:
         # R's estfun.glm (working residual x working weight x X, dispersion cancelling) is the
         # unit-scale score; bread (X'WX)^-1
         scores = res.model.score_obs(res.params, scale=1.0)
+        assert maxlags is not None, "fit_its sets the Newey-West lag"
         cov = hac(scores, np.asarray(res.normalized_cov_params), maxlags, groups)
     info["deviance"] = float(res.deviance)
     return Fit(np.asarray(res.params), cov, res.df_resid, scaled, pearson, info)

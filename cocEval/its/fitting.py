@@ -306,9 +306,13 @@ def fit_its(
         Binomial denominator column (e.g. responses). Periods with zero trials carry no
         information and are dropped with a warning.
     errors : str, optional
-        Gaussian: "ols", "newey-west", "ar1" (AR(1) errors, ML as ``nlme::gls(corAR1(), "ML")``)
-        or "ar1-reml". Other families: "model" or "newey-west". Default
-        :data:`DEFAULT_ERRORS` [family]; the family's ``errors`` in the registry list them all.
+        Gaussian: "ols", "newey-west", "ar1" (AR(1) errors, ML as ``nlme::gls(corAR1(), "ML")``),
+        "ar1-reml" or "ar1-reml-adj" (REML with a small-sample adjustment: the covariance at a
+        bias-corrected phi and t intervals on Satterthwaite df). Other families: "model" or
+        "newey-west"; negbin also "pearson" (glm.nb SEs scaled by the Pearson dispersion, t
+        intervals). Default :data:`DEFAULT_ERRORS` [family] ("ar1-reml-adj" for gaussian,
+        "pearson" for negbin, "model" otherwise), chosen by ``benchmarks/its_coverage.py``; the
+        family's ``errors`` in the registry list them all.
     maxlags : int, optional
         Newey-West lag; default ``floor(4 (n/100)^(2/9))`` (3 for 60 periods). Lags count rows,
         so excluded periods close up.

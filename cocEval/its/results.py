@@ -7,7 +7,7 @@ the methods here delegate to them so the public API stays on :class:`ITSResult`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from cocEval.its import diagnostics as _diagnostics
 from cocEval.its import effects as _effects
 from cocEval.its import narrative as _narrative
 from cocEval.its import plot as _plot
-from cocEval.its.design import design, stack_control
+from cocEval.its.design import SeriesTime, design, stack_control
 from cocEval.its.engines import Fit
 from cocEval.its.families import get_family
 
@@ -64,22 +64,22 @@ class ITSResult(ResultMixin):
         self,
         *,
         fit: Fit,
-        X,
-        frame,
-        effect_terms,
-        family,
-        errors,
-        outcome,
-        time,
-        start,
-        end,
-        alpha,
-        exposure,
-        trials,
-        notes,
-        controlled,
-        seasonality,
-    ):
+        X: pd.DataFrame,
+        frame: pd.DataFrame,
+        effect_terms: list[str],
+        family: str,
+        errors: str,
+        outcome: str,
+        time: SeriesTime,
+        start: int,
+        end: int | None,
+        alpha: float,
+        exposure: str | None,
+        trials: str | None,
+        notes: list[str],
+        controlled: bool,
+        seasonality: int,
+    ) -> None:
         self._fit, self._X, self._frame = fit, X, frame
         self.family, self.errors, self.outcome, self.alpha = family, errors, outcome, alpha
         self._time, self._start, self._end = time, start, end
@@ -155,7 +155,7 @@ class ITSResult(ResultMixin):
         X = X.reindex(columns=self._X.columns, fill_value=0.0)
         return X.to_numpy(), E.to_numpy()
 
-    def _per(self, per):
+    def _per(self, per: float | None) -> float:
         return (1000.0 if per is None else float(per)) if self.exposure else 1.0
 
     # -- public API ---------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class ITSResult(ResultMixin):
         fr = self._frame[(self._frame["series"] == "treated") & self._frame["fitted_row"]]
         return int((fr["t"] >= self._start).sum())
 
-    def effect_at(self, h=0, *, per: float | None = None) -> pd.DataFrame:
+    def effect_at(self, h: Any = 0, *, per: float | None = None) -> pd.DataFrame:
         """Difference between fitted and counterfactual ``h`` periods after ``start``.
 
         Parameters
@@ -260,7 +260,7 @@ class ITSResult(ResultMixin):
             X, E = self._rows(t, series)
             Xc = X - E
 
-            def band(M):
+            def band(M: np.ndarray) -> list[np.ndarray]:
                 eta = M @ b
                 se = np.sqrt(np.einsum("ij,jk,ik->i", M, V, M))
                 return [self._inv_link(v)[0] * per for v in (eta, eta - crit * se, eta + crit * se)]
@@ -396,7 +396,7 @@ class ITSResult(ResultMixin):
     def _outcome_words(self) -> str:
         return _narrative.outcome_words(self)
 
-    def plot(self, *, ax=None, per: float | None = None, title: str | None = None):
+    def plot(self, *, ax: Any = None, per: float | None = None, title: str | None = None) -> tuple[Any, Any]:
         """Observed points, fitted segments, dashed counterfactual with its band, start/end lines.
 
         Returns
