@@ -141,7 +141,7 @@ def _excluded(exclude: Any, tm: SeriesTime, all_t: np.ndarray) -> set[int]:
     excl = {tm.coder.point(v, "exclude") for v in ex_list}
     unknown = excl - set(all_t.tolist())
     if unknown:
-        warnings.warn(f"exclude: periods {sorted(tm.label(sorted(unknown)))} are not in the data", stacklevel=3)
+        warnings.warn(f"exclude: periods {sorted(tm.label(sorted(unknown)))} are not in the data", stacklevel=4)
     return excl
 
 
@@ -255,6 +255,40 @@ def _estimate(
     if maxlags is not None:
         fit.info["maxlags"] = maxlags
     return fit
+
+
+def _periods(
+    frames: list[dict[str, Any]], tm: SeriesTime, start: Any, end: Any, exclude: Any, notes: list[str]
+) -> tuple[int, int | None, int, set[int]]:
+    """Codes of ``start`` and ``end`` (None when too few periods follow it), the first period
+    and the excluded periods, checked against the series."""
+    s = tm.coder.point(start, "start")
+    all_t = np.concatenate([f["t"] for f in frames])
+    t0 = int(all_t.min())
+    for f in frames:
+        lo, hi = f["t"].min(), f["t"].max()
+        if not (lo < s <= hi):
+            raise InputError(
+                f"start={start!r} lies outside the {'control' if f['is_control'] else 'data'} periods "
+                f"{tm.label([lo])[0]} to {tm.label([hi])[0]}: it must be after the first period and no later than the last"
+            )
+
+    excl = _excluded(exclude, tm, all_t)
+    e = None
+    if end is not None:
+        e = tm.coder.point(end, "end")
+        if e <= s:
+            raise InputError(f"end={end!r} must come after start={start!r}")
+        after = int(np.sum((frames[0]["t"] >= e) & ~np.isin(frames[0]["t"], list(excl))))
+        if after < MIN_PERIODS:
+            msg = (
+                f"end={end!r}: only {after} fitted period(s) from the end of the intervention on (at least "
+                f"{MIN_PERIODS} needed), so sustainability is not estimated and end is ignored"
+            )
+            warnings.warn(msg, stacklevel=3)
+            notes.append(msg)
+            e = None
+    return s, e, t0, excl
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,33 +412,8 @@ def fit_its(
         raise InputError("control's time column must be of the same kind (integers or months) as data's")
     if seasonality and tm.kind != "month":
         raise InputError(f"seasonality={seasonality} needs month dates in {time!r}; it holds integer periods")
-    s = tm.coder.point(start, "start")
-    all_t = np.concatenate([f["t"] for f in frames])
-    t0 = int(all_t.min())
-    for f in frames:
-        lo, hi = f["t"].min(), f["t"].max()
-        if not (lo < s <= hi):
-            raise InputError(
-                f"start={start!r} lies outside the {'control' if f['is_control'] else 'data'} periods "
-                f"{tm.label([lo])[0]} to {tm.label([hi])[0]}: it must be after the first period and no later than the last"
-            )
-
     notes: list[str] = []
-    excl = _excluded(exclude, tm, all_t)
-    e = None
-    if end is not None:
-        e = tm.coder.point(end, "end")
-        if e <= s:
-            raise InputError(f"end={end!r} must come after start={start!r}")
-        after = int(np.sum((frames[0]["t"] >= e) & ~np.isin(frames[0]["t"], list(excl))))
-        if after < MIN_PERIODS:
-            msg = (
-                f"end={end!r}: only {after} fitted period(s) from the end of the intervention on (at least "
-                f"{MIN_PERIODS} needed), so sustainability is not estimated and end is ignored"
-            )
-            warnings.warn(msg, stacklevel=2)
-            notes.append(msg)
-            e = None
+    s, e, t0, excl = _periods(frames, tm, start, end, exclude, notes)
     for f in frames:
         _check_support(f, s, excl, fam, outcome, trials, min_before, min_after, notes)
 

@@ -15,6 +15,8 @@ __all__ = ["plot"]
 
 def plot(res: ITSResult, *, ax: Any = None, per: float | None = None, title: str | None = None) -> tuple[Any, Any]:
     """Implementation of :meth:`ITSResult.plot` (see there)."""
+    # Long but flat: one matplotlib call per chart element (control, observed, excluded, fitted
+    # segments, counterfactual and band, start/end markers, labels), in drawing order.
     from cocEval.style import NHS_BLUE, NHS_GREY, NHS_LIGHT_BLUE, NHS_MID_GREY, new_axes
 
     fig, ax = new_axes(ax)
