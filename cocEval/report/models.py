@@ -79,9 +79,7 @@ class StaffComparison:
             n=self.n_comparison,
             n_label=f"{self.n_comparison} comparison providers",
             improvement=self.improvement,
-            caveats=(
-                "The interval is where a provider without coaching would be expected to fall, so it is wide.",
-            ),
+            caveats=("The interval is where a provider without coaching would be expected to fall, so it is wide.",),
         )
 
 
