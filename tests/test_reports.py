@@ -182,7 +182,8 @@ def test_tiny_counts_suppressed_and_markup_escaped(tmp_path, reduced_config):
     # the at-a-glance rates rest on fewer than 5 events: suppressed
     row = re.search(r"<td>Restrictive interventions</td>(.*?)</tr>", html, flags=re.S).group(1)
     cells = re.findall(r"<td>(.*?)</td>", row)
-    assert cells[0] == "*" and cells[1] == "*", cells
+    assert cells[0] == "per 1,000 occupied bed days", cells  # the unit, then the two rates
+    assert cells[1] == "*" and cells[2] == "*", cells
     assert "not modelled" in _text(html) or "No interrupted time series model" in _text(html)
 
 
@@ -227,3 +228,17 @@ def test_export_html_drops_code_stderr_and_remote_links():
     html = export_html(nbformat.from_dict(nb))
     assert "secret_code" not in html and "noisy" not in html and "shown" in html
     assert not REMOTE.search(html) and "https://" not in html
+
+
+@pytest.mark.parametrize("pid", PROVIDERS)
+def test_provider_page_has_its_own_title_alt_text_and_no_paths(batch, pid):
+    out, _ = batch
+    html = (out / "providers" / f"{pid}.html").read_text()
+    name = pd.read_csv(SYNTHETIC / "participation.csv").set_index("provider_id").at[pid, "provider_name"]
+    assert re.search(r"<title>(.*?)</title>", html).group(1) == f"Culture of Care evaluation: {name}"
+    imgs = re.findall(r"<img[^>]*>", html)
+    assert imgs and all(re.search(r'alt="[^"]{20,}"', i) for i in imgs)
+    text = _text(html)
+    for path in ("/work", "/tmp", "data/synthetic", "programme.yaml"):
+        assert path not in text, path
+    assert "coc-table-wrap" in html and ".coc-table-wrap" in html  # tables scroll in their own box

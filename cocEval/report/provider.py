@@ -300,10 +300,10 @@ class ProviderReport:
         parts = []
         for why, g in ex.groupby("reason", sort=False):
             months = g["month"].sort_values()
+            first, last = w.fmt_month(months.iloc[0]), w.fmt_month(months.iloc[-1])
+            runs = _month_runs(list(months))
             span = (
-                w.fmt_month(months.iloc[0])
-                if len(months) == 1
-                else f"{w.fmt_month(months.iloc[0])} to {w.fmt_month(months.iloc[-1])}"
+                first if len(months) == 1 else f"{first} to {last}" if len(runs) == 1 else f"between {first} and {last}"
             )
             parts.append(f"{len(months)} month{'s' if len(months) > 1 else ''} ({span}; {why})")
         return f"Left out of the model: {' and '.join(parts)}."
@@ -522,7 +522,10 @@ class ProviderReport:
                 rows.append(
                     {
                         "Measure": o.name,
-                        "Months left out": ", ".join(w.fmt_period(m) for m in g["month"]),
+                        "Months left out": ", ".join(
+                            w.fmt_period(a) if a == b else f"{w.fmt_period(a)} to {w.fmt_period(b)}"
+                            for a, b in _month_runs(list(g["month"]))
+                        ),
                         "Number of months": len(g),
                         "Reason": why,
                     }
@@ -710,7 +713,12 @@ class ProviderReport:
                     )
                 )
         else:
-            blocks.append(Paragraph(f"No SPC chart for {o.name}: fewer than 12 months before coaching to set limits."))
+            blocks.append(
+                Paragraph(
+                    f"No SPC chart for {o.name}: fewer than 12 months before coaching that are not left out of the "
+                    "analysis, so there is no baseline to set its limits."
+                )
+            )
         e = self.effect(key)
         if not e.estimable:
             blocks.append(Paragraph(f"No interrupted time series model for {o.name}: {e.reason}."))
@@ -1066,6 +1074,24 @@ class ProviderReport:
 # ------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------
+def _month_runs(months: list) -> list[tuple]:
+    """Consecutive months grouped into ``(first, last)`` runs.
+
+    Examples
+    --------
+    >>> ms = [pd.Timestamp(m) for m in ("2024-01-01", "2024-02-01", "2024-05-01")]
+    >>> [(f"{a:%m}", f"{b:%m}") for a, b in _month_runs(ms)]
+    [('01', '02'), ('05', '05')]
+    """
+    runs: list[list] = []
+    for m in sorted(pd.Timestamp(x) for x in months):
+        if runs and m == runs[-1][1] + pd.DateOffset(months=1):
+            runs[-1][1] = m
+        else:
+            runs.append([m, m])
+    return [(a, b) for a, b in runs]
+
+
 def _ratio(df: pd.DataFrame) -> float:
     d = df["denominator"].sum()
     return float(df["numerator"].sum() / d) if d > 0 else float("nan")
