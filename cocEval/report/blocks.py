@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import textwrap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -202,6 +203,9 @@ def _blocks(obj) -> list:
     return out
 
 
+_IDS = itertools.count(1)
+
+
 def block_html(b) -> str:
     """One block as HTML (data escaped)."""
     _check_gated(b)
@@ -215,12 +219,20 @@ def block_html(b) -> str:
     if isinstance(b, Callout):
         return f'<div class="coc-callout coc-{b.kind}" role="note">{esc(b.text)}</div>'
     if isinstance(b, Table):
-        cap = f"<caption>{esc(b.caption)}</caption>" if b.caption else ""
+        # The caption sits above the table's own scrolling box (so it wraps to the page, not to
+        # the table's width) and names the table for screen readers.
         head = "".join(f'<th scope="col">{esc(c)}</th>' for c in b.shown.columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in b.shown.itertuples(index=False)
         )
-        return f'<div class="coc-table-wrap"><table class="coc-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+        table = f'<table class="coc-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        if not b.caption:
+            return f'<div class="coc-table-wrap" role="region" tabindex="0">{table}</div>'
+        ref = f"coc-t{next(_IDS)}"
+        return (
+            f'<div class="coc-table-block"><p class="coc-caption" id="{ref}">{esc(b.caption)}</p>'
+            f'<div class="coc-table-wrap" role="region" tabindex="0" aria-labelledby="{ref}">{table}</div></div>'
+        )
     if isinstance(b, Figure):
         src = "data:image/png;base64," + base64.b64encode(b.png).decode("ascii")
         cap = f"<figcaption>{esc(b.caption)}</figcaption>" if b.caption else ""
@@ -249,11 +261,34 @@ def block_text(b) -> str:
     if isinstance(b, Callout):
         return _wrap(f"[{b.kind.upper()}] {b.text}")
     if isinstance(b, Table):
-        body = b.shown.to_string(index=False)
-        return (f"{b.caption}\n" if b.caption else "") + body
+        return (_wrap(b.caption) + "\n" if b.caption else "") + _table_text(b.shown)
     if isinstance(b, Figure):
         return _wrap(f"[Figure: {b.alt}]" + (f" {b.caption}" if b.caption else ""))
     raise TypeError(f"not a report block: {type(b).__name__}")
+
+
+def _table_text(t: pd.DataFrame, width: int = 100) -> str:
+    """A table as left-aligned columns; one 'Header: value' block per row when that is too wide.
+
+    Examples
+    --------
+    >>> print(_table_text(pd.DataFrame({"Ward": ["A", "B"], "Months": ["12", "9"]})))
+    Ward  Months
+    A     12
+    B     9
+    """
+    t = t.astype(str)
+    widths = [max([len(c), *map(len, t[c])]) for c in t.columns]
+    if sum(widths) + 2 * (len(widths) - 1) <= width:
+        lines = ["  ".join(str(c).ljust(wd) for c, wd in zip(t.columns, widths)).rstrip()]
+        lines += ["  ".join(v.ljust(wd) for v, wd in zip(row, widths)).rstrip() for row in t.itertuples(index=False)]
+        return "\n".join(lines)
+    out = []
+    for row in t.itertuples(index=False):
+        for c, v in zip(t.columns, row):
+            out.append(textwrap.fill(f"{c}: {v}", width, subsequent_indent="    "))
+        out.append("")
+    return "\n".join(out).rstrip()
 
 
 def to_text(obj) -> str:

@@ -211,8 +211,11 @@ def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key
 
     Examples
     --------
-    >>> cfg, prog, _ = load_inputs()  # doctest: +SKIP
-    >>> fit_outcome(prog, cfg, "SYN001", "restrictive_interventions").its.effects  # doctest: +SKIP
+    >>> from cocEval.config import load_inputs
+    >>> cfg, prog, _ = load_inputs()
+    >>> m = fit_outcome(prog, cfg, "SYN001", "restrictive_interventions")
+    >>> m.error is None, m.excluded
+    (True, [Timestamp('2026-03-01 00:00:00')])
     """
     o = cfg.outcomes[key]
     opts = cfg.its_options(provider_id)

@@ -552,13 +552,23 @@ class ProviderReport:
         ]
         return self.gate.frame(d, counts=["numerator"], rates={value: ("numerator", "denominator")}, values=vals)
 
+    def small_numbers(self, o: Outcome) -> str:
+        """Why a month of an outcome is suppressed, in words (from the disclosure rule)."""
+        r = self.gate.rule
+        what = "events" if o.table == "restrictive_practice" else "positive responses"
+        text = f"fewer than {r.suppress_below} {what}"
+        if r.min_denominator is not None:
+            den = "occupied bed days" if o.table == "restrictive_practice" else "responses"
+            text += f" or fewer than {r.min_denominator:,.0f} {den}"
+        return text
+
     def _suppressed_callout(self, o: Outcome, data: pd.DataFrame, what: str) -> Callout | None:
         n_hidden, n = int(data["suppressed"].sum()), len(data)
         if n and n_hidden / n > MOSTLY_SUPPRESSED:
             return Callout(
-                f"The {what} of {o.name} is not shown: {n_hidden} of {n} months rest on fewer than "
-                f"{self.gate.rule.suppress_below} events or responses and are suppressed to protect privacy, so the "
-                "chart would be mostly gaps. The results in words and tables use every month.",
+                f"The {what} of {o.name} is not shown: {n_hidden} of {n} months rest on {self.small_numbers(o)} and "
+                "are suppressed to protect privacy, so the chart would be mostly gaps. The results in words and "
+                "tables use every month.",
                 kind="info",
             )
         return None
@@ -612,14 +622,22 @@ class ProviderReport:
         data = self._gated_series(key, chart.get_plot_data(), "x", "value")
         for c in ("lcl", "near_lcl"):
             data[c] = data[c].clip(lower=0.0)
+        if o.is_share:
+            for c in ("ucl", "near_ucl"):
+                data[c] = data[c].clip(upper=100.0)
         fig, ax = chart.plot(
             title=f"{o.name}: {_SPC_WORDS[chart.variation].split(' (')[0]} in the latest month",
             ylabel=self.axis_label(o),
             data=data,
             floor=0.0,
             icons=False,
-            suppressed_label=f"Month not shown (fewer than {self.gate.rule.suppress_below})",
+            suppressed_label="Month not shown (small numbers)",
         )
+        if o.is_share:  # a share's axis need not start at 0
+            ax.autoscale(axis="y")
+            ax.set_ylim(auto=True)
+            ax.relim()
+            ax.autoscale_view(scaley=True)
         ax.set_xlabel("Month")
         ax.axvline(self.start, color=NHS_GREY, linestyle=":", linewidth=1)
         ax.annotate(
@@ -651,7 +669,7 @@ class ProviderReport:
         d = self.its_frame(key)
         e = self.effect(key)
         fig, ax = plt.subplots(figsize=(8, 4))
-        _draw_its(ax, d, self.start, self.sustain_start, self.gate.rule.suppress_below)
+        _draw_its(ax, d, self.start, self.sustain_start, zero=not o.is_share)
         ax.set_ylabel(self.axis_label(o))
         ax.set_xlabel("Month")
         ax.set_title(f"{o.name}: {_its_headline(e)}")
@@ -764,14 +782,17 @@ class ProviderReport:
         for ax, key in zip(axes.flat, shown):
             o = self.cfg.outcomes[key]
             d = frames[keys.index(key)]
-            _draw_its(ax, d, self.start, self.sustain_start, self.gate.rule.suppress_below)
+            _draw_its(ax, d, self.start, self.sustain_start, zero=not o.is_share)
             ax.set_title(o.name, fontsize=10)
             ax.set_xlabel("")
             ax.set_ylabel(self.unit(o).strip().replace("occupied bed days", "bed days"))
         for ax in axes.flat[len(shown) :]:
             ax.set_visible(False)
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, fontsize=8, bbox_to_anchor=(0.5, -0.02))
+        legend: dict = {}
+        for ax in axes.flat[: len(shown)]:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                legend.setdefault(lab, h)
+        fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=3, frameon=False, fontsize=8)
         fig.suptitle(
             "Restrictive practice by type: observed and expected without coaching (dashed)",
             x=0.01,
@@ -779,7 +800,7 @@ class ProviderReport:
             fontweight="bold",
             fontsize=11,
         )
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        fig.tight_layout(rect=(0, 0.1 if nrow == 1 else 0.06, 1, 1))
         data = pd.concat([frames[keys.index(k)] for k in shown], ignore_index=True)
         data.attrs = frames[0].attrs
         alt = "; ".join(
@@ -861,7 +882,7 @@ class ProviderReport:
         )
         effects = self.staff_effects()
         for s in self.staff:
-            sec.add(Paragraph(effects[s.indicator].sentence()))
+            sec.add(Paragraph(replace(effects[s.indicator], caveats=()).sentence()))
         if self.staff:
             rows = []
             for s in self.staff:
@@ -945,7 +966,7 @@ class ProviderReport:
                 THIS,
                 outcome=o.name,
                 improvement=o.improvement,
-                period=span,
+                period=f"the 12 months {span}",
                 unit_factor=1.0,
             )
             row = res.table[res.table["label"] == THIS].iloc[0]
@@ -1128,7 +1149,7 @@ def _its_headline(e: EffectSummary) -> str:
     return f"{size} {word} than expected in {month}{sure}"
 
 
-def _draw_its(ax, d: pd.DataFrame, start, sustain, suppress_below: int) -> None:
+def _draw_its(ax, d: pd.DataFrame, start, sustain, *, zero: bool = True) -> None:
     """Observed points (gaps where suppressed), model, and expected without coaching, on ``ax``."""
     kept = d[~d["excluded"].astype(bool)]
     ax.plot(kept["period"], kept["observed"], ls="none", marker="o", ms=4, color=NHS_BLUE, label="Observed")
@@ -1170,9 +1191,10 @@ def _draw_its(ax, d: pd.DataFrame, start, sustain, suppress_below: int) -> None:
             color=NHS_GREY,
             clip_on=False,
             zorder=4,
-            label=f"Month not shown (fewer than {suppress_below})",
+            label="Month not shown (small numbers)",
         )
-    ax.set_ylim(bottom=0)
+    if zero:
+        ax.set_ylim(bottom=0)
     ax.axvline(start, color=NHS_GREY, ls=":", lw=1)
     ax.annotate(
         " coaching starts",
