@@ -242,3 +242,51 @@ def test_provider_page_has_its_own_title_alt_text_and_no_paths(batch, pid):
     for path in ("/work", "/tmp", "data/synthetic", "programme.yaml"):
         assert path not in text, path
     assert "coc-table-wrap" in html and ".coc-table-wrap" in html  # tables scroll in their own box
+
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
+
+
+def test_reports_work_in_a_real_browser(batch):
+    """Headless Chromium (Debian's) opens the index, a provider report and the programme report:
+    no console errors, every image loads and fits, every index link resolves, and at 400 px wide
+    nothing but a table's own box scrolls sideways."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed (apt-get install -y chromium)")
+    out, _ = batch
+    pages = [out / "index.html", out / "providers" / "SYN001.html", out / "programme.html"]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for width in (1200, 400):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                errors: list[str] = []
+                page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                for path in pages:
+                    page.goto(path.as_uri())
+                    assert not errors, (path.name, width, errors)
+                    broken = page.evaluate(
+                        "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)"
+                        " || i.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length"
+                    )
+                    assert broken == 0, (path.name, width)
+                    scroll = page.evaluate(
+                        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                    )
+                    assert scroll <= 1, (path.name, width, scroll)  # the page itself never scrolls sideways
+                    wide = page.evaluate(
+                        "Array.from(document.querySelectorAll('p, li, h1, h2, h3, figcaption, .coc-callout'))"
+                        ".filter(e => !e.closest('.coc-table-wrap, table')"
+                        " && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)"
+                        ".map(e => e.textContent.slice(0, 60))"
+                    )
+                    assert not wide, (path.name, width, wide)
+                    if path.name == "index.html":
+                        hrefs = page.evaluate("Array.from(document.links).map(a => a.getAttribute('href'))")
+                        local = [h for h in hrefs if h and not h.startswith(("#", "mailto:"))]
+                        assert local and all((out / h).is_file() for h in local), local
+                page.close()
+        finally:
+            browser.close()
