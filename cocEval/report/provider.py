@@ -432,6 +432,7 @@ class ProviderReport:
             base = s[
                 (s["month"] < self.start)
                 & (s["month"] >= self.start - pd.DateOffset(months=self.cfg.report.baseline_months))
+                & ~s["excluded"]
             ]
             post = s[(s["month"] >= self.start) & ~s["excluded"]]
             e = self.effect(key)
@@ -465,8 +466,8 @@ class ProviderReport:
                 "responses. Change: interrupted time series, observed against expected had pre-coaching trends "
                 f"continued, in month {HEADLINE_MONTH} of coaching (the start month is month 1) or the latest "
                 "modelled month; restrictive practice as a percentage change, patient experience in percentage "
-                f"points. 'Since coaching started' leaves out the months the models leave out"
-                + (f" (the provisional month {prov})." if prov else "."),
+                f"points. Both periods leave out the months the models leave out (see data completeness)"
+                + (f", such as the provisional month {prov}." if prov else "."),
             )
         )
         return sec
