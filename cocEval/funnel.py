@@ -225,7 +225,7 @@ class FunnelResult(ResultMixin):
 
     def _value_text(self, v: float) -> str:
         if self.kind == "rate":
-            return f"{v:.3g} per {self.per:,g} {self.denominator_name}"
+            return f"{v:,.1f} per {self.per:,g} {self.denominator_name}"
         return f"{100 * v:.1f}%"
 
     def _position_text(self, position: str) -> str:
