@@ -321,6 +321,8 @@ def test_every_exclusion_is_stated_where_the_estimate_is_quoted(rep):
     assert "8 months (September 2022 to April 2023; no restrictive practice recorded" in cav
     assert "1 month (March 2026; provisional" in cav
     assert "March 2026; provisional" in rep.effect("positive_experience").sentence()
+    assert "Left out of the chart: 1 month (March 2026; provisional" in rep.spc_text("restrictive_interventions")
+    assert "the provisional month March 2026 is left out" in rep.peers().blocks[0].text
     # the patient experience model does not leave out the restrictive practice gap
     assert "recording gap" not in " ".join(r35.effect("positive_experience").caveats)
 

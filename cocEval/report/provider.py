@@ -615,7 +615,7 @@ class ProviderReport:
             unit_factor=100.0 if o.is_share else 1.0,
             period=f"months {months[0]} to {months[1]} of coaching ({w.fmt_month(after.index[0])} to "
             f"{w.fmt_month(after.index[-1])})",
-        )
+        ).with_caveats(self.exclusion_caveat(key).replace("the model", "the chart"))
 
     def spc_figure(self, key: str):
         """``(fig, ax, data)``: the SPC chart drawn from disclosed data, lower limit at 0 at least."""
@@ -918,8 +918,10 @@ class ProviderReport:
         span = f"{w.fmt_month(last[0])} to {w.fmt_month(last[-1])}"
         sec.add(
             Paragraph(
-                f"All providers over the same 12 months ({span}). Other providers are shown as anonymous grey points; "
-                "providers whose value rests on a suppressed count are not drawn."
+                f"All providers over the same 12 months ({span}"
+                + (f"; the provisional month {', '.join(w.fmt_month(m) for m in prov)} is left out" if prov else "")
+                + "). Other providers are shown as anonymous grey points; providers whose value rests on a suppressed "
+                "count are not drawn."
             )
         )
         for _key, o in self.cfg.outcomes.items():
