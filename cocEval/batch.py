@@ -74,7 +74,7 @@ class Task:
     html_path: str
     executed_path: str
     key: str
-    kernel: str = "coceval"
+    kernel: str = "cocEval"
     timeout: int = 600
     retries: int = 2
 
