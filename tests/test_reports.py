@@ -317,4 +317,4 @@ def test_every_index_link_resolves_in_a_browser(batch, browser):
     page.close()
     local = [h for h in hrefs if h and not h.startswith(("#", "mailto:"))]
     assert not errors and local and all((out / h).is_file() for h in local), (errors, local)
-    assert {"programme.html", "providers/SYN001.html"} <= set(local)
+    assert "providers/SYN001.html" in local
