@@ -339,6 +339,15 @@ class ProviderReport:
                         f"month {used} from the start of coaching ({w.fmt_month(when)}), "
                         f"{after} month{'s' if after > 1 else ''} after coaching ended"
                     )
+                if e.scale == "difference":  # a linear model of the rate or share itself: state it in its unit
+                    f = 100.0 if o.is_share else 1.0
+                    e = replace(
+                        e,
+                        scale="percentage points" if o.is_share else w.rate_scale(o.per),
+                        estimate=e.estimate / f,
+                        ci_low=e.ci_low / f,
+                        ci_high=e.ci_high / f,
+                    )
                 caveats = tuple(c for c in e.caveats if not c.startswith("Left out of the model"))
                 if used < month:
                     caveats = tuple(c for c in caveats if not c.startswith("Only ")) + (
