@@ -292,9 +292,14 @@ class ProviderReport:
             rows.append({"month": m, "reason": why})
         return pd.DataFrame(rows, columns=["month", "reason"])
 
-    def exclusion_caveat(self, key: str) -> str:
-        """One sentence naming the months left out of an outcome's model, how many and why."""
+    def exclusion_caveat(self, key: str, *, since: pd.Timestamp | None = None, what: str = "the model") -> str:
+        """One sentence naming the months left out of an outcome's model (or chart), how many and why.
+
+        ``since`` keeps only the months from then on (e.g. an SPC chart's first month).
+        """
         ex = self.exclusions(key)
+        if since is not None:
+            ex = ex[ex["month"] >= since]
         if ex.empty:
             return ""
         parts = []
@@ -306,7 +311,7 @@ class ProviderReport:
                 first if len(months) == 1 else f"{first} to {last}" if len(runs) == 1 else f"between {first} and {last}"
             )
             parts.append(f"{len(months)} month{'s' if len(months) > 1 else ''} ({span}; {why})")
-        return f"Left out of the model: {' and '.join(parts)}."
+        return f"Left out of {what}: {' and '.join(parts)}."
 
     def _month_date(self, m: int) -> pd.Timestamp:
         return self.start + pd.DateOffset(months=m - 1)
@@ -624,7 +629,7 @@ class ProviderReport:
             unit_factor=100.0 if o.is_share else 1.0,
             period=f"months {months[0]} to {months[1]} of coaching ({w.fmt_month(after.index[0])} to "
             f"{w.fmt_month(after.index[-1])})",
-        ).with_caveats(self.exclusion_caveat(key).replace("the model", "the chart"))
+        ).with_caveats(self.exclusion_caveat(key, since=t.index[0], what="the chart"))
 
     def spc_figure(self, key: str):
         """``(fig, ax, data)``: the SPC chart drawn from disclosed data, lower limit at 0 at least."""
