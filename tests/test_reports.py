@@ -180,8 +180,8 @@ def test_tiny_counts_suppressed_and_markup_escaped(tmp_path, reduced_config):
     assert "<script>alert" not in html and "<b>Bold" not in html
     assert "&lt;b&gt;Bold &amp; Co&lt;/b&gt;" in html
     # the at-a-glance rates rest on fewer than 5 events: suppressed
-    row = re.search(r"<td>Restrictive interventions</td>(.*?)</tr>", html, flags=re.S).group(1)
-    cells = re.findall(r"<td>(.*?)</td>", row)
+    row = re.search(r"<td[^>]*>Restrictive interventions</td>(.*?)</tr>", html, flags=re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     assert cells[0] == "per 1,000 occupied bed days", cells  # the unit, then the two rates
     assert cells[1] == "*" and cells[2] == "*", cells
     assert "not modelled" in _text(html) or "No interrupted time series model" in _text(html)

@@ -226,8 +226,6 @@ def block_html(b) -> str:
     if isinstance(b, Callout):
         return f'<div class="coc-callout coc-{b.kind}" role="note">{esc(b.text)}</div>'
     if isinstance(b, Table):
-        # The caption sits above the table's own scrolling box (so it wraps to the page, not to
-        # the table's width) and names the table for screen readers.
         head = "".join(f'<th scope="col">{esc(c)}</th>' for c in b.shown.columns)
         attrs = [_disclosure_attrs((b.roles or {}).get(c)) for c in b.shown.columns]
         body = "".join(
@@ -235,12 +233,16 @@ def block_html(b) -> str:
             for row in b.shown.itertuples(index=False)
         )
         rule = f' data-disclosure-rule="{esc(b.rule)}"' if b.rule else ""
-        table = f'<table class="coc-table"{rule}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
         if not b.caption:
+            table = f'<table class="coc-table"{rule}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
             return f'<div class="coc-table-wrap" role="region" tabindex="0">{table}</div>'
+        # The table keeps its <caption> for screen readers and the disclosure audit; the reader sees
+        # the same words above the table's scrolling box, where they wrap to the page's width.
         ref = f"coc-t{next(_IDS)}"
+        cap = f'<caption id="{ref}" class="coc-sr-only">{esc(b.caption)}</caption>'
+        table = f'<table class="coc-table"{rule}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
         return (
-            f'<div class="coc-table-block"><p class="coc-caption" id="{ref}">{esc(b.caption)}</p>'
+            f'<div class="coc-table-block"><p class="coc-caption" aria-hidden="true">{esc(b.caption)}</p>'
             f'<div class="coc-table-wrap" role="region" tabindex="0" aria-labelledby="{ref}">{table}</div></div>'
         )
     if isinstance(b, Figure):
