@@ -484,6 +484,13 @@ class ProviderReport:
                 + (f", such as the provisional month {prov}." if prov else "."),
             )
         )
+        sec.add(
+            Paragraph(
+                "The model's change is the headline: it allows for the trend and seasons before coaching. The SPC "
+                "column only compares each month with the 12 months before coaching, so the two can differ.",
+                kind="note",
+            )
+        )
         return sec
 
     def data_quality(self) -> Section:
