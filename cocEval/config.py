@@ -124,7 +124,7 @@ class DisclosureOptions(_Strict):
 
 
 class ReportOptions(_Strict):
-    kernel: str = "cocEval"
+    kernel: str = "coceval"
     timeout_seconds: int = Field(600, ge=10)
     retries: int = Field(2, ge=0, le=5)
     baseline_months: int = Field(12, ge=6)

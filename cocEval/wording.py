@@ -36,6 +36,7 @@ __all__ = [
     "fmt_p",
     "fmt_pct",
     "fmt_period",
+    "rate_scale",
     "verdict",
 ]
 
@@ -69,6 +70,25 @@ SCALES: dict[str, Scale] = {
     "rate difference": Scale("rate difference", 0.0, 1.0, "", 2, ""),
     "difference": Scale("difference", 0.0, 1.0, "", 3, ""),
 }
+
+
+def rate_scale(per: float = 1000, denominator: str = "occupied bed days") -> str:
+    """The name of the scale of a rate per ``per`` units of ``denominator`` (registered in :data:`SCALES`).
+
+    Differences of such rates are stated in the rate's own unit, e.g. "-1.2 per 1,000 occupied
+    bed days".
+
+    Examples
+    --------
+    >>> name = rate_scale(1000)
+    >>> name, fmt_effect(-1.234, name)
+    ('per 1,000 occupied bed days', '-1.2 per 1,000 occupied bed days')
+    """
+    per_text = f"{per:,.0f}" if float(per).is_integer() else f"{per:,g}"
+    name = f"per {per_text} {denominator}"
+    if name not in SCALES:
+        SCALES[name] = Scale(name, 0.0, 1.0, f" {name}", 1, f" per {per_text}")
+    return name
 
 
 def _scale(scale: str | Scale) -> Scale:
@@ -278,4 +298,12 @@ GLOSSARY: dict[str, str] = {
     "Funnel plot": "Each provider's rate against its size, with limits that narrow for larger providers: points "
     "outside the limits differ from the average by more than chance would explain.",
     "Suppressed (*)": "A count of 1 to 4, or a figure computed from one, hidden to protect privacy.",
+    "Process limits": "The lines on an SPC chart marking the range expected from ordinary month-to-month "
+    "variation, set from the months before coaching.",
+    "Percentage change": "How much higher or lower a rate is than expected, as a share of the expected rate "
+    "(-20% means a fifth lower).",
+    "Provisional month": "The latest month, whose data are still incomplete: left out of the models and never "
+    "quoted as a finding.",
+    "Occupied bed days": "The number of beds in use, summed over the days of the month: the exposure behind "
+    "rates of restrictive practice.",
 }

@@ -3,8 +3,11 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+# The kernel `make setup` installs: `ipykernel install --name cocEval` stores it as "coceval" (kernel
+# names are lower-cased), so the notebooks ask for "coceval" and JupyterLab opens without a dialog.
+KERNEL = "coceval"
 META = {
-    "kernelspec": {"name": "cocEval", "display_name": "Python (cocEval)", "language": "python"},
+    "kernelspec": {"name": KERNEL, "display_name": "Python (cocEval)", "language": "python"},
     "language_info": {"name": "python"},
 }
 
@@ -22,8 +25,8 @@ provider = new_notebook(
         code(
             "# Parameters (papermill injects values after this cell)\n"
             'provider_id = "SYN001"\n'
-            "data_dir = None      # default: the synthetic data in data/synthetic\n"
-            "config = None        # default: params/programme.yaml\n"
+            "data_dir = None  # default: the synthetic data in data/synthetic\n"
+            "config = None  # default: params/programme.yaml\n"
             "summary_path = None  # where the batch runner collects headline effects",
             "parameters",
         ),
@@ -46,6 +49,7 @@ provider = new_notebook(
         code("rep.staff_experience()"),
         code("rep.peers()"),
         code("rep.methods()"),
+        code("rep.provenance()"),
         code("rep.write_summary(summary_path)", "remove_cell"),
     ],
 )
