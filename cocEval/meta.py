@@ -174,8 +174,8 @@ class MetaResult(ResultMixin):
         notes = []
         if self.k >= 2:
             notes.append(
-                f"A new provider's effect would be expected between {w.fmt_interval(f(self.pi_low), f(self.pi_high), sc)} "
-                f"({self.level}% prediction interval)."
+                f"A new provider's effect would be expected between {w.fmt_effect(f(self.pi_low), sc)} and "
+                f"{w.fmt_effect(f(self.pi_high), sc)} ({self.level}% prediction interval)."
             )
         notes.append(w.heterogeneity_words(self.i2, self.tau2, self.k))
         return EffectSummary(

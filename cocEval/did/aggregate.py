@@ -250,7 +250,7 @@ class AggregatedATT(ResultMixin):
         >>> agg = att_gt(df, "y", "id", "t", "g", bootstrap=False).aggregate("dynamic")
         >>> e = agg.effect_summary(outcome="y", improvement="decrease", unit_name="providers")
         >>> e.verdict, e.period, e.n_label
-        ('improvement', 'averaged over event times 0 to 3 (periods 1 to 4 from the start)', '30 providers')
+        ('improvement', 'periods 1 to 4 from the start, on average (event times 0 to 3)', '30 providers')
         """
         from cocEval.effects import EffectSummary
 
@@ -267,14 +267,15 @@ class AggregatedATT(ResultMixin):
                 return EffectSummary.not_estimable(name, f"no estimate at event time {event_time}", scale=scale)
             row = self.table.loc[event_time]
             est, se = float(row["att"]), float(row["se"])
-            period = f"event time {event_time} ({unit_word[:-1]} {event_time + 1} from the start)"
+            period = f"{unit_word[:-1]} {event_time + 1} from the start (event time {event_time})"
             what = "effect at one event time, pointwise interval"
         else:
             est, se = self.overall.att, self.overall.se
             if self.kind == "dynamic":
                 post = self.table.index[self.table.index >= 0]
                 hi = int(post.max()) if len(post) else 0
-                period = f"averaged over event times 0 to {hi} ({unit_word} 1 to {hi + 1} from the start)"
+                word = "months" if unit_word == "months" else "periods"
+                period = f"{word} 1 to {hi + 1} from the start, on average (event times 0 to {hi})"
             else:
                 period = {
                     "simple": "averaged over all periods after the start, weighted by cohort size",
