@@ -73,7 +73,7 @@ SCALES: dict[str, Scale] = {
     "difference": Scale("difference", 0.0, 1.0, "", 3, ""),
     # --- programme report (rates per 1,000 occupied bed days; see rate_scale) ---
     "per 1,000 occupied bed days": Scale(
-        "per 1,000 occupied bed days", 0.0, 1.0, " per 1,000 occupied bed days", 2, " per 1,000 OBD"
+        "per 1,000 occupied bed days", 0.0, 1.0, " per 1,000 occupied bed days", 2, " per 1,000 occupied bed days"
     ),
 }
 

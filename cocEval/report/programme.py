@@ -362,10 +362,12 @@ class ProgrammeReport:
     def _unit_words(self, scale: str) -> str:
         return "percentage points" if scale == "percentage points" else scale.replace("score points", "points")
 
-    def _level(self, value: float, scale: str) -> str:
+    def _level(self, value: float, scale: str, *, unit: bool = True) -> str:
         if scale == "percentage points":
             return w.fmt_pct(value)
-        return w.fmt_effect(value, scale, signed=False)
+        text = w.fmt_effect(value, scale, signed=False)
+        u = w.SCALES[scale].unit
+        return text if unit or not text.endswith(u) else text[: -len(u)]
 
     def did_caveats(self, key: str) -> list[str]:
         """Exclusions of the DiD panel of one outcome, with counts and reasons."""
@@ -556,14 +558,10 @@ class ProgrammeReport:
                 )
             )
             sec.add(
-                Bullets(
-                    [
-                        pretrend_sentence(ev.pretrend),
-                        *e.caveats,
-                        self.twfe_agreement(key),
-                        self.pooled_agreement(key),
-                    ]
-                )
+                Paragraph("Checks and exclusions:"),
+                Bullets([pretrend_sentence(ev.pretrend), *e.caveats]),
+                Paragraph("Do the secondary analyses agree?"),
+                Bullets([self.twfe_agreement(key), self.pooled_agreement(key)]),
             )
             rows.append(self._effect_row(key, e))
         sec.add(
@@ -595,7 +593,7 @@ class ProgrammeReport:
             "Outcome": self.cfg.outcomes[key].name,
             "Effect (95% CI)": bare_effect(e),
             "Unit": unit_words(e.scale),
-            "Pre-coaching level": self._level(ev.baseline, ev.scale),
+            "Pre-coaching level": self._level(ev.baseline, ev.scale, unit=False),
             "Relative to pre-coaching level": w.fmt_effect(e.estimate / ev.baseline, "percentage change")
             if ev.baseline
             else "",
@@ -701,7 +699,7 @@ class ProgrammeReport:
         ax.set_xlabel("Months since coaching started (0 = month 1 of coaching)")
         ax.set_ylabel(f"Effect ({unit})")
         e = self.primary_effect(key)
-        ax.set_title(f"{o.name}: {w.fmt_effect(e.estimate, e.scale, short=True)} on average after the start")
+        ax.set_title(f"{o.name}: {w.fmt_effect(e.estimate, e.scale)} on average after the start")
         ax.legend(frameon=False, fontsize=8)
         post = data[data["event_time"] >= 0]
         alt = (
@@ -946,7 +944,7 @@ class ProgrammeReport:
                     "Indicator": self.cfg.staff_indicators[key].label,
                     "Effect (95% CI)": bare_effect(e),
                     "Unit": unit_words(e.scale),
-                    "Pre-coaching level": self._level(ev.baseline, ev.scale),
+                    "Pre-coaching level": self._level(ev.baseline, ev.scale, unit=False),
                     "Verdict": e.verdict,
                     "Pre-trend test": w.fmt_p(ev.pretrend.get("p_value")) if not ev.error else "",
                     "Providers": e.n_label.split()[0] if e.n_label else "",
