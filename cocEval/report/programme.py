@@ -49,6 +49,13 @@ POOL_MONTH = 12  # pooled ITS effects are read in the 12th month of coaching (mo
 #: The one named pre-trend test of every DiD analysis in this report.
 PRETREND_TEST = "Wald test that the event-study effects before the start are all zero"
 
+#: The Goodman-Bacon comparison types in words.
+BACON_WORDS = {
+    "Earlier vs Later Treated": "Earlier-coached against not-yet-coached later cohorts",
+    "Later vs Earlier Treated": "Later-coached against already-coached cohorts (forbidden)",
+    "Treated vs Untreated": "Coached against never-coached providers",
+}
+
 _VERDICT_WORDS = {
     "improvement": "an improvement",
     "deterioration": "a deterioration",
@@ -99,7 +106,7 @@ def _ids(ids) -> str:
     return ", ".join(map(str, ids))
 
 
-def pretrend_sentence(test: dict, *, unit: str = "month") -> str:
+def pretrend_sentence(test: dict, *, unit: str = "month", label: str = "") -> str:
     """The one pre-trend statement of an analysis: the named test, what it covers, its p-value.
 
     "Consistent with parallel trends" only when the test does not reject at 5%, always with its
@@ -122,6 +129,8 @@ def pretrend_sentence(test: dict, *, unit: str = "month") -> str:
         else f"the event-study effect at event time {first}, the {unit} before coaching started"
     )
     head = f"Pre-trend test ({PRETREND_TEST}; it covers {cover})"
+    if label:  # the test is named once in the section; each analysis gets one statement
+        head = f"{label}: pre-trend test over {cover}"
     if p is None or not np.isfinite(p):
         return f"{head}: could not be computed (singular covariance), so parallel trends is not checked."
     if p < 0.05:
@@ -164,7 +173,7 @@ def unit_words(scale: str) -> str:
     >>> unit_words("percentage points"), unit_words("per 1,000 occupied bed days")
     ('percentage points', 'per 1,000 occupied bed days')
     """
-    return {"score points": "points (0-10)", "percentage change": "% change"}.get(scale, scale)
+    return {"score points": "points (0-10)", "percentage change": "% relative change"}.get(scale, scale)
 
 
 def ci_text(e: EffectSummary) -> str:
@@ -491,15 +500,19 @@ class ProgrammeReport:
         s = ev.bacon.summary_by_type() if ev.bacon is not None else pd.DataFrame(columns=["estimate", "weight"])
         bad_w = float(s["weight"].get("Later vs Earlier Treated", 0.0))
         bad_e = s["estimate"].get("Later vs Earlier Treated", np.nan)
-        why = (
+        forbidden = (
             f"{bad_w:.0%} of its weight rests on 'forbidden' comparisons that use already-coached providers as "
-            f"controls (their average {w.fmt_effect(bad_e, t.scale)}, Goodman-Bacon decomposition); when effects "
-            "build up over time these pull TWFE towards no change"
+            f"controls (their average {w.fmt_effect(bad_e, t.scale)}; Goodman-Bacon decomposition), which are biased "
+            "when effects build up over time"
         )
-        agree = (
-            "agrees with the primary analysis" if t.verdict == p.verdict else "does not agree with the primary analysis"
+        if t.verdict == p.verdict:
+            return f"TWFE: {ci_text(t)}: {_VERDICT_WORDS[t.verdict]}. It agrees with the primary analysis; {forbidden}."
+        return (
+            f"TWFE: {ci_text(t)}: {_VERDICT_WORDS[t.verdict]}. It does not agree with the primary analysis "
+            f"({ci_text(p)}). Why: TWFE averages all before/after comparisons with regression weights rather than "
+            f"comparing each cohort with providers not yet coached, and {forbidden}. The primary analysis avoids "
+            "these comparisons, so where the two differ it is the one to rely on."
         )
-        return f"TWFE: {ci_text(t)}: {_VERDICT_WORDS[t.verdict]}. It {agree}; {why}."
 
     def pooled_agreement(self, key: str) -> str:
         p, m = self.primary_effect(key), self.pooled_effect(key)
@@ -512,7 +525,8 @@ class ProgrammeReport:
         )
         excl = " ".join(self.pool_caveats(key))
         return (
-            f"Pooled ITS: {w.fmt_effect(m.estimate, m.scale)} against expected in {coaching_month_label(POOL_MONTH)} "
+            f"Pooled ITS: {w.fmt_effect(m.estimate, m.scale)} relative change against expected in "
+            f"{coaching_month_label(POOL_MONTH)} "
             f"(95% CI {w.fmt_interval(m.ci_low, m.ci_high, m.scale)}; {m.n} providers): "
             f"{_VERDICT_WORDS[m.verdict]}. It {agree}. It is a different estimand: each provider's level in month "
             f"{POOL_MONTH} against its own projected pre-coaching trend, pooled with random-effects weights, "
@@ -765,6 +779,7 @@ class ProgrammeReport:
     def twfe_and_bacon(self) -> Section:
         """Secondary: two-way fixed effects and why it can differ (Goodman-Bacon)."""
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import PercentFormatter
 
         sec = Section("Two-way fixed effects and the Goodman-Bacon decomposition (secondary)")
         sec.add(
@@ -787,6 +802,9 @@ class ProgrammeReport:
                 }
             )
         sec.add(self.gate.table(pd.DataFrame(rows), caption="TWFE beside the primary analysis, same units."))
+        for key in self.outcomes:
+            if key not in self.headline_keys():
+                sec.add(Paragraph(self.twfe_agreement(key)))
         for key in self.headline_keys():
             ev = self.outcomes[key]
             if ev.bacon is None:
@@ -794,6 +812,7 @@ class ProgrammeReport:
             o = self.cfg.outcomes[key]
             sec.add(Heading(o.label, 3), Paragraph(self.twfe_agreement(key)))
             s = ev.bacon.summary_by_type().reset_index()
+            s["type"] = s["type"].map(BACON_WORDS).fillna(s["type"])
             sec.add(
                 self.gate.table(
                     pd.DataFrame(
@@ -812,13 +831,16 @@ class ProgrammeReport:
                 )
             )
             f, unit = self._axis_unit(ev.scale)
-            d = ev.bacon.table.assign(estimate=ev.bacon.table["estimate"] * f)
+            d = ev.bacon.table.assign(
+                estimate=ev.bacon.table["estimate"] * f, type=ev.bacon.table["type"].map(BACON_WORDS).fillna("other")
+            )
             data = self.gate.frame(d, values=["estimate", "weight"])
             fig, ax = plt.subplots(figsize=(8, 4))
             for i, (typ, g) in enumerate(data.groupby("type")):
                 ax.scatter(g["weight"], g["estimate"], label=typ, color=PALETTE[i % len(PALETTE)], s=18)
             ax.axhline(ev.twfe.estimate * f, color=NHS_GREY, ls="--", lw=1, label="TWFE estimate")
-            ax.set_xlabel("Weight in the TWFE estimate")
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_xlabel("Weight in the TWFE estimate (%)")
             ax.set_ylabel(f"Comparison estimate ({unit})")
             ax.set_title(f"{o.name}: the comparisons inside TWFE")
             ax.legend(frameon=False, fontsize=8)
@@ -841,12 +863,21 @@ class ProgrammeReport:
         m = ev.pooled
         fig, ax = m.forest_plot(
             transform=lambda v: 100 * np.expm1(v),
-            xlabel=f"Change against expected in month {POOL_MONTH} of coaching (%; 0 = no change)",
+            xlabel=f"Relative change against expected in month {POOL_MONTH} of coaching (%; 0 = no change)",
             title=f"{o.name}: month {POOL_MONTH} of coaching against expected, by provider",
         )
         ax.set_xscale("linear")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=8, min_n_ticks=4))
         ax.xaxis.set_major_formatter(ScalarFormatter())
+        num = re.compile(r"(-?[\d.]+) \[(-?[\d.]+), (-?[\d.]+)\](.*)")
+        for t in ax.texts:  # "estimate [low, high] weight" in whole per cent, as the tables
+            if mt := num.fullmatch(t.get_text()):
+                a, lo, hi = (float(x) for x in mt.groups()[:3])
+                t.set_text(f"{a:+.0f}% ({lo:+.0f}% to {hi:+.0f}%){mt.group(4)}")
+        leg = ax.get_legend()
+        if leg is not None:
+            for t in leg.get_texts():
+                t.set_text(t.get_text().replace("Study", "Provider"))
         fig.set_size_inches(8, max(4, 0.2 * m.k + 2))
         return fig, ax
 
@@ -869,7 +900,7 @@ class ProgrammeReport:
             rows.append(
                 {
                     "Outcome": self._name(key),
-                    f"Change in month {POOL_MONTH}, % (95% CI)": bare_effect(e),
+                    f"Relative change in month {POOL_MONTH}, % (95% CI)": bare_effect(e),
                     "Prediction interval": ""
                     if m is None
                     else w.fmt_interval(np.expm1(m.pi_low), np.expm1(m.pi_high), "percentage change"),
@@ -878,7 +909,26 @@ class ProgrammeReport:
                     "Verdict": e.verdict,
                 }
             )
-        sec.add(self.gate.table(pd.DataFrame(rows), caption=" ".join(self.pool_caveats(next(iter(self.outcomes))))))
+        common = [
+            f"{c} ({n} providers) is left out: its data reach only {m} coaching months."
+            for c, n, m in next(iter(self.outcomes.values())).pool_excluded
+        ]
+        sec.add(
+            self.gate.table(
+                pd.DataFrame(rows),
+                caption="Pooled ITS, relative change against each provider's expected level. " + " ".join(common),
+            )
+        )
+        unmodelled = [
+            f"{self._name(k)}: " + "; ".join(f"{p} ({r})" for p, r in ev.not_modelled)
+            for k, ev in self.outcomes.items()
+            if ev.not_modelled
+        ]
+        if unmodelled:
+            sec.add(Paragraph("Providers that could not be modelled, left out of the pooling:"), Bullets(unmodelled))
+        for key in self.outcomes:
+            if key not in self.headline_keys():
+                sec.add(Paragraph(self.pooled_agreement(key)))
         for key in self.headline_keys():
             ev = self.outcomes[key]
             if ev.pooled is None:
@@ -910,7 +960,7 @@ class ProgrammeReport:
                         "Outcome": self._name(key),
                         "Cohort": c,
                         "Providers": str(m.k),
-                        f"Pooled ITS change in month {POOL_MONTH}, % (95% CI)": bare_effect(e),
+                        f"Pooled ITS relative change in month {POOL_MONTH}, % (95% CI)": bare_effect(e),
                         "I²": f"{m.i2:.0f}%",
                     }
                 )
@@ -951,7 +1001,9 @@ class ProgrammeReport:
                 }
             )
             if not ev.error:
-                notes.append(f"{self.cfg.staff_indicators[key].label}: " + pretrend_sentence(ev.pretrend, unit="year"))
+                notes.append(
+                    pretrend_sentence(ev.pretrend, unit="survey year", label=self.cfg.staff_indicators[key].label)
+                )
             if ev.dropped_missing:
                 notes.append(
                     f"{self.cfg.staff_indicators[key].label}: {len(ev.dropped_missing)} provider(s) left out for a "
@@ -959,7 +1011,7 @@ class ProgrammeReport:
                 )
         if rows:
             sec.add(self.gate.table(pd.DataFrame(rows), caption="Staff survey, staggered DiD (secondary)."))
-            sec.add(Bullets(notes))
+            sec.add(Paragraph(f"Pre-trend test of each indicator: {PRETREND_TEST}."), Bullets(notes))
         return sec
 
     def truth(self) -> Section:
@@ -1106,7 +1158,14 @@ class ProgrammeReport:
             "Percentage points",
         ]
         sec.add(Heading("Terms used", 3), Bullets([f"{t}: {w.GLOSSARY[t]}" for t in terms if t in w.GLOSSARY]))
-        notes = sorted({_clean(n) for ev in [*self.outcomes.values(), *self.staff.values()] for n in ev.notes})
+        notes = sorted(
+            {
+                _clean(n)
+                for ev in [*self.outcomes.values(), *self.staff.values()]
+                for n in ev.notes
+                if not n.startswith("provider_month_panel(")  # stated as exclusions where the estimate is quoted
+            }
+        )
         if notes:
             sec.add(
                 Paragraph(
