@@ -492,46 +492,56 @@ class ProgrammeReport:
     # ------------------------------------------------------------------------------------
     # Secondary analyses: do they agree, and if not, why
     # ------------------------------------------------------------------------------------
-    def twfe_agreement(self, key: str) -> str:
+    def twfe_agreement(self, key: str, *, named: bool = False) -> str:
+        """Whether TWFE agrees with the primary analysis, and the reason in words when it does not."""
         p, t = self.primary_effect(key), self.twfe_effect(key)
+        lead = f"{self._name(key)}, TWFE" if named else "TWFE"
         if not t.estimable:
-            return f"TWFE: not computed ({t.reason})."
+            return f"{lead}: not computed ({t.reason})."
         ev = self.outcomes[key]
         s = ev.bacon.summary_by_type() if ev.bacon is not None else pd.DataFrame(columns=["estimate", "weight"])
         bad_w = float(s["weight"].get("Later vs Earlier Treated", 0.0))
         bad_e = s["estimate"].get("Later vs Earlier Treated", np.nan)
         forbidden = (
             f"{bad_w:.0%} of its weight rests on 'forbidden' comparisons that use already-coached providers as "
-            f"controls (their average {w.fmt_effect(bad_e, t.scale)}; Goodman-Bacon decomposition), which are biased "
+            f"controls (their average {w.fmt_effect(bad_e, t.scale)}; Goodman-Bacon decomposition), which bias TWFE "
             "when effects build up over time"
         )
+        head = f"{lead}: {ci_text(t)}: {_VERDICT_WORDS[t.verdict]}."
         if t.verdict == p.verdict:
-            return f"TWFE: {ci_text(t)}: {_VERDICT_WORDS[t.verdict]}. It agrees with the primary analysis; {forbidden}."
+            return f"{head} It agrees with the primary analysis; {forbidden}."
         return (
-            f"TWFE: {ci_text(t)}: {_VERDICT_WORDS[t.verdict]}. It does not agree with the primary analysis "
-            f"({ci_text(p)}). Why: TWFE averages all before/after comparisons with regression weights rather than "
-            f"comparing each cohort with providers not yet coached, and {forbidden}. The primary analysis avoids "
-            "these comparisons, so where the two differ it is the one to rely on."
+            f"{head} It does not agree with the primary analysis, which found {ci_text(p)}: "
+            f"{_VERDICT_WORDS[p.verdict]}. Why: TWFE averages all before/after comparisons with regression weights "
+            f"instead of comparing each cohort with providers not yet coached, and {forbidden}. The primary analysis "
+            "avoids these comparisons, so where the two differ it is the one to rely on."
         )
 
-    def pooled_agreement(self, key: str) -> str:
+    def pooled_agreement(self, key: str, *, named: bool = False) -> str:
+        """Whether the pooled ITS agrees with the primary analysis, and why they can differ."""
         p, m = self.primary_effect(key), self.pooled_effect(key)
+        lead = f"{self._name(key)}, pooled ITS" if named else "Pooled ITS"
         if not m.estimable:
-            return f"Pooled ITS: not estimated ({m.reason})."
+            return f"{lead}: not estimated ({m.reason})."
         ev = self.outcomes[key]
-        rel = p.estimate / ev.baseline if ev.baseline else np.nan
-        agree = (
-            "agrees with the primary analysis" if m.verdict == p.verdict else "does not agree with the primary analysis"
+        rel = w.fmt_effect(p.estimate / ev.baseline if ev.baseline else np.nan, "percentage change")
+        head = (
+            f"{lead}: {w.fmt_effect(m.estimate, m.scale)} relative change against expected in "
+            f"{coaching_month_label(POOL_MONTH)} (95% CI {w.fmt_interval(m.ci_low, m.ci_high, m.scale)}; "
+            f"{m.n} providers): {_VERDICT_WORDS[m.verdict]}."
+        )
+        estimand = (
+            f"each provider's level in month {POOL_MONTH} against its own projected pre-coaching trend, with no "
+            "comparison providers, pooled with random-effects weights; the primary analysis compares with providers "
+            f"not yet coached, averaged over the months since the start ({rel} of the pre-coaching level)"
         )
         excl = " ".join(self.pool_caveats(key))
+        if m.verdict == p.verdict:
+            return f"{head} It agrees with the primary analysis. It is a different estimand: {estimand}. {excl}".strip()
         return (
-            f"Pooled ITS: {w.fmt_effect(m.estimate, m.scale)} relative change against expected in "
-            f"{coaching_month_label(POOL_MONTH)} "
-            f"(95% CI {w.fmt_interval(m.ci_low, m.ci_high, m.scale)}; {m.n} providers): "
-            f"{_VERDICT_WORDS[m.verdict]}. It {agree}. It is a different estimand: each provider's level in month "
-            f"{POOL_MONTH} against its own projected pre-coaching trend, pooled with random-effects weights, "
-            f"beside the primary analysis's {w.fmt_effect(rel, 'percentage change')} relative to the pre-coaching "
-            f"level. {excl}"
+            f"{head} It does not agree with the primary analysis, which found {ci_text(p)}: "
+            f"{_VERDICT_WORDS[p.verdict]}. Why: it is a different estimand: {estimand}; its narrower interval rests on "
+            f"each provider's projected trend being right. {excl}"
         ).strip()
 
     # ------------------------------------------------------------------------------------
@@ -804,7 +814,7 @@ class ProgrammeReport:
         sec.add(self.gate.table(pd.DataFrame(rows), caption="TWFE beside the primary analysis, same units."))
         for key in self.outcomes:
             if key not in self.headline_keys():
-                sec.add(Paragraph(self.twfe_agreement(key)))
+                sec.add(Paragraph(self.twfe_agreement(key, named=True)))
         for key in self.headline_keys():
             ev = self.outcomes[key]
             if ev.bacon is None:
@@ -928,7 +938,7 @@ class ProgrammeReport:
             sec.add(Paragraph("Providers that could not be modelled, left out of the pooling:"), Bullets(unmodelled))
         for key in self.outcomes:
             if key not in self.headline_keys():
-                sec.add(Paragraph(self.pooled_agreement(key)))
+                sec.add(Paragraph(self.pooled_agreement(key, named=True)))
         for key in self.headline_keys():
             ev = self.outcomes[key]
             if ev.pooled is None:
