@@ -138,6 +138,8 @@ def pretrend_sentence(test: dict, *, unit: str = "month", label: str = "") -> st
             f"{head}: {w.fmt_p(p)}, so the test rejects parallel trends: coached and comparison providers already "
             "moved differently before coaching, and the estimate may be biased."
         )
+    if label:
+        return f"{head}: {w.fmt_p(p)}, consistent with parallel trends (the test has limited power)."
     return (
         f"{head}: {w.fmt_p(p)}, consistent with parallel trends. The test has limited power: it can miss a "
         "difference in trends small enough to matter."
@@ -238,8 +240,8 @@ class ProgrammeReport:
         Examples
         --------
         >>> cfg = load_inputs()[0]
-        >>> rep = ProgrammeReport.build(config=cfg.model_copy(update={"staff_indicators": {}}),
-        ...                             outcomes=["positive_experience"])
+        >>> quick = cfg.model_copy(update={"staff_indicators": {}, "did": cfg.did.model_copy(update={"n_boot": 99})})
+        >>> rep = ProgrammeReport.build(config=quick, outcomes=["positive_experience"])
         >>> rep.sections()[0].title
         'Verdict'
         """
@@ -422,7 +424,7 @@ class ProgrammeReport:
             scale=ev.scale,
             improvement=o.improvement,
             event_time=self.cfg.primary_analysis.event_time,
-            unit_name="providers",
+            unit_name="providers in the panel (coached and comparison)",
             caveats=self.did_caveats(key),
         )
 
@@ -466,7 +468,10 @@ class ProgrammeReport:
         if ev.error:
             return EffectSummary.not_estimable(ind.label, ev.error, scale=ev.scale)
         return ev.primary.effect_summary(
-            outcome=ind.label, scale=ev.scale, improvement=ind.improvement, unit_name="providers"
+            outcome=ind.label,
+            scale=ev.scale,
+            improvement=ind.improvement,
+            unit_name="providers in the panel (coached and comparison)",
         )
 
     def headline_keys(self) -> list[str]:
@@ -569,6 +574,8 @@ class ProgrammeReport:
                 "interval excludes no change in the improving direction."
             )
         )
+        summary = [f"{self._name(k)}: {_VERDICT_WORDS[self.primary_effect(k).verdict]}" for k in self.headline_keys()]
+        sec.add(Callout("In short (primary analysis): " + "; ".join(summary) + ".", kind="info"))
         rows = []
         for key in self.headline_keys():
             e = self.primary_effect(key)
@@ -623,7 +630,7 @@ class ProgrammeReport:
             else "",
             "Verdict": e.verdict,
             "Pre-trend test": w.fmt_p(p),
-            "Providers": e.n_label.split()[0] if e.n_label else "",
+            "Providers in the panel": e.n_label.split()[0] if e.n_label else "",
         }
 
     def participation(self) -> Section:
@@ -1007,7 +1014,7 @@ class ProgrammeReport:
                     "Pre-coaching level": self._level(ev.baseline, ev.scale, unit=False),
                     "Verdict": e.verdict,
                     "Pre-trend test": w.fmt_p(ev.pretrend.get("p_value")) if not ev.error else "",
-                    "Providers": e.n_label.split()[0] if e.n_label else "",
+                    "Providers in the panel": e.n_label.split()[0] if e.n_label else "",
                 }
             )
             if not ev.error:
@@ -1021,7 +1028,13 @@ class ProgrammeReport:
                 )
         if rows:
             sec.add(self.gate.table(pd.DataFrame(rows), caption="Staff survey, staggered DiD (secondary)."))
-            sec.add(Paragraph(f"Pre-trend test of each indicator: {PRETREND_TEST}."), Bullets(notes))
+            sec.add(
+                Paragraph(
+                    f"Pre-trend test of each indicator: {PRETREND_TEST}. Not rejecting it does not prove parallel "
+                    "trends: with few survey years the test can miss a difference in trends small enough to matter."
+                ),
+                Bullets(notes),
+            )
         return sec
 
     def truth(self) -> Section:
