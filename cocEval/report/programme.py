@@ -240,7 +240,7 @@ class ProgrammeReport:
         Examples
         --------
         >>> cfg = load_inputs()[0]
-        >>> quick = cfg.model_copy(update={"staff_indicators": {}, "did": cfg.did.model_copy(update={"n_boot": 99})})
+        >>> quick = cfg.model_copy(update={"staff_indicators": {}, "did": cfg.did.model_copy(update={"n_boot": 100})})
         >>> rep = ProgrammeReport.build(config=quick, outcomes=["positive_experience"])
         >>> rep.sections()[0].title
         'Verdict'
