@@ -1209,12 +1209,6 @@ class ProgrammeReport:
         t = pd.DataFrame({"Item": list(info), "Value": list(info.values())})
         return Section("Provenance").add(self.gate.table(t))
 
-    def robustness_placeholder(self) -> Section:
-        """Where "How robust is this?" goes (cocEval.report.robustness, wired in by the lead)."""
-        return Section("How robust is this?").add(
-            Callout("Robustness analyses are not part of this build of the report.", kind="info")
-        )
-
     def sections(self) -> list[Section]:
         """The report's sections in order: verdict, evidence, methods, provenance."""
         return [
