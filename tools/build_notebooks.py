@@ -71,12 +71,9 @@ programme = new_notebook(
             "rep = ProgrammeReport.build(data_dir, config)",
             "remove_cell",
         ),
+        # Each cell shows one Section (report data, rendered by its _repr_html_); no display calls.
         code("rep.title()"),
-        new_markdown_cell(
-            "Did Culture of Care coaching reduce restrictive practice and improve patient and staff experience across the "
-            "programme? Findings come first; the sections after them show how each was reached, and methods come last."
-        ),
-        code("rep.findings()"),
+        code("rep.verdict()"),
         code("rep.participation()"),
         code("rep.staggered_did()"),
         code("rep.twfe_and_bacon()"),
@@ -84,7 +81,13 @@ programme = new_notebook(
         code("rep.cohorts()"),
         code("rep.staff_experience()"),
         code("rep.truth()"),
+        # ---- HOW ROBUST IS THIS? ---------------------------------------------------------------
+        # Placeholder for the lead: replace this comment-only cell with a call to the function in
+        # cocEval/report/robustness.py that returns a Section (e.g. "robustness_section(rep)").
+        code("# How robust is this? (cocEval.report.robustness: wired in by the lead)"),
+        # ---------------------------------------------------------------------------------------
         code("rep.methods()"),
+        code("rep.provenance()"),
         code("rep.write_summary(summary_path)", "remove_cell"),
     ],
 )
