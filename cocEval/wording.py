@@ -81,19 +81,19 @@ SCALES: dict[str, Scale] = {
 def rate_scale(per: float = 1000, denominator: str = "occupied bed days") -> str:
     """The name of the scale of a rate per ``per`` units of ``denominator`` (registered in :data:`SCALES`).
 
-    Differences of such rates are stated in the rate's own unit, e.g. "-1.2 per 1,000 occupied
-    bed days".
+    Differences of such rates are stated in the rate's own unit, to two decimals, e.g. "-1.23 per
+    1,000 occupied bed days".
 
     Examples
     --------
     >>> name = rate_scale(1000)
     >>> name, fmt_effect(-1.234, name)
-    ('per 1,000 occupied bed days', '-1.2 per 1,000 occupied bed days')
+    ('per 1,000 occupied bed days', '-1.23 per 1,000 occupied bed days')
     """
     per_text = f"{per:,.0f}" if float(per).is_integer() else f"{per:,g}"
     name = f"per {per_text} {denominator}"
     if name not in SCALES:
-        SCALES[name] = Scale(name, 0.0, 1.0, f" {name}", 1, f" per {per_text}")
+        SCALES[name] = Scale(name, 0.0, 1.0, f" {name}", 2, f" per {per_text}")
     return name
 
 
