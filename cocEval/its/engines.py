@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import statsmodels.api as sm
-from scipy import linalg, optimize, special
+from scipy import optimize, special
 from statsmodels.stats import sandwich_covariance as sw
 
+from cocEval.errors import InputError
 from cocEval.its.families import get_family
 
 __all__ = ["Fit", "AR1Profile", "fit_ols", "fit_glm", "hac", "nb_loglik"]
@@ -60,30 +61,48 @@ class AR1Profile:
     Written here because statsmodels' GLSAR is iterated feasible GLS (Cochrane-Orcutt style), not
     maximum likelihood, and does not reproduce nlme. Errors within a series are correlated as
     phi^|t_i - t_j| (so excluded periods leave honest gaps); series (treated/control) are
-    independent with a common phi and sigma. Series are short (tens of periods), so the dense
-    Cholesky factor is cheap.
+    independent with a common phi and sigma. The AR(1) process is Markov, so the inverse
+    Cholesky factor of the correlation matrix is the (gap-aware) Prais-Winsten transform: the
+    first point of a series as it is, each later one as (e_t - phi^k e_{t-k}) / sqrt(1 - phi^2k)
+    for a gap of k periods, and log det V = sum log(1 - phi^2k). That is exact and O(n).
     """
 
     def __init__(self, y: np.ndarray, X: np.ndarray, t: np.ndarray, groups: np.ndarray, reml: bool) -> None:
         self.y, self.X, self.reml, self.groups = y, X, reml, groups
-        self.lag = np.abs(t[:, None] - t[None, :]).astype(float)
-        self.same = groups[:, None] == groups[None, :]
         self.n, self.p = X.shape
+        order = np.lexsort((t, groups))
+        prev = np.full(self.n, -1)
+        same = groups[order][1:] == groups[order][:-1]
+        prev[order[1:][same]] = order[:-1][same]
+        self.prev = prev
+        self.has_prev = prev >= 0
+        self.gap = np.where(self.has_prev, t - t[np.maximum(prev, 0)], 0).astype(float)
+        if (self.gap[self.has_prev] <= 0).any():
+            raise InputError("AR1Profile needs distinct times within each series")
 
-    def _whiten(self, phi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        V = np.where(self.same, np.power(phi, self.lag), 0.0)
-        L = np.linalg.cholesky(V)
-        Xs = _tri_solve(L, self.X)
-        ys = _tri_solve(L, self.y)
-        return L, Xs, ys
+    def _whiten(self, phi: float) -> tuple[float, np.ndarray, np.ndarray]:
+        """log det V and the whitened X and y (the inverse Cholesky factor applied)."""
+        k = self.gap[self.has_prev]
+        rho_k = np.power(phi, k)
+        scale = np.sqrt(1 - rho_k**2)
+        logdet = float(np.sum(np.log(1 - rho_k**2)))
+
+        def apply(a: np.ndarray) -> np.ndarray:
+            out = np.array(a, dtype=float, copy=True)
+            prev = a[self.prev[self.has_prev]]
+            cur = a[self.has_prev]
+            shape = (-1,) + (1,) * (a.ndim - 1)
+            out[self.has_prev] = (cur - rho_k.reshape(shape) * prev) / scale.reshape(shape)
+            return out
+
+        return logdet, apply(self.X), apply(self.y)
 
     def loglik(self, phi: float) -> tuple[float, dict]:
-        L, Xs, ys = self._whiten(phi)
+        logdet_v, Xs, ys = self._whiten(phi)
         q, r = np.linalg.qr(Xs)
         beta = np.linalg.solve(r, q.T @ ys)
         resid_w = ys - Xs @ beta
         rss = float(resid_w @ resid_w)
-        logdet_v = 2 * np.sum(np.log(np.diag(L)))
         n, p = self.n, self.p
         if self.reml:
             m = n - p
@@ -153,10 +172,6 @@ class AR1Profile:
         if adjust:
             info["phi_adjusted"], cov, df = self.small_sample(phi, len(np.unique(self.groups)))
         return Fit(st["beta"], cov, df, True, st["resid_w"] / np.sqrt(st["sigma2"]), info)
-
-
-def _tri_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return linalg.solve_triangular(L, b, lower=True)
 
 
 def nb_loglik(y: np.ndarray, mu: np.ndarray, theta: float) -> float:
