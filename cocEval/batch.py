@@ -870,39 +870,43 @@ def _run_local(
     return pending + [r[1] for r in running.values()]
 
 
-def _run_dask(tasks: list[Task], opts: BatchOptions, files: dict[str, bytes], on_done, stop) -> list[Task]:
-    """Run the tasks on a Dask cluster; workers return the HTML, this process writes it."""
+def _connect(opts: BatchOptions):
+    """A Dask client for ``opts.scheduler``; BatchError when it cannot be reached."""
     try:
-        from distributed import Client, wait
+        from distributed import Client
     except ImportError as exc:
         raise BatchError(f"--scheduler needs the 'distributed' package ({exc})") from None
     try:
-        client = Client(opts.scheduler, timeout=opts.connect_timeout, set_as_default=False)
+        return Client(opts.scheduler, timeout=opts.connect_timeout, set_as_default=False)
     except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address
         raise BatchError(
             f"--scheduler {opts.scheduler}: cannot connect within {opts.connect_timeout:.0f} s "
             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
         ) from None
-    with client:
-        shipped = client.scatter(files, broadcast=False) if files else None
-        futures = {
-            client.submit(
-                render, t, shipped, pure=False, key=f"render-{t.name}-{t.key[:8]}-{random.getrandbits(32):x}"
-            ): t
-            for t in tasks
-        }
-        left = dict(futures)
-        while left and not stop():
-            done, _ = wait(list(left), timeout=0.5, return_when="FIRST_COMPLETED")
-            for fut in done:
-                t = left.pop(fut)
-                try:
-                    on_done(fut.result())
-                except Exception as exc:
-                    on_done(Outcome(t.name, "failed", reason=f"dask: {type(exc).__name__}: {exc}"[:500]))
-        if left:
-            client.cancel(list(left))
-        return list(left.values())
+
+
+def _run_dask(tasks: list[Task], client, files: dict[str, bytes], on_done, stop) -> list[Task]:
+    """Run the tasks on a Dask cluster; workers return the HTML, this process writes it.
+
+    The data files and the config travel with the tasks (scattered once), so a worker on
+    another machine needs none of this machine's paths.
+    """
+    [shipped] = client.scatter([files], broadcast=False) if files else [None]
+    left = {
+        client.submit(render, t, shipped, pure=False, key=f"render-{t.name}-{t.key[:8]}-{random.getrandbits(32):x}"): t
+        for t in tasks
+    }
+    while left and not stop():
+        time.sleep(0.2)
+        for fut in [f for f in left if f.done()]:
+            t = left.pop(fut)
+            try:
+                on_done(fut.result())
+            except Exception as exc:  # the task itself raised or its worker was lost
+                on_done(Outcome(t.name, "failed", reason=f"dask: {type(exc).__name__}: {exc}"[:500]))
+    if left:
+        client.cancel(list(left))
+    return list(left.values())
 
 
 def run_reports(opts: BatchOptions) -> int:
@@ -944,19 +948,24 @@ def run_reports(opts: BatchOptions) -> int:
     # from the working folder, else the project folder.
     cfg, prog, config_path = load_inputs(opts.data, config_path)
     tasks = plan(opts, cfg, prog, config_path)
-    _prepare_output(out)
-    with _Stop() as stop:
-        with OutputLock(out, wait=opts.wait, should_stop=stop):
-            handler = _add_file_log(out / "run.log")
-            try:
-                return _render_all(opts, tasks, cfg, prog, config_path, out, stop)
-            finally:
-                logging.getLogger("cocEval").removeHandler(handler)
-                handler.close()
-                os.chmod(out / "run.log", FILE_MODE)
+    client = _connect(opts) if opts.scheduler else None
+    try:
+        _prepare_output(out)
+        with _Stop() as stop:
+            with OutputLock(out, wait=opts.wait, should_stop=stop):
+                handler = _add_file_log(out / "run.log")
+                try:
+                    return _render_all(opts, tasks, cfg, prog, config_path, out, stop, client)
+                finally:
+                    logging.getLogger("cocEval").removeHandler(handler)
+                    handler.close()
+                    os.chmod(out / "run.log", FILE_MODE)
+    finally:
+        if client is not None:
+            client.close()
 
 
-def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: Path, out: Path, stop) -> int:
+def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: Path, out: Path, stop, client) -> int:
     """Render what changed, keep the manifest current after every report, write the index."""
     from tqdm.auto import tqdm
 
@@ -966,12 +975,12 @@ def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: P
     registry = run_tmp / "kernels"
     registry.mkdir(parents=True)
     try:
-        return _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm)
+        return _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client)
     finally:
         shutil.rmtree(out / TMP_NAME, ignore_errors=True)
 
 
-def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm) -> int:
+def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client) -> int:
     manifest_path = out / "manifest.json"
     manifest = _load_manifest(manifest_path)
     previous = manifest.get("reports", {}) if isinstance(manifest.get("reports"), dict) else {}
@@ -1036,7 +1045,7 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
     unfinished: list[Task] = []
     if todo:
         if opts.scheduler:
-            unfinished = _run_dask(todo, opts, _shipped_files(prog, config_path, cfg), on_done, stop)
+            unfinished = _run_dask(todo, client, _shipped_files(prog, config_path, cfg), on_done, stop)
         else:
             for t in todo:
                 t.scratch, t.registry = str(run_tmp), str(registry)
