@@ -560,6 +560,8 @@ class OutputLock:
         self.wait = wait
         self.should_stop = should_stop
         self.fd: int | None = None
+        #: pid of a dead batch whose lock this one took over, if any
+        self.stale_pid: int | None = None
 
     def _holder(self) -> str:
         try:
@@ -591,7 +593,7 @@ class OutputLock:
                     raise BatchError(f"--output {self.path.parent}: stopped while waiting for pid {holder}") from None
                 time.sleep(0.2)
         if previous.isdigit() and int(previous) != os.getpid() and not _pid_alive(int(previous)):
-            log.info("took over a stale lock on %s left by pid %s (no longer running)", self.path.parent, previous)
+            self.stale_pid = int(previous)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
@@ -952,8 +954,10 @@ def run_reports(opts: BatchOptions) -> int:
     try:
         _prepare_output(out)
         with _Stop() as stop:
-            with OutputLock(out, wait=opts.wait, should_stop=stop):
+            with OutputLock(out, wait=opts.wait, should_stop=stop) as lock:
                 handler = _add_file_log(out / "run.log")
+                if lock.stale_pid:
+                    log.info("took over a stale lock on %s left by pid %s (no longer running)", out, lock.stale_pid)
                 try:
                     return _render_all(opts, tasks, cfg, prog, config_path, out, stop, client)
                 finally:
