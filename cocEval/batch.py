@@ -488,23 +488,28 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
                     pass
 
 
-def _worker_entry(task_file: str, result_file: str) -> None:
-    """Entry point of a local worker process: render one task, leave the outcome in a file.
+def _worker_loop() -> None:
+    """Main loop of a local worker process: for each line ``<task file>\t<result file>`` on
+    stdin, render the task and leave the pickled outcome in the result file (renamed into place
+    when complete). Ends when stdin closes.
 
-    The worker is a fresh ``python -c`` process (not a multiprocessing child, which would
-    re-import the caller's main script).
+    Workers are fresh ``python -c`` processes (a multiprocessing child would re-import the
+    caller's main script) and are reused for several reports, so papermill and nbconvert are
+    imported once per worker, not once per report.
     """
     import pickle
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides what a Ctrl-C stops
-    task = pickle.loads(Path(task_file).read_bytes())
-    try:
-        outcome = render(task)
-    except BaseException as exc:  # noqa: BLE001 - reported to the batch, never lost
-        outcome = Outcome(task.name, "failed", reason=f"worker: {type(exc).__name__}: {exc}"[:500])
-    tmp = Path(f"{result_file}.part")
-    tmp.write_bytes(pickle.dumps(outcome))
-    os.replace(tmp, result_file)
+    for line in sys.stdin:
+        task_file, result_file = line.rstrip("\n").split("\t")
+        task = pickle.loads(Path(task_file).read_bytes())
+        try:
+            outcome = render(task)
+        except Exception as exc:  # reported to the batch, never lost
+            outcome = Outcome(task.name, "failed", reason=f"worker: {type(exc).__name__}: {exc}"[:500])
+        tmp = Path(f"{result_file}.part")
+        tmp.write_bytes(pickle.dumps(outcome))
+        os.replace(tmp, result_file)
 
 
 # ----------------------------------------------------------------------------------------
@@ -795,81 +800,126 @@ def _signal_name(code: int | None) -> str:
     return f"exit status {code}"
 
 
+class _Worker:
+    """A local worker process and the task it is rendering (if any)."""
+
+    CODE = "from cocEval.batch import _worker_loop; _worker_loop()"
+
+    def __init__(self, tmp: Path, n: int):
+        self.log = open(tmp / f"worker-{n}.log", "wb")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.CODE],
+            stdin=subprocess.PIPE,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.task: Task | None = None
+        self.result: Path | None = None
+        self.t0 = 0.0
+
+    def give(self, task: Task, tmp: Path) -> None:
+        import pickle
+
+        stem = f"{task.name}-{random.getrandbits(32):08x}"
+        task_file, self.result = tmp / f"{stem}.task", tmp / f"{stem}.result"
+        task_file.write_bytes(pickle.dumps(task))
+        self.task, self.t0 = task, time.monotonic()
+        try:
+            self.proc.stdin.write(f"{task_file}\t{self.result}\n".encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it died: seen by the caller's poll
+
+    def take(self) -> Outcome | None:
+        """The finished task's outcome, or None while it runs."""
+        import pickle
+
+        if self.result is None or not self.result.is_file():
+            return None
+        try:
+            outcome = pickle.loads(self.result.read_bytes())
+        except Exception as exc:  # a truncated result is a failed report, not a crash
+            outcome = Outcome(self.task.name, "failed", reason=f"unreadable worker result: {exc}")
+        self.result.unlink(missing_ok=True)
+        self.task, self.result = None, None
+        return outcome
+
+    def died(self) -> Outcome:
+        """The outcome of the task a dead worker was rendering."""
+        code = self.proc.returncode
+        tail = []
+        if code is not None and code > 0:
+            self.log.flush()
+            tail = Path(self.log.name).read_text(errors="replace").strip().splitlines()[-1:]
+        reason = f"the worker process died ({_signal_name(code)}){': ' + tail[0] if tail else ''}"
+        task, self.task = self.task, None
+        return Outcome(task.name, "failed", reason=reason[:500])
+
+    def close(self, kill: bool = False) -> None:
+        if kill and self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
 def _run_local(
     tasks: list[Task], jobs: int, on_done, stop, registry: Path, hard_timeout: float, tmp: Path
 ) -> list[Task]:
-    """Run each task in its own worker process, ``jobs`` at a time.
+    """Run the tasks on at most ``jobs`` local worker processes.
 
-    A worker that dies costs only its own report. Returns the tasks not finished because of
-    ``stop`` (their workers and kernels are killed).
+    A worker that dies costs only the report it was rendering; a new worker takes the rest.
+    Returns the tasks not finished because of ``stop`` (their workers and kernels are killed).
     """
-    import pickle
-
     pending = list(tasks)
-    running: dict = {}  # name -> (process, task, start time, result file, log file)
-    code = "import sys; from cocEval.batch import _worker_entry; _worker_entry(sys.argv[1], sys.argv[2])"
-
-    def finish(name: str, outcome: Outcome | None) -> None:
-        proc, task, _, result, logf = running.pop(name)
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        logf.close()
-        _kill_kernels(registry, proc.pid)  # a dead worker's kernel must not linger
-        if outcome is None and result.is_file():
-            try:
-                outcome = pickle.loads(result.read_bytes())
-            except Exception as exc:  # a truncated result is a failed report, not a crash
-                outcome = Outcome(task.name, "failed", reason=f"unreadable worker result: {exc}")
-        if outcome is None:
-            tail = Path(logf.name).read_text(errors="replace").strip().splitlines()[-1:] if proc.returncode > 0 else []
-            outcome = Outcome(
-                task.name,
-                "failed",
-                reason=f"the worker process died ({_signal_name(proc.returncode)}){': ' + tail[0] if tail else ''}"[
-                    :500
-                ],
-            )
-        result.unlink(missing_ok=True)
-        on_done(outcome)
-
+    workers: list[_Worker] = []
+    made = 0
     try:
-        while pending or running:
-            while pending and len(running) < jobs and not stop():
-                task = pending.pop(0)
-                stem = f"{task.name}-{random.getrandbits(32):08x}"
-                task_file, result = tmp / f"{stem}.task", tmp / f"{stem}.result"
-                task_file.write_bytes(pickle.dumps(task))
-                logf = open(tmp / f"{stem}.log", "wb")  # noqa: SIM115 - closed in finish()
-                proc = subprocess.Popen(
-                    [sys.executable, "-c", code, str(task_file), str(result)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=logf,
-                    stderr=subprocess.STDOUT,
-                )
-                running[task.name] = (proc, task, time.monotonic(), result, logf)
+        while pending or any(w.task for w in workers):
             if stop():
                 break
+            for w in workers:
+                if w.task is None and pending:
+                    w.give(pending.pop(0), tmp)
+            while pending and len(workers) < min(jobs, len(tasks)):
+                made += 1
+                workers.append(_Worker(tmp, made))
+                workers[-1].give(pending.pop(0), tmp)
             time.sleep(0.1)
-            for name, (proc, task, t0, _result, _) in list(running.items()):
-                if proc.poll() is not None:
-                    finish(name, None)
-                elif time.monotonic() - t0 > hard_timeout:
-                    proc.kill()
-                    finish(
-                        name, Outcome(task.name, "failed", reason=f"stopped after {hard_timeout:.0f} s (hard deadline)")
-                    )
+            for w in list(workers):
+                if w.task is None:
+                    continue
+                outcome = w.take()
+                if outcome is not None:
+                    on_done(outcome)
+                elif w.proc.poll() is not None:
+                    outcome = w.take() or w.died()  # it may have finished just before dying
+                    _kill_kernels(registry, w.proc.pid)  # its kernel must not linger
+                    w.close()
+                    workers.remove(w)
+                    on_done(outcome)
+                elif time.monotonic() - w.t0 > hard_timeout:
+                    task = w.task
+                    w.close(kill=True)
+                    _kill_kernels(registry, w.proc.pid)
+                    workers.remove(w)
+                    on_done(Outcome(task.name, "failed", reason=f"stopped after {hard_timeout:.0f} s (hard deadline)"))
     finally:
         # On a stop (or an unexpected error) nothing may keep running: kernels first (they lead
-        # their own sessions), then workers.
+        # their own sessions), then workers. Idle workers just see their stdin close.
+        busy = [w for w in workers if w.task is not None]
         _kill_kernels(registry)
-        for proc, *_ in running.values():
-            proc.kill()
-        for proc, *_rest, logf in running.values():
-            proc.wait()
-            logf.close()
+        for w in workers:
+            w.close(kill=w.task is not None)
         _kill_kernels(registry)  # a kernel that started while we were stopping
-    return pending + [r[1] for r in running.values()]
+    return pending + [w.task for w in busy]
 
 
 def _connect(opts: BatchOptions):
