@@ -420,8 +420,10 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
     if task.scratch:
         Path(task.scratch).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"render-{task.name}-", dir=task.scratch))
-    # IPC socket paths must stay short (about 100 characters), so they live in the system temp.
-    sockets = tempfile.mkdtemp(prefix="coc-k-")
+    # IPC socket paths must stay short (about 100 characters): beside the other temporary files
+    # when that path is short, else in the system temp (removed below either way).
+    short = task.scratch if task.scratch and len(str(task.scratch)) < 60 else None
+    sockets = tempfile.mkdtemp(prefix="coc-k-", dir=short)
     try:
         params = _materialise(task, files, scratch / "inputs") if files else dict(task.parameters)
         nb_in, nb_out, summary = scratch / "in.ipynb", scratch / "out.ipynb", scratch / "summary.json"

@@ -369,14 +369,21 @@ class ColumnMapping:
         >>> ColumnMapping.from_yaml(p).columns["staff_survey"]["OrgCode"]
         'provider_id'
         """
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        from cocEval.errors import ConfigError
+
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"mapping {path}: cannot be read as a YAML file ({type(exc).__name__})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"mapping {path}: expected a mapping with 'files' and 'columns'")
         unknown = set(raw) - {"files", "columns"}
         if unknown:
-            raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; expected 'files' and 'columns'")
+            raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; expected 'files' and 'columns'")
         for section in ("files", "columns"):
             bad = set(raw.get(section) or {}) - set(TABLES)
             if bad:
-                raise ValueError(f"{path}: '{section}' names unknown table(s) {sorted(bad)}; tables are {TABLES}")
+                raise ConfigError(f"{path}: '{section}' names unknown table(s) {sorted(bad)}; tables are {TABLES}")
         return cls(
             files=dict(raw.get("files") or {}),
             columns={k: dict(v or {}) for k, v in (raw.get("columns") or {}).items()},

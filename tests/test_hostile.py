@@ -342,6 +342,15 @@ def test_missing_table(data, capsys):
     assert_clean_error(status, err, "patient_experience.csv", "file exists")
 
 
+@pytest.mark.parametrize("text", [None, "- a list\n", "files: {nonsense: x.csv}\n", "colour: blue\n"])
+def test_bad_mapping_file(text, data, tmp_path, capsys):
+    mapping = tmp_path / "mapping.yaml"
+    if text is not None:
+        mapping.write_text(text)
+    status, err = cli(capsys, "validate", "--data", data, "--mapping", mapping)
+    assert_clean_error(status, err, "mapping.yaml")
+
+
 def test_validate_missing_folder(tmp_path, capsys):
     status, err = cli(capsys, "validate", "--data", tmp_path / "nowhere")
     assert_clean_error(status, err, "data folder", "nowhere", "not found")

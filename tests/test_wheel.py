@@ -31,7 +31,7 @@ def _run(cmd, **kw) -> subprocess.CompletedProcess:
 def test_wheel_install_renders_a_report_outside_the_checkout(tmp_path):
     wheels = tmp_path / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", wheels, ROOT])
-    [wheel] = list(wheels.glob("cocEval-*.whl"))
+    [wheel] = [w for w in wheels.iterdir() if w.name.lower().startswith("coceval-") and w.suffix == ".whl"]
     import zipfile
 
     names = zipfile.ZipFile(wheel).namelist()
