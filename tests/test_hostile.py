@@ -894,3 +894,42 @@ def test_dask_workers_return_html_and_need_no_client_paths(tmp_path, config, dat
 def test_errors_are_coceval_errors():
     for cls in (BatchError, UsageError, InputError):
         assert issubclass(cls, CocEvalError) and cls.exit_code == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.geteuid() != 0 or not Path("/usr/bin/unshare").exists(),
+    reason="needs unshare and root to give the worker its own mount namespace",
+)
+def test_dask_worker_that_cannot_see_the_client_folders(tmp_path, config, data):
+    """A worker in its own mount namespace, with an empty tmpfs over the test's folder (the data,
+    config, notebook and output are invisible to it), still renders: everything travels."""
+    distributed = pytest.importorskip("distributed")
+    code = (
+        "import json, os\n"
+        f"assert not os.path.exists({str(tmp_path / 'out')!r})  # the client's output is not visible\n"
+        "json.dump({'rows': sum(1 for _ in open(os.path.join(data_dir, 'participation.csv')))}, open(summary_path, 'w'))\n"
+        "print('remote report for', provider_id)\n"
+    )
+    nb = notebook(tmp_path / "remote.ipynb", code)
+    out = tmp_path / "out"
+    out.mkdir()
+    dask = Path(sys.executable).parent / "dask"
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None) as cluster:
+        worker = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c"]
+            + [f"mount -t tmpfs none {tmp_path} && exec {dask} worker {cluster.scheduler_address} --nthreads 1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            with distributed.Client(cluster.scheduler_address) as c:
+                c.wait_for_workers(1, timeout=120)
+            status = run_reports(_opts(tmp_path, config, nb, providers=("P1",), scheduler=cluster.scheduler_address))
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    m = _manifest(out)["reports"]["P1"]
+    assert status == 0, m
+    assert m["headline"] == {"rows": 4}
+    assert "remote report for P1" in (out / "providers" / "P1.html").read_text()
