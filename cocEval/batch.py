@@ -1085,6 +1085,7 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
                 _atomic_write(_inside(out, t.html_name), o.html or "", run_tmp)
                 _atomic_write(_inside(out, f"executed/{o.name}.ipynb"), o.notebook or "", run_tmp)
                 entry["html"] = t.html_name
+                (out / "stale" / t.html_name).unlink(missing_ok=True)  # superseded
                 log.info("%s rendered in %.1f s", o.name, o.seconds)
             except OSError as exc:
                 entry |= {"status": "failed", "reason": f"writing the report: {exc}"}

@@ -866,6 +866,9 @@ def test_failure_after_success_moves_the_old_report_aside(tmp_path, config):
     assert m["P2"]["status"] == "ok" and (out / "providers" / "P2.html").is_file()
     index = (out / "index.html").read_text()
     assert "out of date" in index and 'href="providers/P1.html"' not in index and 'href="providers/P2.html"' in index
+    # fixed again: the new report replaces the stale copy
+    assert run_reports(_opts(tmp_path, config, good, providers=("P1",))) == 0
+    assert (out / "providers" / "P1.html").is_file() and not (out / "stale" / "providers" / "P1.html").exists()
 
 
 @pytest.mark.slow

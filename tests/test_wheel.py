@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -46,6 +47,8 @@ def test_wheel_install_renders_a_report_outside_the_checkout(tmp_path):
     # dependencies from the project's environment (a plain path: its editable cocEval is not seen)
     (site / "_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run([sys.executable, "-m", "pip", "--python", py, "install", "--no-deps", "--quiet", wheel])
+    # nbconvert's templates are data files of its own install: give the venv what pip would
+    shutil.copytree(Path(sys.prefix) / "share" / "jupyter" / "nbconvert", venv / "share" / "jupyter" / "nbconvert")
     _run([py, "-m", "ipykernel", "install", "--sys-prefix", "--name", "cocEval"])
 
     away = tmp_path / "elsewhere"
