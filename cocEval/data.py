@@ -215,6 +215,15 @@ def _num(x: pd.DataFrame, c: str) -> pd.Series:
     return _numeric(x[c]).fillna(0)
 
 
+def _at_most(d: pd.DataFrame, a: str, b: str, k: float) -> pd.Series:
+    """Plausibility ``a <= k * b`` on each row; rows where either is not reported pass. With
+    ``<col>_lower``/``<col>_upper`` bounds (disclosure-controlled inputs) the lower end of ``a``
+    is compared with the upper end of ``b``."""
+    lo = _numeric(d[f"{a}_lower"] if f"{a}_lower" in d.columns else d[a])
+    up = _numeric(d[f"{b}_upper"] if f"{b}_upper" in d.columns else d[b])
+    return (lo <= k * up) | lo.isna() | up.isna()
+
+
 #: Row rules that involve several columns, and the columns each one reads.
 ROW_RULES: dict[str, tuple[str, ...]] = {}
 
@@ -289,14 +298,12 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             _row_rule(
                 f"restrictive_interventions at most {MAX_INTERVENTIONS_PER_BED_DAY} per occupied bed day",
                 ("restrictive_interventions", "occupied_bed_days"),
-                lambda d: (
-                    _num(d, "restrictive_interventions") <= MAX_INTERVENTIONS_PER_BED_DAY * _num(d, "occupied_bed_days")
-                ),
+                lambda d: _at_most(d, "restrictive_interventions", "occupied_bed_days", MAX_INTERVENTIONS_PER_BED_DAY),
             ),
             _row_rule(
                 "people_restricted <= occupied_bed_days",
                 ("people_restricted", "occupied_bed_days"),
-                lambda d: _num(d, "people_restricted") <= _num(d, "occupied_bed_days"),
+                lambda d: _at_most(d, "people_restricted", "occupied_bed_days", 1),
             ),
         ],
         unique=KEYS["restrictive_practice"],
