@@ -8,7 +8,8 @@ start and kills one at random after a random delay. Afterwards it counts:
   and its report rendered);
 - hangs: batches that did not finish within ``--limit`` seconds (then killed);
 - orphans left: kernels and worker processes of the batch still alive after it exited, plus
-  temporary files left in the output folder (``.coc-tmp``) or kernel socket folders in /tmp.
+  temporary files left in the output folder (``.coc-tmp``, which also holds the kernels' IPC
+  socket folders when its path is short, as here).
 
 All three must be 0. By default the reports are a tiny notebook (kernel start, a few seconds of
 work, a summary), which exercises the same machinery in seconds; ``--real`` renders the real
@@ -72,10 +73,6 @@ def pids_in(folder: Path) -> dict[str, list[int]]:
     return {f.name: [int(x) for x in f.read_text().split()] for f in folder.glob("*") if f.is_file()}
 
 
-def socket_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("coc-k-*")}
-
-
 def one_batch(i: int, args, work: Path, providers: list[str], rng: random.Random) -> dict:
     pids = work / f"pids-{i}"
     pids.mkdir()
@@ -88,7 +85,6 @@ def one_batch(i: int, args, work: Path, providers: list[str], rng: random.Random
     script = (
         f"import sys; from cocEval.batch import BatchOptions, run_reports; sys.exit(run_reports(BatchOptions({opts})))"
     )
-    sockets_before = socket_dirs()
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     workers: set[int] = set()
@@ -142,7 +138,8 @@ def one_batch(i: int, args, work: Path, providers: list[str], rng: random.Random
         "killed": len(killed),
         "lost": lost,
         "hang": hang,
-        "orphans": len(orphans) + len(temp_left) + len(socket_dirs() - sockets_before),
+        "orphans": len(orphans) + len(temp_left),
+        "orphan_detail": [f"process {p}" for p in orphans] + [f"temp {p.name}" for p in temp_left],
         "retried": sum(reports.get(p, {}).get("attempts", 0) > 1 for p in providers),
         "status": proc.returncode,
     }
@@ -167,7 +164,8 @@ def main() -> int:
             rows.append(r)
             print(
                 f"batch {i + 1:>3}: {r['wall']:6.1f} s, kernels killed {r['killed']}, retried {r['retried']}, "
-                f"lost {len(r['lost'])}, hang {int(r['hang'])}, orphans {r['orphans']}, exit {r['status']}",
+                f"lost {len(r['lost'])}, hang {int(r['hang'])}, orphans {r['orphans']}, exit {r['status']}"
+                + (f" ({', '.join(r['orphan_detail'])})" if r["orphan_detail"] else ""),
                 flush=True,
             )
     print()

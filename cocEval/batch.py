@@ -345,7 +345,8 @@ _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
 
 def _kernel_manager_class(socket_dir: str, registry: str | None):
-    """An *asynchronous* kernel manager whose kernels talk over IPC sockets in ``socket_dir``.
+    """An *asynchronous* kernel manager whose kernels talk over IPC sockets in ``socket_dir``
+    (which also holds their connection files).
 
     Asynchronous, because nbclient is: under a synchronous manager its client blocks the event
     loop waiting for output, so the once-a-second liveness check never runs and a killed kernel
@@ -365,6 +366,12 @@ def _kernel_manager_class(socket_dir: str, registry: str | None):
         @default("ip")
         def _default_ip(self):
             return str(Path(socket_dir) / f"k{uuid.uuid4().hex[:8]}")
+
+        @default("connection_file")
+        def _default_connection_file(self):
+            # beside the sockets (removed with them), not /tmp/tmpXXXX.json: a killed kernel's
+            # connection file is never cleaned up by jupyter_client
+            return str(Path(socket_dir) / f"k{uuid.uuid4().hex[:8]}.json")
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             # The kernel's own log lines (e.g. "KeyboardInterrupt caught in kernel") are noise

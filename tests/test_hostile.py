@@ -699,6 +699,7 @@ def test_batch_writes_0644_and_leaves_no_temp_files(tmp_path, config):
 
     nb, _ = pid_notebook(tmp_path)
     before = {p.name for p in Path(tempfile.gettempdir()).glob("coc-k-*")}
+    before_json = set(Path(tempfile.gettempdir()).glob("tmp*.json"))
     out = tmp_path / "out"
     assert run_reports(_opts(tmp_path, config, nb)) == 0
     for f in ["providers/P1.html", "providers/P2.html", "manifest.json", "index.html", "executed/P1.ipynb", "run.log"]:
@@ -706,6 +707,9 @@ def test_batch_writes_0644_and_leaves_no_temp_files(tmp_path, config):
     assert "report for P1" in (out / "providers" / "P1.html").read_text()
     assert not (out / ".coc-tmp").exists()
     assert {p.name for p in Path(tempfile.gettempdir()).glob("coc-k-*")} <= before  # no kernel sockets left
+    new_json = set(Path(tempfile.gettempdir()).glob("tmp*.json")) - before_json
+    mine = [p for p in new_json if "coc-k-" in p.read_text(errors="replace")]
+    assert not mine  # no kernel connection files either
     m = _manifest(out)["reports"]
     assert m["P1"]["status"] == "ok" and m["P1"]["headline"] == {"provider": "P1"}
     # a re-run resumes: nothing changed, nothing rendered
