@@ -275,6 +275,7 @@ class Task:
     retries: int = 2
     scratch: str | None = None  # where the worker keeps temporary files (None: its own temp)
     registry: str | None = None  # folder where the worker records its kernels' pids
+    sockets: str | None = None  # short folder for kernel IPC sockets (None: the system temp)
 
 
 @dataclass
@@ -427,10 +428,9 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
     if task.scratch:
         Path(task.scratch).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"render-{task.name}-", dir=task.scratch))
-    # IPC socket paths must stay short (about 100 characters): beside the other temporary files
-    # when that path is short, else in the system temp (removed below either way).
-    short = task.scratch if task.scratch and len(str(task.scratch)) < 60 else None
-    sockets = tempfile.mkdtemp(prefix="coc-k-", dir=short)
+    # IPC socket paths must stay short (about 100 characters); the batch gives a short folder
+    # that it removes at the end, even when this worker is killed before its own clean-up.
+    sockets = tempfile.mkdtemp(prefix="coc-k-", dir=task.sockets)
     try:
         params = _materialise(task, files, scratch / "inputs") if files else dict(task.parameters)
         nb_in, nb_out, summary = scratch / "in.ipynb", scratch / "out.ipynb", scratch / "summary.json"
@@ -1037,10 +1037,16 @@ def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: P
     run_tmp = out / TMP_NAME / f"run-{os.getpid()}"
     registry = run_tmp / "kernels"
     registry.mkdir(parents=True)
+    # kernel sockets need a short path: inside the output folder when it is short enough
+    sockets = run_tmp / "k" if len(str(run_tmp.resolve())) < 60 else Path(tempfile.mkdtemp(prefix="coc-k-"))
+    sockets.mkdir(exist_ok=True)
+    for t in tasks:
+        t.scratch, t.registry, t.sockets = str(run_tmp), str(registry), str(sockets)
     try:
         return _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client)
     finally:
         shutil.rmtree(out / TMP_NAME, ignore_errors=True)
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client) -> int:
@@ -1108,11 +1114,11 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
     hard = opts.hard_timeout or max(3600.0, 6.0 * cfg.report.timeout_seconds)
     unfinished: list[Task] = []
     if todo:
-        if opts.scheduler:
+        if opts.scheduler:  # remote workers use their own temporary folders
+            for t in todo:
+                t.scratch = t.registry = t.sockets = None
             unfinished = _run_dask(todo, client, _shipped_files(prog, config_path, cfg), on_done, stop)
         else:
-            for t in todo:
-                t.scratch, t.registry = str(run_tmp), str(registry)
             unfinished = _run_local(todo, jobs, on_done, stop, registry, hard, run_tmp)
     for t in unfinished:
         on_done(Outcome(t.name, "interrupted", reason="the batch was stopped before this report finished"))

@@ -685,6 +685,12 @@ def _opts(tmp_path, config, nb, **kw) -> BatchOptions:
     return BatchOptions(**(base | kw))
 
 
+def _sockets() -> set[str]:
+    import tempfile
+
+    return {p.name for p in Path(tempfile.gettempdir()).glob("coc-k-*")}
+
+
 def _manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
@@ -760,12 +766,15 @@ def test_killed_worker_costs_only_its_report(tmp_path, config):
     extra = "if provider_id == 'P2': os.kill(os.getppid(), 9)"  # the kernel's parent is the worker
     nb, pids = pid_notebook(tmp_path, extra=extra, sleep=1)
     out = tmp_path / "out"
+    before = _sockets()
     status = run_reports(_opts(tmp_path, config, nb, providers=("P1", "P2", "P3")))
+    assert _sockets() <= before  # the dead worker's kernel sockets were removed by the batch
     assert status == 1
     m = _manifest(out)["reports"]
     assert m["P1"]["status"] == "ok" and m["P3"]["status"] == "ok"
     assert m["P2"]["status"] == "failed" and "worker process died (killed by SIGKILL)" in m["P2"]["reason"]
     _wait_for(lambda: not _alive(int((pids / "P2").read_text())), timeout=10)  # its kernel is gone too
+    assert not (out / ".coc-tmp").exists()
 
 
 @pytest.mark.slow
@@ -788,6 +797,7 @@ def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config):
         f"sys.exit(run_reports(BatchOptions(output={str(out)!r}, config={str(config)!r}, "
         f"providers=('P1', 'P2', 'P3'), programme=False, jobs=2, provider_notebook={str(nb)!r})))\n"
     )
+    before = _sockets()
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: (pids / "P1").is_file() and (pids / "P2").is_file())
     kernels = [int((pids / p).read_text()) for p in ("P1", "P2")]
@@ -802,6 +812,7 @@ def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config):
     for pid in kernels + workers:
         _wait_for(lambda pid=pid: not _alive(pid), timeout=10)
     assert not (out / ".coc-tmp").exists() and not (out / "providers").exists()
+    assert _sockets() <= before
     m = _manifest(out)
     assert m["interrupted"] == sig.name
     assert {r["status"] for r in m["reports"].values()} == {"interrupted"}
