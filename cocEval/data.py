@@ -192,6 +192,12 @@ _provider_id = _check(
     lambda s: s.map(lambda v: check_provider_id(v) is None) | s.isna(),
     "provider id: 1-40 letters, digits, - or _, starting with a letter or digit; not a reserved name",
 )
+# Ids that differ only by case would share a report file on a case-insensitive file system
+# (Windows, macOS). Exact duplicates are the key rule's business.
+_unique_ignoring_case = _check(
+    lambda s: ~(s.astype(str).str.lower().duplicated(keep=False) & ~s.duplicated(keep=False)) | s.isna(),
+    "unique ignoring case (ids become file names)",
+)
 _month_in_range = _check(
     lambda s: (
         ~s.astype(str).str.match(_MONTH_RE)
@@ -236,7 +242,7 @@ def _row_rule(name: str, columns: tuple[str, ...], fn) -> pa.Check:
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "participation": pa.DataFrameSchema(
         {
-            "provider_id": _col([_provider_id]),
+            "provider_id": _col([_provider_id, _unique_ignoring_case]),
             "provider_name": _col(),
             "cohort": _col(nullable=True),
             "start_month": _col([_month, _month_in_range], nullable=True),
@@ -668,8 +674,6 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
             failures.append(_failures_from_pandera(err, f.name, df))
         frames[table] = df
 
-    if "participation" in frames:
-        failures.extend(_id_failures(frames["participation"], _name_of(files, "participation")))
     if not failures:
         failures.extend(_cross_table_failures(frames, {t: p.name for t, p in zip(TABLES, files)}))
     if failures:
@@ -685,33 +689,6 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
     prog = ProgrammeData(**typed, source=folder, data_hash=_hash_files(files), truth=truth)
     log.debug("loaded %s", prog.describe())
     return prog
-
-
-def _name_of(files: list[Path], table: str) -> str:
-    return next((f.name for f in files if f.stem == table), f"{table}.csv")
-
-
-def _id_failures(part: pd.DataFrame, file: str) -> list[pd.DataFrame]:
-    """Provider ids that differ only by case would share a report file on a case-insensitive
-    file system (Windows, macOS): they are rejected."""
-    if "provider_id" not in part.columns:
-        return []
-    ids = part["provider_id"].dropna().astype(str)
-    folded = ids.str.lower()
-    dup = folded.duplicated(keep=False) & ~ids.duplicated(keep=False)
-    if not dup.any():
-        return []
-    return [
-        pd.DataFrame(
-            {
-                "file": file,
-                "column": "provider_id",
-                "rule": "unique ignoring case (ids become file names)",
-                "row": ids.index[dup] + 1,
-                "value": ids[dup].to_numpy(),
-            }
-        )
-    ]
 
 
 def _cross_table_failures(frames: dict[str, pd.DataFrame], names: dict[str, str]) -> list[pd.DataFrame]:
