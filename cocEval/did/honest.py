@@ -688,3 +688,64 @@ def breakdown_value(
         else:
             a = mid
     return float(z)
+
+
+def honest_did_event_study(
+    agg,
+    *,
+    restriction: str,
+    m: float | Sequence[float],
+    e: int = 0,
+    l_vec: Sequence[float] | np.ndarray | None = None,
+    alpha: float = 0.05,
+    grid_points: int | None = None,
+) -> pd.DataFrame:
+    """:func:`honest_did` on a dynamic (event-study) aggregation of :func:`cocEval.did.att_gt`.
+
+    As R ``HonestDiD::honest_did.AGGTEobj``: the covariance of the event-time estimates is that
+    of their influence functions (clustered as the estimates were), event time -1 is the
+    reference and is dropped, and the target is the effect at event time ``e`` (0 = the first
+    period of coaching) unless ``l_vec`` weights the post-period effects otherwise. Needs a
+    universal base period and consecutive event times (use ``min_e``/``max_e`` to keep the
+    event study short: the relative-magnitudes test grows quickly with the post-periods).
+
+    Raises
+    ------
+    InputError
+        Not a dynamic aggregation, or not a universal base period.
+    NotEstimableError
+        Missing event-time estimates, gaps in event time, no pre- or post-periods.
+
+    Examples
+    --------
+    >>> # agg = att_gt(..., base_period="universal").aggregate("dynamic", min_e=-6, max_e=5)
+    >>> # honest_did_event_study(agg, restriction="relative_magnitudes", m=[0.5, 1, 2])
+    """
+    from ._inference import cluster_sums
+
+    if getattr(agg, "kind", None) != "dynamic":
+        raise InputError("honest_did needs the dynamic (event-study) aggregation")
+    src = agg._source
+    if src.settings.get("base_period") != "universal":
+        raise InputError("honest_did needs att_gt(..., base_period='universal'), as R HonestDiD does")
+    et = agg.table.index.to_numpy()
+    att = agg.table["att"].to_numpy(dtype=float)
+    inf = agg.influence
+    if inf is None or not np.all(np.isfinite(att)):
+        raise NotEstimableError("some event-time estimates are missing, so the sensitivity analysis cannot run")
+    if np.any(np.diff(et) != 1):
+        raise NotEstimableError("event times are not consecutive")
+    keep = et != -1
+    S = cluster_sums(inf, src.panel.cluster)
+    V = S.T @ S / src.n**2
+    beta, V, et = att[keep], V[np.ix_(keep, keep)], et[keep]
+    n_pre, n_post = int((et < -1).sum()), int((et >= 0).sum())
+    if n_pre < 1 or n_post < 1:
+        raise NotEstimableError("the event study needs at least one period before the reference and one after")
+    if l_vec is None:
+        if not 0 <= e < n_post:
+            raise InputError(f"e must lie between 0 and {n_post - 1}")
+        l_vec = np.eye(n_post)[e]
+    return honest_did(
+        beta, V, n_pre, n_post, restriction=restriction, m=m, l_vec=l_vec, alpha=alpha, grid_points=grid_points
+    )
