@@ -385,7 +385,7 @@ def leave_one_out_pooled(
     """
     from ..meta import random_effects
 
-    kw = {"method": "REML", "hartung_knapp": True, **meta_kw}
+    kw = {"method": "REML", "hartung_knapp": True, "prediction": "metafor", **meta_kw}
     if len(effects) < 3:
         raise NotEstimableError("leave-one-out pooling needs at least three providers")
     full = _quiet(random_effects, effects[estimate], effects[se], **kw).estimate
