@@ -464,6 +464,7 @@ def robustness_section(
     tab = pd.DataFrame(
         {
             "Outcome": m["outcome"],
+            "Unit": [r.unit for r in recs],
             "Effect": [_num(r.estimate) for r in recs],
             "95% interval": [_range(r.ci_low, r.ci_high, "") for r in recs],
             "p-value": m["p_value"].map(fmt_p),
