@@ -16,7 +16,8 @@ and simulation counts default to 199 and 200 and are capped at 999.
   drop each provider from the pooled ITS meta-analysis;
 - :func:`comparison_choices`: never vs not-yet-treated, anticipation 0-2, varying vs universal
   base period, side by side;
-- :func:`mde`: the effect the design detects with 80% power at the 5% level, by simulation.
+- :func:`mde`: the effect the design detects with 80% power at the 5% level, by simulation;
+- :func:`effect_summaries`: rows of a check as :class:`~cocEval.effects.EffectSummary`.
 
 Examples
 --------
@@ -49,6 +50,7 @@ __all__ = [
     "leave_one_out_pooled",
     "comparison_choices",
     "mde",
+    "effect_summaries",
     "MAX_DRAWS",
 ]
 
@@ -552,3 +554,52 @@ def mde(
 def spec_dict(spec: DiDSpec) -> dict:
     """The spec as a plain dict (for provenance)."""
     return asdict(spec)
+
+
+def effect_summaries(
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    period: str,
+    scale: str = "difference",
+    improvement: str | None = None,
+    label: str = "check",
+) -> list:
+    """One :class:`~cocEval.effects.EffectSummary` per row of a check's frame.
+
+    For frames with ``estimate, ci_low, ci_high`` (and optionally ``p_value``): placebo,
+    leave-one-out, comparison choices. The row's ``label`` column (or its position) becomes the
+    comparison.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"check": ["start moved 6 months earlier"], "estimate": [0.1], "ci_low": [-0.2],
+    ...                   "ci_high": [0.4], "p_value": [0.5]})
+    >>> s = effect_summaries(f, outcome="Seclusion", period="before the real start")[0]
+    >>> s.comparison, s.verdict
+    ('start moved 6 months earlier', 'unclear')
+    """
+    from ..effects import EffectSummary
+
+    out = []
+    for i, row in frame.reset_index(drop=True).iterrows():
+        comp = str(row[label]) if label in frame.columns else f"specification {i + 1}"
+        est = float(row["estimate"])
+        if not np.isfinite(est):
+            out.append(EffectSummary.not_estimable(outcome, f"{comp}: not estimable", scale=scale))
+            continue
+        out.append(
+            EffectSummary(
+                outcome=outcome,
+                comparison=comp,
+                scale=scale,
+                estimate=est,
+                ci_low=float(row["ci_low"]),
+                ci_high=float(row["ci_high"]),
+                period=period,
+                method="staggered difference-in-differences (Callaway & Sant'Anna)",
+                p_value=float(row["p_value"]) if "p_value" in frame.columns and pd.notna(row["p_value"]) else None,
+                improvement=improvement,
+            )
+        )
+    return out
