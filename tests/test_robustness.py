@@ -100,3 +100,18 @@ def test_mde_tracks_the_noise(panel):
     noisy = mde(panel.assign(value=panel["value"] * 3), DiDSpec(), n_sims=20, seed=2)
     assert small["mde"] > 0 and noisy["mde"] == pytest.approx(3 * small["mde"], rel=1e-6)
     assert small["mde"] == pytest.approx(small["analytic_mde"], rel=0.35)
+
+
+def test_placebo_in_time_its_per_provider(panel):
+    from cocEval.did.robustness import placebo_in_time_its
+
+    treated = panel[panel["start_month"].notna()]
+    ids = list(treated["provider_id"].unique()[:4])
+    series = {p: treated[treated["provider_id"] == p] for p in ids}
+    starts = {p: series[p]["start_month"].iloc[0] for p in ids}
+    out = placebo_in_time_its(
+        series, starts, outcome="numerator", shift=12, family="quasipoisson", exposure="denominator"
+    )
+    assert list(out.columns) == ["provider_id", "level_change", "ci_low", "ci_high", "p_value"]
+    assert 1 <= len(out) <= 4 and out["level_change"].notna().all()
+    assert (out["ci_low"] <= out["level_change"]).all() and (out["level_change"] <= out["ci_high"]).all()
