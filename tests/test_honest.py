@@ -190,3 +190,31 @@ def test_inputs_are_checked():
         honest_did(b, s, 2, 2, restriction="smoothness", m=-1)
     with pytest.raises(NotEstimableError):
         honest_did(np.r_[np.nan, 0, 0, 0], s, 2, 2, restriction="smoothness", m=1)
+
+
+def test_event_study_method_on_synthetic_programme():
+    """AggregatedATT.honest_did: influence-function covariance, reference e = -1 dropped."""
+    import warnings
+
+    from cocEval.data import load_programme, provider_month_panel
+    from cocEval.did import att_gt
+    from tests.conftest import SYNTHETIC
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        panel = provider_month_panel(load_programme(SYNTHETIC), "restrictive_interventions")
+        kw = dict(bootstrap=False)
+        uni = att_gt(panel, "value", "provider_id", "month", "start_month", base_period="universal", **kw)
+        agg = uni.aggregate("dynamic", min_e=-3, max_e=1)
+        var = att_gt(panel, "value", "provider_id", "month", "start_month", **kw).aggregate(
+            "dynamic", min_e=-3, max_e=1
+        )
+    out = agg.honest_did(restriction="relative_magnitudes", m=[1.0])
+    orig = out.iloc[0]
+    t = agg.table
+    # the original interval is the event-time-0 estimate +/- 1.96 SE of the aggregation
+    assert (orig["lb"] + orig["ub"]) / 2 == pytest.approx(t.loc[0, "att"])
+    assert (orig["ub"] - orig["lb"]) / 2 == pytest.approx(1.959963984540054 * t.loc[0, "se"], rel=1e-8)
+    assert out.iloc[1]["lb"] <= orig["lb"] and out.iloc[1]["ub"] >= orig["ub"]
+    with pytest.raises(InputError):
+        var.honest_did(restriction="smoothness", m=0)
