@@ -29,10 +29,10 @@ SCENARIOS = [(5, 0.04), (10, 0.01), (10, 0.04), (10, 0.1), (20, 0.04)]
 METHODS = ("boot", "metafor", "hts")
 
 
-def run(reps: int, seed: int) -> pd.DataFrame:
+def run(reps: int, seed: int, scenarios=SCENARIOS) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
-    for k, tau2 in SCENARIOS:
+    for k, tau2 in scenarios:
         hits = {m: 0 for m in METHODS}
         widths = {m: [] for m in METHODS}
         t0 = time.perf_counter()
@@ -68,8 +68,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", nargs=2, type=float, metavar=("K", "TAU2"), help="one scenario only")
     a = ap.parse_args()
-    out = run(a.reps, a.seed)
+    out = run(a.reps, a.seed, [(int(a.only[0]), a.only[1])] if a.only else SCENARIOS)
     print(f"95% prediction-interval coverage, {a.reps} replications per scenario")
     print(out.to_string(index=False))
 
