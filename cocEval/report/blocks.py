@@ -105,6 +105,11 @@ class Table:
     caption: str = ""
     frame: pd.DataFrame | None = None
     _gated: bool = field(default=False, repr=False)
+    #: disclosure role of shown columns ("count", "rate" or "rate:<per>", "denominator"); the
+    #: renderer writes it as ``data-disclosure`` on each cell for the audit (set by the gate)
+    roles: dict | None = field(default=None, repr=False)
+    #: name of the disclosure rule the gate applied (``data-disclosure-rule``)
+    rule: str = ""
 
     def __post_init__(self) -> None:
         for c in self.shown.columns:
@@ -124,6 +129,8 @@ class Figure:
     caption: str = ""
     data: pd.DataFrame | None = None
     _gated: bool = field(default=False, repr=False)
+    #: name of the disclosure rule the gate applied (``data-disclosure-rule``)
+    rule: str = ""
 
     def __post_init__(self) -> None:
         if not self.alt.strip():
@@ -217,15 +224,27 @@ def block_html(b) -> str:
     if isinstance(b, Table):
         cap = f"<caption>{esc(b.caption)}</caption>" if b.caption else ""
         head = "".join(f'<th scope="col">{esc(c)}</th>' for c in b.shown.columns)
+        attrs = [_disclosure_attrs((b.roles or {}).get(c)) for c in b.shown.columns]
         body = "".join(
-            "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in b.shown.itertuples(index=False)
+            "<tr>" + "".join(f"<td{a}>{esc(v)}</td>" for a, v in zip(attrs, row, strict=True)) + "</tr>"
+            for row in b.shown.itertuples(index=False)
         )
-        return f'<div class="coc-table-wrap"><table class="coc-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+        rule = f' data-disclosure-rule="{esc(b.rule)}"' if b.rule else ""
+        return f'<div class="coc-table-wrap"><table class="coc-table"{rule}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
     if isinstance(b, Figure):
         src = "data:image/png;base64," + base64.b64encode(b.png).decode("ascii")
         cap = f"<figcaption>{esc(b.caption)}</figcaption>" if b.caption else ""
-        return f'<figure class="coc-figure"><img src="{src}" alt="{esc(b.alt)}">{cap}</figure>'
+        rule = f' data-disclosure-rule="{esc(b.rule)}"' if b.rule else ""
+        return f'<figure class="coc-figure"{rule}><img src="{src}" alt="{esc(b.alt)}">{cap}</figure>'
     raise TypeError(f"not a report block: {type(b).__name__}")
+
+
+def _disclosure_attrs(role: str | None) -> str:
+    """``data-disclosure`` (and ``data-per`` for rates) of a table cell, from its column's role."""
+    if not role:
+        return ""
+    kind, _, per = role.partition(":")
+    return f' data-disclosure="{esc(kind)}"' + (f' data-per="{esc(per)}"' if per else "")
 
 
 def to_html(obj) -> str:
