@@ -147,7 +147,9 @@ class Gate:
         (:func:`cocEval.disclosure.secondary_suppression`); ``drop`` removes helper columns
         (e.g. the numerators behind rates) after disclosure; ``formats`` maps a column to a
         function of a number; ``rule`` overrides the gate's rule for this table (e.g.
-        ``"staff-survey"``). Missing values show as empty cells, never ``nan``.
+        ``"staff-survey"``). A denominator that counts people (responses, respondents) must be
+        listed in ``counts`` too; other numeric columns are shown as they are, so pass only
+        columns meant to be shown. Missing values show as empty cells, never ``nan``.
         """
         r = self._rule(rule)
         names = _names(counts)
@@ -196,7 +198,10 @@ class Gate:
 
         Counts are rounded, rates are computed from the rounded counts (and hidden when the
         count behind them is small), exactly as in tables. ``values`` are columns that carry no
-        count (model estimates, limits) and pass as they are. A boolean column ``suppressed``
+        count (model estimates, limits, occupied bed days) and pass as they are. Any other
+        numeric column is dropped, including a rate's denominator unless it is declared (a
+        number nobody declared does not reach a chart; a denominator that counts people, such
+        as responses, belongs in ``counts``); dates, labels and flags pass. A boolean column ``suppressed``
         marks rows where any count or rate was hidden (draw them with
         :func:`mark_suppressed`).
         """
@@ -216,6 +221,14 @@ class Gate:
                 num = nd if isinstance(nd, str) else tuple(nd)[0]
                 if num not in cols:
                     cols.append(num)
+        # numbers nobody declared do not reach a chart: undeclared numeric columns are dropped
+        keep = set(cols) | set(values)
+        undeclared = [
+            c
+            for c in out.columns
+            if c not in keep and pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c])
+        ]
+        out = out.drop(columns=undeclared)
         hidden = np.zeros(len(out), dtype=bool)
         for c in cols:
             is_marker = out[c].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
