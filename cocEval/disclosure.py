@@ -420,7 +420,7 @@ def secondary_suppression(
 
     1. *first level*: cells the rule suppresses (MHSDS: 0-4) and any ``primary`` cells;
     2. *second level*: in a group with exactly one suppressed cell, also the next-smallest cell
-       (non-zero cells first when the rule shows zeros, as the FFT pipeline ranks them);
+       (never a zero when the rule shows zeros: the FFT pipeline ranks only non-zero cells);
     3. *cascade*: for a suppressed parent, its two smallest children.
 
     Two additions, because totals here are rounded rather than exact: the suppressed cells of a
@@ -475,9 +475,10 @@ def secondary_suppression(
         free = [k for k in kids if not sup[k]]
         if not free:
             return None
-        if not r.suppress_zero:
-            nonzero = [k for k in free if v[k] != 0]
-            free = nonzero or free
+        if not r.suppress_zero:  # zeros are shown under this rule: never hidden to protect others
+            free = [k for k in free if v[k] != 0]
+            if not free:
+                return None
         # smallest value first; ties broken by position in the group (deterministic)
         return min(free, key=lambda k: (v[k], kids.index(k)))
 
@@ -496,6 +497,8 @@ def secondary_suppression(
             if has_parent and sup[p]:  # cascade: two smallest children of a suppressed parent
                 while sum(sup[k] for k in kids) < min(2, len(kids)):
                     k = next_smallest(kids)
+                    if k is None:
+                        break
                     sup[k] = True
                     changed = True
             hidden = [k for k in kids if sup[k]]

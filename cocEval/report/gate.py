@@ -296,7 +296,7 @@ def mark_suppressed(
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> d = Gate().frame(pd.DataFrame({"month": [1, 2, 3], "n": [12, 3, 20]}), counts="n")
+    >>> d = Gate().frame(pd.DataFrame({"month": [1, 2, 3], "n": [12, 3, 20]}), counts="n", values=["month"])
     >>> fig, ax = plt.subplots()
     >>> _ = ax.plot(d["month"], d["n"])
     >>> mark_suppressed(ax, d, "month", "n")
