@@ -120,7 +120,7 @@ class DiDOptions(_Strict):
 
 
 class DisclosureOptions(_Strict):
-    preset: Literal["mhsds", "hes"] = "mhsds"
+    preset: Literal["mhsds", "hes", "none"] = "mhsds"  # "none": internal runs only (banner on every page)
 
 
 class ReportOptions(_Strict):
