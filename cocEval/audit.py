@@ -14,8 +14,11 @@ table cell holding a count, a rate (with ``data-per``, its scale) or a rate's de
   was rendered under the ``"none"`` rule when the report is published under a controlled one;
 - under ``"none"``, the page carries the not-for-circulation banner.
 
-Prose is not parsed for numbers: sections quote counts through :meth:`Gate.count`, and the
-attacker test (``tests/test_attacker.py``) checks the whole text for exact small counts.
+- prose (text outside tables): a number under the rule's threshold written next to a word for
+  something counted ("3 restrictive interventions", "2 respondents") is a finding. Larger
+  numbers in prose are not checked for rounding (years, months and ages look the same); sections
+  quote counts through :meth:`Gate.count`, and the attacker test (``tests/test_attacker.py``)
+  tries the whole text.
 
 The batch calls :func:`audit_report` on each rendered report before publishing it and refuses
 the report when the list is not empty; ``python -m cocEval audit REPORT_DIR`` does the same for
@@ -77,6 +80,8 @@ class _Reader(HTMLParser):
         self.tables: list[_Table] = []
         self.figures: list[str | None] = []
         self.text: list[str] = []
+        self.prose: list[str] = []
+        self._skip = 0  # inside <style>/<script>
         self._table: _Table | None = None
         self._row: list | None = None
         self._cell: _Cell | None = None
@@ -85,6 +90,8 @@ class _Reader(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if tag in ("style", "script"):
+            self._skip += 1
         if tag == "table":
             self._table = _Table(rule=a.get("data-disclosure-rule"), headers=[], rows=[])
             self.tables.append(self._table)
@@ -107,6 +114,8 @@ class _Reader(HTMLParser):
             self._cell = _Cell("", a.get("data-disclosure"), per_f)
 
     def handle_endtag(self, tag):
+        if tag in ("style", "script"):
+            self._skip = max(0, self._skip - 1)
         if tag == "table":
             self._table = None
         elif self._table is None:
@@ -126,8 +135,11 @@ class _Reader(HTMLParser):
             self._row = None
 
     def handle_data(self, data):
+        if self._skip:
+            return
         self.text.append(data)
         if self._table is None:
+            self.prose.append(data)
             return
         if self._in_caption:
             self._table.caption += data
@@ -137,6 +149,11 @@ class _Reader(HTMLParser):
             self._cell.text += data
 
 
+_COUNTED = (
+    r"restrictive|restraints?|interventions?|seclusions?|segregations?|responses?|respondents?|"
+    r"incidents?|patients?|people|episodes?"
+)
+_PROSE = re.compile(rf"(?<![\d.,£$%-])\b(\d+)\b(?![.,]\d)(?:\s+[A-Za-z-]+){{0,2}}?\s+(?:{_COUNTED})\b", re.I)
 _NUM = re.compile(r"^[-+]?[\d,]*\.?\d+%?$")
 
 
@@ -196,6 +213,12 @@ def audit_html(html_text: str, rule: str | DisclosureRule = "mhsds") -> list[Fin
                 )
             )
         return findings
+    prose = re.sub(r"\s+", " ", " ".join(reader.prose))
+    for m in _PROSE.finditer(prose):
+        x = float(m.group(1))
+        if x < active.suppress_below and (active.suppress_zero or x != 0):
+            where = "text: '..." + prose[max(0, m.start() - 40) : m.end()] + "'"
+            findings.append(Finding(m.group(1), where, f"is a count under {active.suppress_below} in prose"))
     for i, name in enumerate(reader.figures, 1):
         if name is not None and name in PRESETS and not PRESETS[name].controlled:
             findings.append(Finding("", f"figure {i}", f"was drawn under the {name!r} rule (no disclosure control)"))

@@ -238,6 +238,9 @@ def test_audit_finds_each_kind_of_failure(tmp_path):
     assert "denominator under 100" in whys
     assert "did not pass the disclosure gate" in whys
     assert {f.where.split(",")[0] for f in found} == {"table 1 ", "table 2"} or len(found) == 4
+    # prose: a small count beside a counted word
+    assert [f.number for f in audit_html("<p>In May there were 3 restrictive interventions in 12 wards.</p>")] == ["3"]
+    assert audit_html("<p>Coaching began 3 months ago; 40 restrictive interventions.</p>") == []
     # the uncontrolled rule: only the banner matters, and it must be there
     assert audit_html("<p>3 restraints</p>", "none")[0].why.endswith(f"{NOT_FOR_CIRCULATION!r}")
     # a part rendered without control in a controlled report
@@ -266,3 +269,10 @@ def test_without_secondary_suppression_rounding_alone_can_be_undone():
 
     assert pins(apply_disclosure(t, counts=["a", "b", "c", "total"], rule=r))
     assert pins(apply_disclosure(t, counts=["a", "b", "c"], totals={"total": ["a", "b", "c"]}, rule=r)) == []
+
+
+def test_complementary_rows_without_a_total_row():
+    """Providers summing to a cohort whose total is published elsewhere: a list of row groups."""
+    t = pd.DataFrame({"provider": list("ABCD"), "n": [2, 60, 31, 45]})
+    out = apply_disclosure(t, counts="n", groups=[[0, 1, 2, 3]])
+    assert out["n"].tolist() == ["*", 60, "*", 45]
