@@ -16,13 +16,17 @@ Four named rules (:data:`PRESETS`), each with its source:
     that the rate would have shown. Use ``get_rule("mhsds", suppress_zero=False)`` to show 0.
 
 ``"staff-survey"``
-    NHS Staff Survey practice (NHS Staff Survey Coordination Centre, *Guidance for participating
-    organisations*, section "Breakdown of results by directorate / department / site", and the
-    survey's Technical Document): results are not reported for any group with fewer than 11
-    responses. Here: a share or score is ``"*"`` when fewer than 11 staff responded (its
-    denominator), and a count of respondents under 11 is ``"*"``. Counts are not rounded (the
-    survey publishes response counts as they are); the share's numerator alone does not
-    suppress it (the survey shows percentages for every group of 11 or more).
+    NHS Staff Survey practice: results are not reported for a group with fewer than 11
+    responses, the figure usually quoted for the survey's breakdown reports. Here: a share or
+    score is ``"*"`` when fewer than 11 staff responded (its denominator), and a count of
+    respondents under 11 is ``"*"``. Counts are not rounded (the survey publishes response
+    counts as they are); the share's numerator alone does not suppress it (the survey shows
+    percentages for every group of 11 or more). *Source checked*: the stored copies of the
+    Coordination Centre's guidance (2007, 2014 and 2018 editions, "Breakdown of results by
+    directorate / department / site") and of nhsstaffsurveys.com were searched; the section
+    exists in each but the sentence stating the minimum was not in the stored text, so the
+    figure 11 rests on the usual quotation and should be checked against the current
+    Technical Document before the rule is relied on.
 
 ``"hes"``
     NHS Digital, "Disclosure control methodology for Hospital Episode Statistics (HES) and
