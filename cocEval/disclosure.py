@@ -457,42 +457,42 @@ def secondary_suppression(
     ['chemical', 'seclusion']
     """
     r = get_rule(rule)
-    v = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float)
-    if not v.index.is_unique:
+    vs = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float)
+    if not vs.index.is_unique:
         raise InputError("secondary_suppression: cell keys must be unique")
-    sup = pd.Series(_is_suppressed(v.to_numpy(), r) & v.notna().to_numpy(), index=v.index)
-    for k in primary:
-        if k in sup.index:
-            sup[k] = True
+    first = _is_suppressed(vs.to_numpy(), r) & vs.notna().to_numpy()
     if not r.controlled:
-        return sup & False
+        return pd.Series(False, index=vs.index)
+    v = dict(zip(vs.index, vs.to_numpy(), strict=True))  # plain dicts: this loop runs often
+    sup = dict(zip(vs.index, first.tolist(), strict=True))
+    for k in primary:
+        if k in sup:
+            sup[k] = True
     groups = [(p, list(c)) for p, c in groups]
     for p, kids in groups:
-        unknown = [k for k in ([p] if p is not None else []) + kids if k not in v.index]
+        unknown = [k for k in ([p] if p is not None else []) + kids if k not in v]
         if unknown:
             raise InputError(f"secondary_suppression: group cells not in the values: {unknown[:5]}")
+    groups = [(p, [k for k in kids if not np.isnan(v[k])], kids) for p, kids in groups]
 
     def small(k) -> bool:
-        return bool(_is_suppressed(np.array([v[k]]), r)[0]) or v[k] < r.suppress_below
+        return v[k] < r.suppress_below
 
-    def next_smallest(kids: list) -> Hashable | None:
+    def next_smallest(kids: list, order: list) -> Hashable | None:
         free = [k for k in kids if not sup[k]]
-        if not free:
-            return None
         if not r.suppress_zero:  # zeros are shown under this rule: never hidden to protect others
             free = [k for k in free if v[k] != 0]
-            if not free:
-                return None
+        if not free:
+            return None
         # smallest value first; ties broken by position in the group (deterministic)
-        return min(free, key=lambda k: (v[k], kids.index(k)))
+        return min(free, key=lambda k: (v[k], order.index(k)))
 
     for _ in range(10 * (len(v) + 1)):
         changed = False
-        for p, children in groups:
-            kids = [k for k in children if pd.notna(v[k])]
+        for p, kids, order in groups:
             if not kids:
                 continue
-            has_parent = p is not None and pd.notna(v[p])
+            has_parent = p is not None and not np.isnan(v[p])
             if has_parent and len(kids) == 1:
                 if sup[p] != sup[kids[0]]:
                     sup[p] = sup[kids[0]] = True
@@ -500,23 +500,21 @@ def secondary_suppression(
                 continue
             if has_parent and sup[p]:  # cascade: two smallest children of a suppressed parent
                 while sum(sup[k] for k in kids) < min(2, len(kids)):
-                    k = next_smallest(kids)
+                    k = next_smallest(kids, order)
                     if k is None:
                         break
                     sup[k] = True
                     changed = True
             hidden = [k for k in kids if sup[k]]
             while hidden and (len(hidden) < 2 or all(small(k) for k in hidden)):
-                k = next_smallest(kids)
+                k = next_smallest(kids, order)
                 if k is None:
                     break
                 sup[k] = True
                 hidden.append(k)
                 changed = True
-            if has_parent and not sup[p] and len(hidden) == len(kids) and len(kids) > 0:
-                pass  # every child hidden beside a rounded total: nothing can be subtracted
         if not changed:
-            return sup
+            return pd.Series(sup, index=vs.index, dtype=bool)
     raise AssertionError("secondary suppression did not converge")  # pragma: no cover
 
 
