@@ -123,6 +123,33 @@ class Gate:
         shown = apply_disclosure(pd.DataFrame({"v": [value]}), counts="v", rule=r)["v"].iloc[0]
         return fmt_number(shown, 0) if not isinstance(shown, str) else shown
 
+    def rate(
+        self,
+        numerator,
+        denominator,
+        *,
+        per: float = 1000,
+        digits: int = 1,
+        rule: str | DisclosureRule | None = None,
+    ) -> str:
+        """A rate as a report may quote it: the marker when the count behind it is small or
+        the denominator too small, else ``per`` x rounded count / denominator, formatted.
+
+        Use it for sentences such as the funnel plot's ("20 restrictive interventions over
+        4,512 bed days, 4.4 per 1,000"): quote the count with :meth:`count` and the rate
+        with this, never the exact count or a rate computed from it.
+
+        Examples
+        --------
+        >>> g = Gate()
+        >>> g.rate(3, 900), g.rate(22, 4512), g.rate(22, 80)
+        ('*', '4.4', '*')
+        """
+        t = pd.DataFrame({"n": [numerator], "d": [denominator]})
+        t["r"] = per * t["n"] / t["d"].where(t["d"] > 0)
+        shown = apply_disclosure(t, rates={"r": ("n", "d")}, rule=self._rule(rule))["r"].iloc[0]
+        return shown if isinstance(shown, str) else fmt_number(shown, digits)
+
     # -- tables ----------------------------------------------------------------------------
     def table(
         self,
