@@ -553,6 +553,7 @@ def apply_disclosure(
     rule: str | DisclosureRule = "mhsds",
     totals: Mapping[str, Sequence[str]] | None = None,
     groups: Mapping[Hashable, Sequence[Hashable]] | Sequence[Sequence[Hashable]] | None = None,
+    scores: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Return a display copy of ``df`` with the disclosure rule applied.
 
@@ -578,6 +579,10 @@ def apply_disclosure(
         Rows that add up: ``{total_row_label: [part row labels]}`` (e.g. a year and its months),
         or a list of lists of row labels whose total is shown elsewhere (providers in a cohort).
         Applied to every count column.
+    scores : mapping, optional
+        ``{score_column: group_size_column}``: a score or mean (e.g. a Staff Survey engagement
+        score) is shown as the marker when its group has fewer members than the rule's minimum
+        (``min_denominator``, else ``suppress_below``: 11 respondents under ``"staff-survey"``).
 
     Returns
     -------
@@ -604,7 +609,10 @@ def apply_disclosure(
     1        40        10  50
     """
     r = get_rule(rule)
-    count_cols, spec = _roles(df, counts, rates, r)
+    if scores and not counts and not rates and not totals:
+        count_cols, spec = [], {}
+    else:
+        count_cols, spec = _roles(df, counts, rates, r)
     for parent, kids in (totals or {}).items():
         for c in [parent, *kids]:
             if c not in count_cols and c in df.columns:
@@ -641,6 +649,18 @@ def apply_disclosure(
                 col.iloc[i] = float(shown[i])
         col[hide_rate | already] = r.marker
         out[rate_col] = col
+    for score_col, size_col in (scores or {}).items():
+        missing = [c for c in (score_col, size_col) if c not in df.columns]
+        if missing:
+            raise InputError(f"scores: columns not in the table: {missing}")
+        if not r.controlled:
+            continue
+        size = _numbers(src, size_col, r, "group size")
+        minimum = r.min_denominator if r.min_denominator is not None else r.suppress_below
+        col = out[score_col].astype(object)
+        hide = size.marked | np.isnan(size.values) | (size.values < minimum)
+        col[hide & col.notna().to_numpy()] = r.marker
+        out[score_col] = col
     for c in count_cols:
         out[c] = _display_counts(src, c, r)
     return out

@@ -81,18 +81,21 @@ def _interval(v: float, rule: DisclosureRule, rounded: bool) -> Shown:
     return Shown(lo, v + h - 1e-9)
 
 
-def _pins(cells: list[Shown | None], rule: DisclosureRule, where: str) -> list[str]:
-    """Subtraction with intervals: each shown cell as the total of any subset of the others."""
+def _pins(cells: list[Shown | None], rule: DisclosureRule, where: str, total: int | None = None) -> list[str]:
+    """Subtraction with intervals: each shown cell as the total of any subset of the others
+    (a reader who does not know the table's structure), or, with ``total``, that cell as the
+    total of all the others (one who does)."""
     out = []
     lo_marker = 0.0 if (rule.suppress_zero or not rule.controlled) else 1.0
     idx = list(range(len(cells)))
-    if len(cells) > 12:
+    if len(cells) > 12 and total is None:
         return out
-    for t in idx:
+    for t in idx if total is None else [total]:
         if cells[t] is None:
             continue
         others = [i for i in idx if i != t]
-        for k in range(1, len(others) + 1):
+        sizes = range(1, len(others) + 1) if total is None else [len(others)]
+        for k in sizes:
             for sub in itertools.combinations(others, k):
                 markers = [i for i in sub if cells[i] is None]
                 if len(markers) != 1:

@@ -116,9 +116,12 @@ def gate_sections(tiny, gate: Gate) -> tuple[list[Section], list[pd.DataFrame]]:
     ss = tiny.staff.copy()
     ss["share"] = 100 * ss["violence_from_patients"] / ss["respondents"]
     st = gate.table(
-        ss[["survey_year", "respondents", "violence_from_patients", "share"]].rename(columns={"survey_year": "Year"}),
+        ss[["survey_year", "respondents", "violence_from_patients", "share", "engagement"]].rename(
+            columns={"survey_year": "Year"}
+        ),
         counts=["respondents"],
         rates={"share": ("violence_from_patients", "respondents")},
+        scores={"engagement": "respondents"},
         drop=["violence_from_patients"],
         formats={"Year": str},
         caption="Staff who experienced violence from patients",
@@ -144,6 +147,7 @@ def test_attacker_fails_on_gated_sections(tiny):
     found = attack([html], frames, tiny, "mhsds")
     assert found == [], "\n".join(found[:20])
     assert audit_report(html, "mhsds") == []
+    assert "6." not in to_html(sections[1])  # no engagement score from fewer than 11 respondents
 
 
 def test_attacker_succeeds_without_disclosure_control(tiny):

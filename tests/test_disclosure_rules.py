@@ -59,6 +59,14 @@ def test_staff_survey_hides_groups_under_eleven_whatever_the_numerator():
     assert out["k"].tolist() == [3, 3, 0]  # the numerator alone does not suppress (survey practice)
 
 
+def test_scores_of_small_groups_are_hidden():
+    t = pd.DataFrame({"respondents": [9, 11, np.nan], "engagement": [6.1, 6.8, 7.0]})
+    out = apply_disclosure(t, scores={"engagement": "respondents"}, rule="staff-survey")
+    assert out["engagement"].tolist() == ["*", 6.8, "*"]
+    d = Gate().frame(t, scores={"engagement": "respondents"}, rule="staff-survey")
+    assert d["suppressed"].tolist() == [True, False, True] and "respondents" not in d.columns
+
+
 def test_none_rule_passes_everything_and_asks_for_the_banner():
     t = pd.DataFrame({"n": [0, 3, 12], "d": [50, 900, 1000]})
     t["r"] = 1000 * t["n"] / t["d"]
@@ -148,10 +156,10 @@ def test_no_shown_value_reveals_a_suppressed_cell(table, rule):
         return [None if v == r.marker else _interval(float(v), r, True) for v in values]
 
     found = []
-    for i in out.index:
-        found += _pins(cells(out.loc[i, [*parts, "total"]]), r, f"row {i}")
-    for c in [*parts, "total"]:
-        found += _pins(cells(out[c]), r, f"column {c}")
+    for i in out.index:  # each row: the total column is the sum of the parts
+        found += _pins(cells(out.loc[i, [*parts, "total"]]), r, f"row {i}", total=len(parts))
+    for c in [*parts, "total"]:  # each column: the last row is the sum of the others
+        found += _pins(cells(out[c]), r, f"column {c}", total=len(out) - 1)
     assert found == []
     # the FFT invariant: a group never has exactly one suppressed cell beside a shown total,
     # unless every other part is a shown zero (then the total says no more than the cell would)
@@ -265,7 +273,7 @@ def test_without_secondary_suppression_rounding_alone_can_be_undone():
 
     def pins(out):
         cells = [None if v == "*" else _interval(float(v), r, True) for v in out.iloc[0]]
-        return _pins(cells, r, "row")
+        return _pins(cells, r, "row", total=3)
 
     assert pins(apply_disclosure(t, counts=["a", "b", "c", "total"], rule=r))
     assert pins(apply_disclosure(t, counts=["a", "b", "c"], totals={"total": ["a", "b", "c"]}, rule=r)) == []

@@ -164,6 +164,7 @@ class Gate:
         totals: Mapping[str, Sequence[str]] | None = None,
         groups: Mapping[Hashable, Sequence[Hashable]] | Sequence[Sequence[Hashable]] | None = None,
         rule: str | DisclosureRule | None = None,
+        scores: Mapping[str, str] | None = None,
     ) -> Table:
         """A table block: disclosure applied, helper columns dropped, cells formatted.
 
@@ -173,16 +174,17 @@ class Gate:
         that add up: ``{total row: [part rows]}`` or lists of rows) get secondary suppression
         (:func:`cocEval.disclosure.secondary_suppression`); ``drop`` removes helper columns
         (e.g. the numerators behind rates) after disclosure; ``formats`` maps a column to a
-        function of a number; ``rule`` overrides the gate's rule for this table (e.g.
+        function of a number; ``scores`` (``{score: group size column}``) hides scores of
+        groups under the rule's minimum (Staff Survey: 11 respondents); ``rule`` overrides the gate's rule for this table (e.g.
         ``"staff-survey"``). A denominator that counts people (responses, respondents) must be
         listed in ``counts`` too; other numeric columns are shown as they are, so pass only
         columns meant to be shown. Missing values show as empty cells, never ``nan``.
         """
         r = self._rule(rule)
         names = _names(counts)
-        has_numbers = bool(rates) or bool(names) or bool(totals)
+        has_numbers = bool(rates) or bool(names) or bool(totals) or bool(scores)
         shown = (
-            apply_disclosure(df, counts=names, rates=rates, rule=r, totals=totals, groups=groups)
+            apply_disclosure(df, counts=names, rates=rates, rule=r, totals=totals, groups=groups, scores=scores)
             if has_numbers
             else df.copy()
         )
@@ -220,6 +222,7 @@ class Gate:
         totals: Mapping[str, Sequence[str]] | None = None,
         groups: Mapping[Hashable, Sequence[Hashable]] | Sequence[Sequence[Hashable]] | None = None,
         rule: str | DisclosureRule | None = None,
+        scores: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
         """The data behind a chart, disclosed: suppressed cells become NaN (gaps).
 
@@ -234,14 +237,19 @@ class Gate:
         """
         r = self._rule(rule)
         names = _names(counts)
-        has_numbers = bool(names) or bool(rates) or bool(totals)
+        has_numbers = bool(names) or bool(rates) or bool(totals) or bool(scores)
         out = (
-            apply_disclosure(df, counts=names, rates=rates, rule=r, totals=totals, groups=groups)
+            apply_disclosure(df, counts=names, rates=rates, rule=r, totals=totals, groups=groups, scores=scores)
             if has_numbers
             else df.copy()
         )
         cols = list(
-            dict.fromkeys(names + list((rates or {}).keys()) + [c for p, k in (totals or {}).items() for c in [p, *k]])
+            dict.fromkeys(
+                names
+                + list((rates or {}).keys())
+                + [c for p, k in (totals or {}).items() for c in [p, *k]]
+                + list(scores or {})
+            )
         )
         if r.rate_numerator_rule:
             for nd in (rates or {}).values():
