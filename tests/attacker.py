@@ -161,7 +161,8 @@ def attack_frame(df: pd.DataFrame, tiny, rule, where: str) -> list[str]:
         for c in numeric:
             values = {m: (float(v) if pd.notna(v) else np.nan) for m, v in zip(months, df[c], strict=True)}
             out += _read_series(values, secret, f"{where} column {c!r}")
-            out += _rates(values, tiny, secret, f"{where} column {c!r}", None)
+            if not df[c].dropna().map(lambda v: float(v).is_integer()).all():  # counts are read, not divided
+                out += _rates(values, tiny, secret, f"{where} column {c!r}", None)
     counts = [c for c in numeric if df[c].dropna().map(lambda v: float(v).is_integer()).all() and df[c].notna().any()]
     for i, row in df.iterrows():
         cells = [None if pd.isna(row[c]) else _interval(float(row[c]), rule, True) for c in counts]
@@ -193,14 +194,16 @@ def attack_html(html: str, tiny, rule, where: str = "report") -> list[str]:
                 continue
             col = [r[j] for r in grid]
             if mcol is not None:
-                values, dec = {}, {}
+                values, dec, rates = {}, {}, {}
                 for r, c in zip(grid, col, strict=True):
                     m = _month(r[mcol].text) if r[mcol] else None
                     if m is not None and c is not None:
                         values[m] = _num(c.text) if _num(c.text) is not None else np.nan
                         dec[m] = _decimals(c.text)
+                        if "." in c.text or "%" in c.text:  # a rate or share is written with decimals
+                            rates[m] = values[m]
                 out += _read_series(values, secret, f"{tw} column {j}")
-                out += _rates(values, tiny, secret, f"{tw} column {j}", dec)
+                out += _rates(rates, tiny, secret, f"{tw} column {j}", dec)
 
         def cell(c):
             if c is None or c.role not in (None, "count"):
