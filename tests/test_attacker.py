@@ -228,3 +228,31 @@ def test_attacker_fails_on_a_rendered_report(tiny, reduced_config, tmp_path):
     found = attack([html], [], tiny, "mhsds")
     assert found == [], "\n".join(found[:20])
     assert audit_report(html, "mhsds") == []
+
+
+@pytest.fixture(scope="module")
+def uncontrolled_config(tmp_path_factory, reduced_config) -> Path:
+    raw = yaml.safe_load(reduced_config.read_text())
+    raw["disclosure"] = {"preset": "none"}
+    path = tmp_path_factory.mktemp("config_none") / "programme.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["provider", "programme"])
+def test_uncontrolled_reports_carry_the_banner(tiny, uncontrolled_config, which):
+    """Under the "none" rule every page says it is not for circulation (the audit insists)."""
+    if which == "provider":
+        from cocEval.report.provider import ProviderReport
+
+        rep = ProviderReport.build(tiny.provider_id, tiny.path, uncontrolled_config)
+    else:
+        from cocEval.report.programme import ProgrammeReport
+
+        rep = ProgrammeReport.build(tiny.path, uncontrolled_config)
+    build = getattr(rep, "sections", None)
+    if build is None:
+        pytest.skip(f"the {which} report does not return sections yet (issue 10)")
+    html = to_html(build())
+    assert audit_report(html, "none") == [], "call section.add(gate.banner()) at the top of the report"
