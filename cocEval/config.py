@@ -144,7 +144,7 @@ class PrimaryAnalysis(_Strict):
 
 
 class DisclosureOptions(_Strict):
-    preset: Literal["mhsds", "hes"] = "mhsds"
+    preset: Literal["mhsds", "hes", "none"] = "mhsds"  # "none": internal runs only (banner on every page)
 
 
 class ReportOptions(_Strict):
