@@ -560,7 +560,8 @@ class ProgrammeReport:
                 f"{len(p.participating)} providers in {p.participating['cohort'].nunique()} cohorts and "
                 f"{len(p.participation) - len(p.participating)} providers not in the programme; monthly data "
                 f"{w.fmt_month(p.months[0])} to {w.fmt_month(p.months[-1])}."
-            )
+            ),
+            self.gate.banner(),
         )
 
     def verdict(self) -> Section:
@@ -1212,6 +1213,7 @@ class ProgrammeReport:
     def sections(self) -> list[Section]:
         """The report's sections in order: verdict, evidence, methods, provenance."""
         return [
+            self.title(),
             self.verdict(),
             self.participation(),
             self.staggered_did(),
