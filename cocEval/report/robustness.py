@@ -158,7 +158,10 @@ def assess_outcome(
         bootstrap=False,
         alpha=spec.alpha,
     )
-    simple = _quiet(res.aggregate, "simple", max_e=spec.max_e).overall
+    if spec.summary == "dynamic":
+        simple = _quiet(res.aggregate, "dynamic", min_e=0, max_e=spec.max_e).overall
+    else:
+        simple = _quiet(res.aggregate, "simple", max_e=spec.max_e).overall
     from scipy import stats
 
     p = float(2 * stats.norm.sf(abs(simple.att / simple.se))) if simple.se > 0 else np.nan
@@ -219,7 +222,9 @@ def assess_programme(prog, cfg, *, panels: Mapping[str, pd.DataFrame] | None = N
         already on the shown scale). Missing keys are built with
         :func:`cocEval.data.provider_month_panel` (values rescaled to the shown unit).
     kwargs
-        Passed to :func:`assess_outcome`.
+        Passed to :func:`assess_outcome`. The default ``spec`` follows the configuration: the
+        ``did`` control group and method, and the primary analysis's aggregation ("dynamic":
+        the average over event times 0..``did.max_e``).
 
     Returns
     -------
@@ -232,7 +237,10 @@ def assess_programme(prog, cfg, *, panels: Mapping[str, pd.DataFrame] | None = N
     """
     from cocEval.data import provider_month_panel
 
-    spec = kwargs.pop("spec", DiDSpec(control_group=cfg.did.control_group, method=cfg.did.method))
+    pa = getattr(cfg, "primary_analysis", None)
+    summary = "simple" if pa is not None and pa.aggregation == "simple" else "dynamic"
+    default = DiDSpec(control_group=cfg.did.control_group, method=cfg.did.method, summary=summary, max_e=cfg.did.max_e)
+    spec = kwargs.pop("spec", default)
     results = {}
     for key in outcomes or list(cfg.outcomes):
         o = cfg.outcomes[key]
