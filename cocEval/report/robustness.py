@@ -219,8 +219,8 @@ def assess_programme(prog, cfg, *, panels: Mapping[str, pd.DataFrame] | None = N
     cfg : ProgrammeConfig
     panels : mapping, optional
         Outcome key -> the panel the programme report used (e.g. ``OutcomeEvaluation.panel``,
-        already on the shown scale). Missing keys are built with
-        :func:`cocEval.data.provider_month_panel` (values rescaled to the shown unit).
+        rates per ``per``, shares as proportions or per cent). Missing keys are built with
+        :func:`cocEval.data.provider_month_panel`. Shares are shown in percentage points.
     kwargs
         Passed to :func:`assess_outcome`. The default ``spec`` follows the configuration: the
         ``did`` control group and method, and the primary analysis's aggregation ("dynamic":
@@ -247,8 +247,9 @@ def assess_programme(prog, cfg, *, panels: Mapping[str, pd.DataFrame] | None = N
         if panels is not None and key in panels:
             panel = panels[key]
         else:
-            panel = _quiet(provider_month_panel, prog, o.numerator)
-            panel = panel.assign(value=panel["value"] * o.display_per / o.per)
+            panel = _quiet(provider_month_panel, prog, o.numerator, per=o.per)
+        if o.is_share and panel["value"].abs().max() <= 1:
+            panel = panel.assign(value=panel["value"] * 100.0)  # proportions -> percentage points
         unit = "percentage points" if o.is_share else f"per {fmt_number(o.per, 0)} occupied bed days"
         results[key] = assess_outcome(panel, outcome=o.name, unit=unit, improvement=o.improvement, spec=spec, **kwargs)
     return results
@@ -262,6 +263,11 @@ def _num(v: float, unit: str = "") -> str:
         return "not estimable"
     s = fmt_number(float(v), 2 if abs(v) < 10 else 1)
     return f"{s} {unit}" if unit else s
+
+
+def _bare_p(p: float) -> str:
+    """A p-value for a table cell ("0.031", "< 0.001")."""
+    return fmt_p(p).replace("p = ", "").replace("p < ", "< ")
 
 
 def _range(lo: float, hi: float, unit: str) -> str:
@@ -475,9 +481,9 @@ def robustness_section(
             "Unit": [r.unit for r in recs],
             "Effect": [_num(r.estimate) for r in recs],
             "95% interval": [_range(r.ci_low, r.ci_high, "") for r in recs],
-            "p-value": m["p_value"].map(fmt_p),
-            "Holm-adjusted p": m["p_holm"].map(fmt_p),
-            "Benjamini-Hochberg q": m["q_bh"].map(fmt_p),
+            "p-value": m["p_value"].map(_bare_p),
+            "Holm-adjusted p": m["p_holm"].map(_bare_p),
+            "Benjamini-Hochberg q": m["q_bh"].map(_bare_p),
             "Survives": [
                 "Holm and BH" if h else ("BH only" if b else "no")
                 for h, b in zip(m["survives_holm"], m["survives_bh"], strict=False)
