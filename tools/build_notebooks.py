@@ -3,8 +3,11 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+# The kernel `make setup` installs: `ipykernel install --name cocEval` stores it as "coceval" (kernel
+# names are lower-cased), so the notebooks ask for "coceval" and JupyterLab opens without a dialog.
+KERNEL = "coceval"
 META = {
-    "kernelspec": {"name": "cocEval", "display_name": "Python (cocEval)", "language": "python"},
+    "kernelspec": {"name": KERNEL, "display_name": "Python (cocEval)", "language": "python"},
     "language_info": {"name": "python"},
 }
 
@@ -22,8 +25,8 @@ provider = new_notebook(
         code(
             "# Parameters (papermill injects values after this cell)\n"
             'provider_id = "SYN001"\n'
-            "data_dir = None      # default: the synthetic data in data/synthetic\n"
-            "config = None        # default: params/programme.yaml\n"
+            "data_dir = None  # default: the synthetic data in data/synthetic\n"
+            "config = None  # default: params/programme.yaml\n"
             "summary_path = None  # where the batch runner collects headline effects",
             "parameters",
         ),
@@ -46,10 +49,20 @@ provider = new_notebook(
         code("rep.staff_experience()"),
         code("rep.peers()"),
         code("rep.methods()"),
+        code("rep.provenance()"),
         code("rep.write_summary(summary_path)", "remove_cell"),
     ],
 )
-nbformat.write(provider, "notebooks/provider_report.ipynb")
+
+
+def write(nb, path: str) -> None:
+    """Write with stable cell ids (ids follow the cell's position), so a rebuild changes nothing it need not."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"
+    nbformat.write(nb, path)
+
+
+write(provider, "notebooks/provider_report.ipynb")
 
 programme = new_notebook(
     metadata=dict(META, title="Culture of Care programme evaluation"),
@@ -67,12 +80,9 @@ programme = new_notebook(
             "rep = ProgrammeReport.build(data_dir, config)",
             "remove_cell",
         ),
+        # Each cell shows one Section (report data, rendered by its _repr_html_); no display calls.
         code("rep.title()"),
-        new_markdown_cell(
-            "Did Culture of Care coaching reduce restrictive practice and improve patient and staff experience across the "
-            "programme? Findings come first; the sections after them show how each was reached, and methods come last."
-        ),
-        code("rep.findings()"),
+        code("rep.verdict()"),
         code("rep.participation()"),
         code("rep.staggered_did()"),
         code("rep.twfe_and_bacon()"),
@@ -80,8 +90,14 @@ programme = new_notebook(
         code("rep.cohorts()"),
         code("rep.staff_experience()"),
         code("rep.truth()"),
+        # ---- HOW ROBUST IS THIS? ---------------------------------------------------------------
+        # Placeholder for the lead: replace this comment-only cell with a call to the function in
+        # cocEval/report/robustness.py that returns a Section (e.g. "robustness_section(rep)").
+        code("rep.robustness()"),
+        # ---------------------------------------------------------------------------------------
         code("rep.methods()"),
+        code("rep.provenance()"),
         code("rep.write_summary(summary_path)", "remove_cell"),
     ],
 )
-nbformat.write(programme, "notebooks/programme_evaluation.ipynb")
+write(programme, "notebooks/programme_evaluation.ipynb")
