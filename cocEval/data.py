@@ -224,7 +224,10 @@ def _num(x: pd.DataFrame, c: str) -> pd.Series:
 def _at_most(d: pd.DataFrame, a: str, b: str, k: float) -> pd.Series:
     """Plausibility ``a <= k * b`` on each row; rows where either is not reported pass. With
     ``<col>_lower``/``<col>_upper`` bounds (disclosure-controlled inputs) the lower end of ``a``
-    is compared with the upper end of ``b``."""
+    is compared with the upper end of ``b``. A table without either column passes (published
+    provider-level data may carry only some counts)."""
+    if a not in d.columns or b not in d.columns:
+        return pd.Series(True, index=d.index)
     lo = _numeric(d[f"{a}_lower"] if f"{a}_lower" in d.columns else d[a])
     up = _numeric(d[f"{b}_upper"] if f"{b}_upper" in d.columns else d[b])
     return (lo <= k * up) | lo.isna() | up.isna()
