@@ -58,7 +58,7 @@ from importlib.resources import files as _resource_files
 from pathlib import Path
 
 import cocEval
-from cocEval.errors import BatchError, InputError, UsageError
+from cocEval.errors import BatchError, DataError, InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -724,6 +724,11 @@ def plan(opts: BatchOptions, cfg, prog, config_path: Path) -> list[Task]:
             )
     else:
         providers = participating
+        if not providers:
+            raise DataError(
+                f"{prog.source}: participation, column 'start_month': empty on every row (the rule: reports "
+                "need at least one provider that started coaching)"
+            )
     data_dir = str(Path(prog.source).resolve())
     common = _sha256(prog.data_hash, config_path.read_bytes(), cocEval.__version__, source_hash())
     rep = cfg.report

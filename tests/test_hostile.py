@@ -383,6 +383,18 @@ def test_bad_data_writes_no_report(data, config, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_no_provider_started_coaching(data, config, tmp_path, capsys):
+    def fn(df):
+        df["cohort"] = ""
+        df["start_month"] = ""
+        df["coaching_end_month"] = ""
+
+    _mutate(data, "participation", fn)
+    status, err = cli(capsys, "reports", "--config", config, "--output", tmp_path / "out")
+    assert_clean_error(status, err, "participation", "start_month", "empty on every row")
+    assert not (tmp_path / "out").exists()
+
+
 # ------------------------------------------------------------------------------------------
 # Bad config
 # ------------------------------------------------------------------------------------------
