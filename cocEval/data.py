@@ -940,7 +940,9 @@ def provider_month_panel(
 def provider_year_panel(prog: ProgrammeData, indicator: str) -> pd.DataFrame:
     """Staff survey indicator by provider-year, with cohort timing.
 
-    Counts (e.g. ``violence_from_patients``) become proportions of respondents; scores
+    Counts (e.g. ``violence_from_patients``) become proportions of respondents (or, where the
+    count is empty and the table has ``<indicator>_pct``, the published percentage / 100 with
+    its question base as ``respondents``: imported survey results); scores
     (``engagement``, ``morale``) are used as they are. A survey year counts as after the start
     (``post``) when coaching started by September of that year (fieldwork is September to
     November). ``first_year`` is the first such year (0 if never).
@@ -956,6 +958,12 @@ def provider_year_panel(prog: ProgrammeData, indicator: str) -> pd.DataFrame:
     out = ss[["provider_id", "survey_year", "respondents"]].copy()
     if indicator in STAFF_COUNTS:
         out["value"] = ss[indicator].astype("float64") / ss["respondents"].where(ss["respondents"] > 0)
+        pct, base = f"{indicator}_pct", f"{indicator}_base"
+        if pct in ss.columns:  # published (weighted) percentage where no count is given (issue 13)
+            use = out["value"].isna() & ss[pct].notna()
+            out.loc[use, "value"] = pd.to_numeric(ss.loc[use, pct]) / 100
+            if base in ss.columns:
+                out.loc[use, "respondents"] = ss.loc[use, base]
     else:
         out["value"] = ss[indicator].astype("float64")
     out = out[["provider_id", "survey_year", "value", "respondents"]]

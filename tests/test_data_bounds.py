@@ -143,3 +143,28 @@ def test_synthetic_ward_level_unchanged(tmp_path):
     assert prog.tables == ("participation", "restrictive_practice", "patient_experience", "staff_survey")
     assert prog.restrictive_practice["restrictive_interventions"].dtype == "int64"
     assert "ward_id" in prog.restrictive_practice.columns
+
+
+def test_staff_survey_percentages_without_counts(tmp_path):
+    from cocEval.data import provider_year_panel
+
+    ss = pd.DataFrame(
+        {
+            "provider_id": ["A", "B"],
+            "survey_year": [2030, 2030],
+            "respondents": [900, 400],
+            "engagement": [None, None],
+            "morale": [None, None],
+            "violence_from_patients": [None, 40],
+            "harassment_from_patients": [None, None],
+            "discrimination_from_patients": [None, None],
+            "recommend_workplace": [None, None],
+            "violence_from_patients_pct": [12.5, None],
+            "violence_from_patients_base": [880, None],
+        }
+    )
+    prog = load_programme(_write(tmp_path / "d", participation=PART, staff_survey=ss))
+    assert prog.tables == ("participation", "staff_survey") and len(prog.months) == 0
+    panel = provider_year_panel(prog, "violence_from_patients").set_index("provider_id")
+    assert panel.loc["A", "value"] == pytest.approx(0.125) and panel.loc["A", "respondents"] == 880
+    assert panel.loc["B", "value"] == pytest.approx(0.1) and panel.loc["B", "respondents"] == 400
