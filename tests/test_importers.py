@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cocEval.cli import main
 from cocEval.errors import ImportDataError
@@ -16,6 +18,7 @@ from cocEval.importers import (
     import_mhsds,
     import_staff_survey,
     normalise_name,
+    parse_count,
     read_crosswalk,
     read_mhsds_file,
 )
@@ -294,3 +297,20 @@ def test_staff_survey_unknown_layout(tmp_path):
     p = _write(tmp_path / "x.csv", "code,year,score\nA,2021,5\n")
     with pytest.raises(ImportDataError, match="known layout"):
         import_staff_survey([p], tmp_path / "out")
+
+
+# ---------------------------------------------------------------------------------------------
+# property: the bounds of a published count always contain the true count
+# ---------------------------------------------------------------------------------------------
+
+
+def _publish(y: int) -> str:
+    """MHSDS disclosure control as the publisher's code applies it: under 5 -> *, else nearest 5."""
+    return "*" if y < 5 else str(5 * int(y / 5 + 0.5))
+
+
+@given(st.integers(min_value=0, max_value=10**7))
+def test_bounds_contain_the_true_count(y):
+    cell = parse_count(_publish(y), file="f", line=1)
+    assert cell.lower <= y <= cell.upper
+    assert cell.upper - cell.lower <= 4
