@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cocEval.censored import censored_poisson_mle, draw_truncated_poisson, fit_its_bounds, rubin
+from cocEval.censored import att_gt_bounds, censored_poisson_mle, draw_truncated_poisson, fit_its_bounds, rubin
 from cocEval.errors import InputError
 from cocEval.its import fit_its
 
@@ -97,3 +97,36 @@ def test_bad_options():
         fit_its_bounds(df, "n", "month", start, family="gaussian")
     with pytest.raises(InputError, match="not in data"):
         fit_its_bounds(df.drop(columns="n_upper"), "n", "month", start)
+
+
+def _panel(mu=6.0, rr=0.7, n_units=30, n_t=12, seed=2):
+    rng = np.random.default_rng(seed)
+    units, t = np.repeat(np.arange(n_units), n_t), np.tile(np.arange(1, n_t + 1), n_units)
+    g = np.repeat(rng.choice([0, 7], n_units), n_t)
+    y = rng.poisson(mu * np.where((g > 0) & (t >= g), rr, 1.0))
+    df = pd.DataFrame({"id": units, "t": t, "g": g, "beds": 1000.0, "y": y})
+    rounded = 5 * np.floor(y / 5 + 0.5)
+    df["n"] = np.where(y < 5, np.nan, rounded)
+    df["n_lower"] = np.where(y < 5, 0, np.maximum(rounded - 2, 5))
+    df["n_upper"] = np.where(y < 5, 4, rounded + 2)
+    return df
+
+
+def test_did_exact_bounds_reduce_to_naive():
+    df = _panel(mu=40.0)
+    df["n"], df["n_lower"], df["n_upper"] = df["y"], df["y"], df["y"]
+    res = att_gt_bounds(df, "n", "id", "t", "g", denominator="beds", m=3)
+    assert res.n_censored == 0 and res.units_dropped_not_reported == 0
+    np.testing.assert_allclose(res.table.loc["bounds", "att"], res.table.loc["naive", "att"], rtol=1e-9)
+    np.testing.assert_allclose(res.table.loc["bounds", "se"], res.table.loc["naive", "se"], rtol=1e-9)
+
+
+def test_did_bounds_keeps_suppressed_units_and_recovers_effect():
+    df = _panel(mu=8.0, n_units=40, seed=4)
+    df.loc[df["id"] == 0, ["n", "n_lower", "n_upper"]] = np.nan  # one unit never reported
+    res = att_gt_bounds(df, "n", "id", "t", "g", denominator="beds", m=10, seed=1)
+    assert res.units_dropped_not_reported == 1
+    assert res.table.loc["bounds", "units"] == 39 > res.table.loc["naive", "units"]
+    truth = 8.0 * (0.7 - 1.0)  # per 1,000 bed days with 1,000 bed days a month
+    b = res.table.loc["bounds"]
+    assert b["ci_low"] < truth < b["ci_high"]
