@@ -14,8 +14,14 @@ ratio:
 Printed per method: fits that ran, bias of the log rate ratio (and as a ratio), empirical SD,
 mean 95% CI width (log scale) and coverage of the true ratio with its Monte Carlo SE.
 
-Run:  .venv/bin/python benchmarks/suppression_bias.py [--reps 100] [--providers 8] [--outcome seclusion]
-(develop with --reps 5 --providers 2; the full size takes ~15 minutes on one core).
+``--design did`` does the same for the staggered DiD (Callaway & Sant'Anna, simple aggregation,
+analytic SEs) on all synthetic providers at once: ``exact``, ``naive`` (units with a suppressed
+month dropped to balance the panel) and ``bounds`` (:func:`cocEval.censored.att_gt_bounds`); the
+target is the true ATT on the rate scale (per 1,000 bed days) over treated post-start months.
+
+Run:  .venv/bin/python benchmarks/suppression_bias.py [--reps 60] [--providers 8] [--outcome seclusion]
+      .venv/bin/python benchmarks/suppression_bias.py --design did [--reps 30]
+(develop with --reps 5 --providers 2; the full sizes take ~15 minutes each on one core).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cocEval.censored import fit_its_bounds
+from cocEval.censored import att_gt_bounds, fit_its_bounds
+from cocEval.did import att_gt
 from cocEval.errors import CocEvalError
 from cocEval.its import fit_its
 
@@ -90,8 +97,49 @@ def one(df: pd.DataFrame, start: str, rr: float, rng, m: int) -> dict:
             try:
                 c = fit().loc["level_change"]
                 res[name] = (c["estimate"], c["ci_low"], c["ci_high"])
-            except CocEvalError:
+            except (CocEvalError, ValueError):  # fit_its raises bare ValueError for too few periods
                 res[name] = None
+    return res
+
+
+def did_panel(truth: pd.DataFrame, part: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    t = truth[truth["outcome"] == outcome]
+    starts = part.set_index("provider_id")["start_month"]
+    d = pd.DataFrame(
+        {
+            "id": t["provider_id"].to_numpy(),
+            "month": pd.to_datetime(t["period"], format="%Y-%m").to_numpy(),
+            "mu0": t["expected_untreated"].to_numpy(float),
+            "beds": t["denominator"].to_numpy(float),
+        }
+    )
+    d["g"] = pd.to_datetime(d["id"].map(starts), format="%Y-%m")
+    d = d.sort_values(["id", "month"]).reset_index(drop=True)
+    d["period"] = d.groupby("id").cumcount() + 1
+    first = {m: i + 1 for i, m in enumerate(sorted(d["month"].unique()))}
+    d["cohort"] = d["g"].map(first).fillna(0).astype(int)
+    return d
+
+
+def did_one(d: pd.DataFrame, rr: float, rng, m: int) -> dict:
+    post = (d["cohort"] > 0) & (d["period"] >= d["cohort"])
+    y = rng.poisson(d["mu0"] * np.where(post, rr, 1.0))
+    value, lower, upper = mhsds_control(y)
+    beds_pub = 5 * np.floor(d["beds"] / 5 + 0.5)
+    x = d.assign(y=y, n=value, n_lower=lower, n_upper=upper, beds_pub=beds_pub)
+    res = {"suppressed": float(np.isnan(value).mean())}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ex = att_gt(x.assign(v=y / x["beds"] * 1000), "v", "id", "period", "cohort", bootstrap=False)
+        o = ex.aggregate("simple").overall
+        res["exact"] = (o.att, o.ci_low, o.ci_high)
+        b = att_gt_bounds(
+            x, "n", "id", "period", "cohort", denominator="beds_pub", m=m, seed=int(rng.integers(1 << 31))
+        ).table
+        for name in ("naive", "bounds"):
+            r = b.loc[name]
+            res[name] = None if not np.isfinite(r["att"]) else (r["att"], r["ci_low"], r["ci_high"])
+        res["naive_units"] = int(b.loc["naive", "units"])
     return res
 
 
@@ -104,6 +152,7 @@ def main(argv=None) -> None:
     ap.add_argument("--m", type=int, default=20)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--data", type=Path, default=ROOT / "data" / "synthetic")
+    ap.add_argument("--design", choices=("its", "did"), default="its")
     a = ap.parse_args(argv)
 
     truth = pd.read_csv(a.data / "truth.csv", dtype={"period": "string"})
@@ -112,19 +161,39 @@ def main(argv=None) -> None:
     target = np.log(a.rr)
     rows, supp = [], []
     t0 = time.time()
-    provs = series(truth, part, a.outcome, a.providers)
-    for pid, df, start in provs:
+    if a.design == "did":
+        panel = did_panel(truth, part, a.outcome)
+        post = (panel["cohort"] > 0) & (panel["period"] >= panel["cohort"])
+        target = float((panel.loc[post, "mu0"] * (a.rr - 1) / panel.loc[post, "beds"] * 1000).mean())
+        naive_units = []
         for _ in range(a.reps):
-            r = one(df, start, a.rr, rng, a.m)
+            r = did_one(panel, a.rr, rng, a.m)
             supp.append(r["suppressed"])
+            naive_units.append(r["naive_units"])
             for method in ("exact", "naive", "bounds"):
-                rows.append({"provider": pid, "method": method, "fit": r[method]})
+                rows.append({"provider": "all", "method": method, "fit": r[method]})
+        print(
+            f"DiD, outcome {a.outcome}: {panel['id'].nunique()} providers x {panel['period'].max()} months, "
+            f"{a.reps} replications, rate ratio {a.rr} (true ATT {target:.3f} per 1,000 bed days), m = {a.m}; "
+            f"{100 * np.mean(supp):.0f}% of provider-months suppressed; the naive balanced panel kept "
+            f"{np.mean(naive_units):.1f} providers on average; {time.time() - t0:.0f} s"
+        )
+        scale = "ATT"
+    else:
+        provs = series(truth, part, a.outcome, a.providers)
+        for pid, df, start in provs:
+            for _ in range(a.reps):
+                r = one(df, start, a.rr, rng, a.m)
+                supp.append(r["suppressed"])
+                for method in ("exact", "naive", "bounds"):
+                    rows.append({"provider": pid, "method": method, "fit": r[method]})
+        print(
+            f"ITS, outcome {a.outcome}: {len(provs)} providers x {a.reps} replications, true rate ratio {a.rr}, "
+            f"m = {a.m} imputations; mean expected count {np.mean([d['mu0'].mean() for _, d, _ in provs]):.1f} "
+            f"per month; {100 * np.mean(supp):.0f}% of provider-months suppressed; {time.time() - t0:.0f} s"
+        )
+        scale = "log RR"
     res = pd.DataFrame(rows)
-    print(
-        f"outcome {a.outcome}: {len(provs)} providers x {a.reps} replications, true rate ratio {a.rr}, "
-        f"m = {a.m} imputations; mean expected count {np.mean([d['mu0'].mean() for _, d, _ in provs]):.1f} per month; "
-        f"{100 * np.mean(supp):.0f}% of provider-months suppressed; {time.time() - t0:.0f} s"
-    )
     table = []
     for method in ("exact", "naive", "bounds"):
         fits = [f for f in res.loc[res["method"] == method, "fit"] if f is not None]
@@ -136,8 +205,8 @@ def main(argv=None) -> None:
             {
                 "method": method,
                 "fits": f"{len(fits)}/{(res['method'] == method).sum()}",
-                "bias (log RR)": est.mean() - target,
-                "mean RR / true RR": np.exp(est.mean() - target),
+                f"bias ({scale})": est.mean() - target if len(est) else np.nan,
+                **({"mean RR / true RR": np.exp(est.mean() - target)} if scale == "log RR" else {}),
                 "empirical SD": est.std(ddof=1),
                 "mean CI width": (hi - lo).mean(),
                 "coverage 95% CI": cover.mean(),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, sparse, stats
 
 from cocEval.errors import CocEvalError, InputError, NotEstimableError
 
@@ -82,31 +82,28 @@ def censored_poisson_mle(
     upper = np.asarray(upper, float)
     exact = lower == upper
 
-    def parts(b):
-        eta = np.clip(X @ b + offset, -30, 30)
-        mu = np.exp(eta)
+    def row_parts(eta):
+        mu = np.exp(np.clip(eta, -30, 30))
         p = stats.poisson.cdf(upper, mu) - stats.poisson.cdf(lower - 1, mu)
         # d log P / d eta = mu (pmf(lower - 1) - pmf(upper)) / P; for exact counts y - mu
         dmu = (stats.poisson.pmf(lower - 1, mu) - stats.poisson.pmf(upper, mu)) / np.clip(p, 1e-300, None)
-        score = np.where(exact, lower - mu, mu * dmu)
-        return p, score
+        return p, np.where(exact, lower - mu, mu * dmu)
 
     def nll(b):
-        p, score = parts(b)
-        return -np.sum(np.log(np.clip(p, 1e-300, None))), -(X.T @ score)
+        p, score = row_parts(X @ b + offset)
+        return -np.sum(np.log(np.clip(p, 1e-300, None))), -np.asarray(X.T @ score).ravel()
 
     mid = np.maximum((lower + upper) / 2, 0.5)
-    b0 = np.linalg.lstsq(X, np.log(mid) - offset, rcond=None)[0]
-    res = optimize.minimize(nll, b0, jac=True, method="BFGS")
+    dense = X.toarray() if sparse.issparse(X) else X
+    b0 = np.linalg.lstsq(dense, np.log(mid) - offset, rcond=None)[0]
+    res = optimize.minimize(nll, b0, jac=True, method="L-BFGS-B", options={"maxiter": 2000})
     beta = res.x
-    # observed information: central differences of the analytic gradient
-    k = len(beta)
+    # observed information X' W X: the likelihood depends on beta through each row's eta only, so
+    # W is the (numerical) second derivative of each row's log-probability in its eta
+    eta = X @ beta + offset
     h = 1e-5
-    H = np.zeros((k, k))
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = h
-        H[:, i] = (nll(beta + e)[1] - nll(beta - e)[1]) / (2 * h)
+    w = -(row_parts(eta + h)[1] - row_parts(eta - h)[1]) / (2 * h)
+    H = np.asarray(dense.T @ (dense * w[:, None]))
     H = (H + H.T) / 2
     try:
         cov = np.linalg.inv(H)
@@ -290,7 +287,7 @@ def fit_its_bounds(
     naive, naive_reason = None, ""
     try:
         naive = fit_its(d[~suppressed], outcome, time, start, **opts)
-    except NotEstimableError as exc:
+    except (NotEstimableError, ValueError) as exc:  # fit_its still raises bare ValueError for too few periods
         naive_reason = str(exc)
 
     t = _periods(d[time])
@@ -463,6 +460,8 @@ def att_gt_bounds(
         if naive.empty:
             raise NotEstimableError("every unit has a suppressed month, so the naive balanced panel is empty")
         est = overall(naive)
+        if not np.isfinite(est.se):
+            raise NotEstimableError(f"the naive balanced panel ({naive[unit].nunique()} units) gives no standard error")
         rows["naive"] = {"att": est.att, "se": est.se, "ci_low": est.ci_low, "ci_high": est.ci_high}
     except (CocEvalError, ValueError) as exc:  # att_gt still raises bare ValueError for e.g. no treated unit
         rows["naive"] = {"att": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan}
@@ -481,9 +480,10 @@ def att_gt_bounds(
         post = (d[cohort].notna() & (d[time] >= d[cohort])).to_numpy(float)
     else:
         post = ((g > 0) & (pd.to_numeric(d[time]) >= g)).to_numpy(float)
-    X = np.column_stack(
-        [np.eye(u.max() + 1)[u], np.eye(tt.max() + 1)[tt][:, 1:], post if post.any() else np.zeros((len(d), 0))]
-    )
+    n = len(d)
+    units = sparse.csr_matrix((np.ones(n), (np.arange(n), u)), shape=(n, u.max() + 1))
+    periods = sparse.csr_matrix((np.ones(n), (np.arange(n), tt)), shape=(n, tt.max() + 1))[:, 1:]
+    X = sparse.hstack([units, periods] + ([sparse.csr_matrix(post[:, None])] if post.any() else [])).tocsr()
     beta, cov = censored_poisson_mle(X, lo, up, np.log(den))
     rng = np.random.default_rng(seed)
     ests, vars_ = [], []
