@@ -314,3 +314,14 @@ def test_bounds_contain_the_true_count(y):
     cell = parse_count(_publish(y), file="f", line=1)
     assert cell.lower <= y <= cell.upper
     assert cell.upper - cell.lower <= 4
+
+
+def test_reduced_names_take_codes_from_official_files(tmp_path):
+    red = _write(
+        tmp_path / "reduced.csv", "01/06/2023,Alder Vale NHS Foundation Trust,MHS76,20\n01/06/2023,ELM TRUST,MHS76,5\n"
+    )
+    log = import_mhsds([red, FIXTURES], tmp_path / "out")
+    df = _read(tmp_path / "out")
+    assert _row(df, "ZZA", "2023-06")["people_restricted"] == 20
+    assert _row(df, derived_id("ELM TRUST"), "2023-06")["people_restricted_upper"] == 7
+    assert "official-layout files" in log["name_matching"]["crosswalk"]

@@ -453,6 +453,19 @@ def import_mhsds(paths, out: str | Path, crosswalk: str | Path | Crosswalk | Non
         file_logs.append(flog)
 
     cw = crosswalk if isinstance(crosswalk, Crosswalk) or crosswalk is None else read_crosswalk(crosswalk)
+    # names and codes published together in official files name the same providers in reduced files
+    official_pairs = sorted({(o.name, o.code) for o in obs if o.code is not None})
+    if official_pairs and any(o.code is None for o in obs):
+        extra = Crosswalk.from_pairs(official_pairs, source="names and codes in the official-layout files")
+        cw = (
+            extra
+            if cw is None
+            else Crosswalk(
+                codes={**cw.codes, **extra.codes},
+                ambiguous={**cw.ambiguous, **extra.ambiguous},
+                source=f"{extra.source}, then {cw.source}",
+            )
+        )
     named = sorted({o.name for o in obs if o.code is None})
     ids, matching = assign_ids(named, cw)
     for o in obs:
