@@ -4,7 +4,8 @@ Semi-synthetic: the synthetic programme's known expected counts (``data/syntheti
 ``expected_untreated`` per provider-month, with its bed days) are multiplied by a known level
 change ``--rr`` from each provider's start month; Poisson counts are drawn and MHSDS disclosure
 control is applied (counts under 5 -> ``*``, others rounded to the nearest 5; bed days rounded to
-the nearest 5). Three Poisson level-change ITS fits (``slope_change=False``) estimate the rate
+the nearest 5). ``--providers`` are spread evenly over the range of expected monthly counts.
+Three Poisson level-change ITS fits (``slope_change=False``) estimate the rate
 ratio:
 
 - ``exact``:  the exact counts (what disclosure control hides; the reference),
@@ -55,8 +56,11 @@ def mhsds_control(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def series(truth: pd.DataFrame, part: pd.DataFrame, outcome: str, n: int) -> list[tuple[str, pd.DataFrame, str]]:
     t = truth[truth["outcome"] == outcome]
     starts = part.dropna(subset=["start_month"]).set_index("provider_id")["start_month"]
+    # n providers spread evenly over the range of expected monthly counts (smallest to largest)
+    means = t[t["provider_id"].isin(starts.index)].groupby("provider_id")["expected_untreated"].mean().sort_values()
+    picks = means.index[np.unique(np.linspace(0, len(means) - 1, n).round().astype(int))]
     out = []
-    for pid in sorted(starts.index)[:n]:
+    for pid in picks:
         s = t[t["provider_id"] == pid].sort_values("period")
         df = pd.DataFrame(
             {

@@ -297,13 +297,16 @@ def fit_its_bounds(
     rng = np.random.default_rng(seed)
     ests, vars_ = [], []
     notes: list[str] = []
-    for _ in range(m):
+    for i in range(m):
         b = rng.multivariate_normal(beta, cov)
         mu = np.exp(np.clip(X @ b + offset, -30, 30))
         y = np.where(censored, draw_truncated_poisson(mu, lo, up, rng), lo)
         with warnings.catch_warnings(record=True) as caught:  # the same warnings m times: keep one of each
             warnings.simplefilter("always")
-            res = fit_its(d.assign(**{outcome: y}), outcome, time, start, **opts)
+            try:
+                res = fit_its(d.assign(**{outcome: y}), outcome, time, start, **opts)
+            except (NotEstimableError, ValueError) as exc:  # fit_its raises bare ValueError for some data
+                raise NotEstimableError(f"bounds-aware fit, imputation {i + 1} of {m}: {exc}") from exc
         notes.extend(str(w.message) for w in caught if str(w.message) not in notes)
         ests.append(res.coefficients["estimate"].to_numpy())
         vars_.append(res.coefficients["se"].to_numpy() ** 2)
