@@ -3,6 +3,9 @@
 Run: .venv/bin/python tools/build_public_data_example.py
 """
 
+import subprocess
+import sys
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -206,3 +209,5 @@ cells = [
 
 nb = new_notebook(metadata=dict(META, title="Published NHS data in cocEval: a worked example"), cells=cells)
 nbformat.write(nb, "notebooks/public_data_example.ipynb")
+# the project's formatter also checks notebooks: format the generated cells the same way
+subprocess.run([sys.executable, "-m", "ruff", "format", "notebooks/public_data_example.ipynb"], check=False)
