@@ -337,9 +337,9 @@ def test_damaged_parquet(data, capsys):
 
 
 def test_missing_table(data, capsys):
-    (data / "patient_experience.csv").unlink()
+    (data / "participation.csv").unlink()  # the others are optional (published data), this one is not
     status, err = cli(capsys, "validate", "--data", data)
-    assert_clean_error(status, err, "patient_experience.csv", "file exists")
+    assert_clean_error(status, err, "participation.csv", "file exists")
 
 
 @pytest.mark.parametrize("text", [None, "- a list\n", "files: {nonsense: x.csv}\n", "colour: blue\n"])
