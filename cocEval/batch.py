@@ -58,6 +58,7 @@ from importlib.resources import files as _resource_files
 from pathlib import Path
 
 import cocEval
+from cocEval.disclosure import index_note
 from cocEval.errors import BatchError, DataError, InputError, UsageError
 
 log = logging.getLogger(__name__)
@@ -276,6 +277,7 @@ class Task:
     scratch: str | None = None  # where the worker keeps temporary files (None: its own temp)
     registry: str | None = None  # folder where the worker records its kernels' pids
     sockets: str | None = None  # short folder for kernel IPC sockets (None: the system temp)
+    disclosure: str = "mhsds"  # the rule every number in the page must pass (the audit checks it)
 
 
 @dataclass
@@ -424,6 +426,8 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from cocEval.audit import audit_report
+
     t0 = time.perf_counter()
     if task.scratch:
         Path(task.scratch).mkdir(parents=True, exist_ok=True)
@@ -473,6 +477,11 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
                 return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, reason[:500])
         nb = nbformat.read(nb_out, as_version=4)
         html_text = export_html(nb)
+        # One gate before publishing: a page with a number that fails the rule is not written.
+        findings = audit_report(html_text, task.disclosure)
+        if findings:
+            reason = "failed the disclosure audit: " + "; ".join(map(str, findings[:5]))
+            return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, reason[:500])
         headline = json.loads(summary.read_text()) if summary.is_file() else {}
         return Outcome(
             task.name,
@@ -732,7 +741,12 @@ def plan(opts: BatchOptions, cfg, prog, config_path: Path) -> list[Task]:
     data_dir = str(Path(prog.source).resolve())
     common = _sha256(prog.data_hash, config_path.read_bytes(), cocEval.__version__, source_hash())
     rep = cfg.report
-    base = {"kernel": rep.kernel, "timeout": rep.timeout_seconds, "retries": rep.retries}
+    base = {
+        "kernel": rep.kernel,
+        "timeout": rep.timeout_seconds,
+        "retries": rep.retries,
+        "disclosure": cfg.disclosure.preset,
+    }
     tasks = []
     prov_nb = (opts.provider_notebook or resource("notebooks", "provider_report.ipynb")).read_text(encoding="utf-8")
     for pid in providers:
@@ -1079,6 +1093,7 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
         "config": str(config_path),
         "data_dir": str(prog.source),
         "data_hash": prog.data_hash,
+        "disclosure": cfg.disclosure.preset,
         "versions": versions(),
         "parameters": {
             "jobs": opts.jobs,
@@ -1208,20 +1223,22 @@ def index_html(reports: dict, prog, manifest: dict) -> str:
         else ""
     )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Culture of Care evaluation reports</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Culture of Care evaluation reports</title>
 <style>
 body {{ font-family: Arial, Helvetica, sans-serif; margin: 2em; color: #212b32; max-width: 70em; }}
 h1 {{ color: #005EB8; }} table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ text-align: left; padding: 6px 10px; border-bottom: 1px solid #d8dde0; vertical-align: top; }}
 th {{ background: #005EB8; color: white; }} tr.failed td, tr.interrupted td {{ background: #fdeaea; }}
-a {{ color: #005EB8; }}
+a {{ color: #005EB8; }} .wrap {{ overflow-x: auto; }}
 </style></head><body>
 <h1>Culture of Care evaluation reports</h1>
+{index_note(manifest.get("disclosure", "mhsds"))}
 {stopped}<p>{ok} of {len(reports)} reports rendered. Data hash {html.escape(manifest["data_hash"][:12])};
 cocEval {html.escape(manifest["cocEval_version"])}; run finished {html.escape(manifest.get("finished", ""))}.
 Details in <code>manifest.json</code> and <code>run.log</code>.</p>
-<table><thead><tr><th>Report</th><th>Cohort</th><th>Status</th><th>Headline effects</th><th>Failure reason</th></tr></thead>
+<div class="wrap"><table data-disclosure-rule="{html.escape(manifest.get("disclosure", "mhsds"))}"><thead><tr><th>Report</th><th>Cohort</th><th>Status</th><th>Headline effects</th><th>Failure reason</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
-</tbody></table></body></html>
+</tbody></table></div></body></html>
 """

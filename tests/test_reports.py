@@ -273,14 +273,7 @@ def browser():
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(
-            "index.html",
-            marks=pytest.mark.xfail(
-                reason="the batch index page (cocEval/batch.py) has no viewport meta and its table is not in a "
-                "scrolling box, so it scrolls sideways at 400 px",
-                strict=False,
-            ),
-        ),
+        "index.html",
         "providers/SYN001.html",
         "programme.html",
     ],
