@@ -38,7 +38,10 @@ def rep() -> ProgrammeReport:
 
 @pytest.fixture(scope="module")
 def sections(rep) -> list[Section]:
-    return rep.sections()
+    """The report's body: every section after the page title (which carries the banner under "none")."""
+    secs = rep.sections()
+    assert secs[0].level == 1 and secs[0].title == "Culture of Care programme evaluation"
+    return secs[1:]
 
 
 def _section(sections, start: str) -> Section:

@@ -431,7 +431,7 @@ class ProviderReport:
                     f"{w.fmt_month(self.prog.months[-1])}."
                 ),
             ],
-        )
+        ).add(self.gate.banner())
 
     def at_a_glance(self) -> Section:
         """What changed, by how much and how sure we are; each number is in the table below."""
