@@ -47,6 +47,10 @@ class ATTOptions:
         """Read access by name (``options["alpha"]``), as the settings dict it replaces."""
         return getattr(self, key)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """``options.get("alpha")``, as the settings dict it replaces."""
+        return getattr(self, key, default)
+
 
 def standard_errors(inf: np.ndarray, panel: Panel, options: ATTOptions) -> tuple[np.ndarray, float | None]:
     """SEs for the columns of an influence-function matrix, and the uniform critical value
