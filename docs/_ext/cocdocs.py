@@ -181,21 +181,19 @@ def data_dictionary(schemas=None, keys=None) -> str:
         key = keys.get(table) or (schema.unique if isinstance(schema.unique, list) else None)
         if key:
             lines += ["Key (unique together): " + ", ".join(f"`{k}`" for k in key), ""]
-        lines += ["| column | required | may be empty | rules | meaning |", "| --- | --- | --- | --- | --- |"]
+        described = any(getattr(c, "description", None) for c in schema.columns.values())
+        head = ["column", "required", "may be empty", "rules"] + (["meaning"] if described else [])
+        lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
         for name, col in schema.columns.items():
-            lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        f"`{name}`",
-                        "yes" if getattr(col, "required", True) else "no",
-                        "yes" if col.nullable else "no",
-                        _cell("; ".join(_check_names(col))),
-                        _cell(getattr(col, "description", None) or ""),
-                    ]
-                )
-                + " |"
-            )
+            cells = [
+                f"`{name}`",
+                "yes" if getattr(col, "required", True) else "no",
+                "yes" if col.nullable else "no",
+                _cell("; ".join(_check_names(col))),
+            ]
+            if described:
+                cells.append(_cell(getattr(col, "description", None) or ""))
+            lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         rules = [str(c.name) for c in (schema.checks or []) if getattr(c, "name", None)]
         if rules:
