@@ -31,8 +31,7 @@ extensions = [
     "sphinx.ext.napoleon",  # numpy-style docstrings
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # a local copy of MathJax 3 (no CDN)
-    "sphinxarg.ext",  # the CLI page, generated from argparse
-    "cocdocs",  # generated reference pages (config, data dictionary, API list)
+    "cocdocs",  # generated reference pages (CLI, config, data dictionary, API list)
 ]
 
 # generated pieces that other pages include (the API pages under generated/api/ are documents)
@@ -42,8 +41,6 @@ exclude_patterns = [
     "reference/generated/*.md",
     "reference/generated/*.rst",
 ]
-templates_path = ["_templates"]
-html_static_path = ["_static"]
 
 # -- MyST and notebooks ----------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]

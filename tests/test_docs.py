@@ -51,6 +51,42 @@ def _nested_models(annotation):
     return [m for a in get_args(annotation) for m in _nested_models(a)]
 
 
+def _subcommands(parser):
+    import argparse
+
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return subs[0].choices if subs else {}
+
+
+def _options(parser):
+    import argparse
+
+    return [o for a in parser._actions if not isinstance(a, argparse._HelpAction) for o in a.option_strings]
+
+
+def test_cli_reference_lists_every_command_and_option():
+    from cocEval.cli import build_parser
+
+    parser = build_parser()
+    page = cocdocs.cli_reference(parser)
+    for name, sub in _subcommands(parser).items():
+        assert f"## `{name}`" in page
+        for opt in _options(sub):
+            assert f"`{opt}" in page or f", {opt}" in page, (name, opt)
+
+
+def test_cli_reference_changes_with_the_parser_and_escapes_help():
+    from cocEval.cli import build_parser
+
+    parser = build_parser()
+    before = cocdocs.cli_reference(parser)
+    sub = _subcommands(parser)["validate"]
+    sub.add_argument("--strict-ids", action="store_true", help="reject ids matching *_TEST_*")
+    after = cocdocs.cli_reference(parser)
+    assert "--strict-ids" in after and "--strict-ids" not in before
+    assert r"reject ids matching \*\_TEST\_\*" in after  # Markdown must not read it as emphasis
+
+
 def test_config_reference_lists_every_key():
     from cocEval.config import ProgrammeConfig
 
@@ -230,15 +266,10 @@ def test_site_pages_and_generated_reference(site):
         assert (site / f"{page}.html").is_file(), page
     text = {p: html.unescape((site / f"reference/{p}.html").read_text()) for p in ("cli", "config", "data")}
     # CLI: every option of every sub-command, from argparse
-    parser = build_parser()
-    subs = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    for name, sub in subs.choices.items():
+    for name, sub in _subcommands(build_parser()).items():
         assert name in text["cli"]
-        for action in sub._actions:
-            if action.__class__.__name__ == "_HelpAction":
-                continue
-            for opt in action.option_strings:
-                assert opt in text["cli"], (name, opt)
+        for opt in _options(sub):
+            assert opt in text["cli"], (name, opt)
     # configuration: every key; data dictionary: every rule name
     for key in _fields(ProgrammeConfig):
         assert key in text["config"], key
