@@ -9,6 +9,7 @@ The site is self-contained: no scripts, styles or fonts are loaded from the netw
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sys
 from pathlib import Path
 
@@ -46,14 +47,33 @@ exclude_patterns = [
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-# Executed on every build whose code or pages changed: the cache is keyed by the package source,
-# so a change to cocEval re-executes every page (a broken example fails the build).
+# Pages are executed when they or anything they run on changed: the cache is keyed by the package,
+# its notebooks and templates, the data, configuration, test fixtures and helpers and benchmarks the
+# pages read, so a change there re-executes every page (a broken example fails the build).
+_INPUTS = [
+    "cocEval/**/*",
+    "notebooks/*.ipynb",
+    "params/*",
+    "data/synthetic/*",
+    "tests/reference/*",
+    "tests/test_its.py",
+    "tests/test_meta.py",
+    "tests/test_did.py",
+    "benchmarks/*.py",
+    "docs/_ext/*.py",
+]
 _src = hashlib.sha256()
-for _p in sorted((ROOT / "cocEval").rglob("*.py")):
+for _p in sorted(
+    {p for pattern in _INPUTS for p in ROOT.glob(pattern) if p.is_file() and "__pycache__" not in p.parts}
+):
     _src.update(str(_p.relative_to(ROOT)).encode())
     _src.update(_p.read_bytes())
+_CACHES = DOCS / "_build" / ".jupyter_cache"
 nb_execution_mode = "cache"
-nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache" / _src.hexdigest()[:16])
+nb_execution_cache_path = str(_CACHES / _src.hexdigest()[:16])
+for _old in _CACHES.glob("*"):  # caches of earlier inputs are never used again
+    if _old.is_dir() and str(_old) != nb_execution_cache_path:
+        shutil.rmtree(_old, ignore_errors=True)
 nb_execution_timeout = 600
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
