@@ -271,25 +271,27 @@ def public_modules(package: str = "cocEval") -> list[str]:
     """Modules and packages to document, by import path.
 
     A package that defines ``__all__`` (other than the top level) is documented as one page
-    with the names it exports, and its submodules are not listed separately; private modules
-    (a name part starting with ``_``) and ``__main__`` are left out.
+    with the names it exports; of its submodules, only those that define ``__all__`` and
+    export none of the package's names get a page of their own (e.g. a module of further tools
+    the package does not re-export). Private modules (a name part starting with ``_``) and
+    ``__main__`` are left out.
     """
     root = importlib.import_module(package)
     out = [package]
-    covered: list[str] = []
 
-    def walk(pkg) -> None:
+    def walk(pkg, exported: set[int] | None = None) -> None:
         for info in sorted(pkgutil.iter_modules(pkg.__path__, pkg.__name__ + "."), key=lambda i: i.name):
-            leaf = info.name.rsplit(".", 1)[-1]
-            if leaf.startswith("_") or any(info.name.startswith(c + ".") for c in covered):
+            if info.name.rsplit(".", 1)[-1].startswith("_"):
                 continue
             mod = importlib.import_module(info.name)
+            if exported is not None:  # inside a package that exports names
+                names = getattr(mod, "__all__", None)
+                if names is None or any(id(getattr(mod, n, None)) in exported for n in names):
+                    continue
             out.append(info.name)
             if info.ispkg:
-                if hasattr(mod, "__all__"):
-                    covered.append(info.name)
-                else:
-                    walk(mod)
+                names = getattr(mod, "__all__", None)
+                walk(mod, None if names is None else {id(getattr(mod, n, None)) for n in names})
 
     walk(root)
     return out
