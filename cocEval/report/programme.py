@@ -225,6 +225,7 @@ class ProgrammeReport:
     staff: dict[str, OutcomeEvaluation] = field(default_factory=dict)
     seconds: float = 0.0
     config_hash: str = ""
+    _robustness: object = field(default=None, repr=False)
 
     @classmethod
     def build(cls, data_dir=None, config=None, *, outcomes=None) -> ProgrammeReport:
@@ -1134,6 +1135,28 @@ class ProgrammeReport:
                 vals.append(np.log(r["effect"].iloc[0]))
         return float(np.mean(vals)) if vals else float("nan")
 
+    def robustness(self) -> Section:
+        """ "How robust is this?": sensitivity of the primary analysis (HonestDiD), placebos,
+        leave-one-out, comparison choices, multiplicity and the minimum detectable effect.
+
+        Permutations and simulations are kept small (99 and 100) so the report renders in about a
+        minute; :func:`cocEval.report.robustness.assess_programme` takes larger numbers for a
+        dedicated run.
+        """
+        from cocEval.report.robustness import assess_programme, robustness_section
+
+        if self._robustness is None:
+            self._robustness = assess_programme(
+                self.prog,
+                self.cfg,
+                panels={k: ev.panel for k, ev in self.outcomes.items()},
+                outcomes=list(self.outcomes),
+                n_perm=99,
+                n_sims=100,
+                window=(-6, 2),
+            )
+        return robustness_section(self._robustness, gate=self.gate)
+
     def methods(self) -> Section:
         """Methods, assumptions and the terms used."""
         o = self.cfg.did
@@ -1222,7 +1245,7 @@ class ProgrammeReport:
             self.cohorts(),
             self.staff_experience(),
             self.truth(),
-            # "How robust is this?" (cocEval.report.robustness) goes here, before the methods.
+            self.robustness(),
             self.methods(),
             self.provenance(),
         ]
