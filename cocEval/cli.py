@@ -41,6 +41,16 @@ def _cmd_reports(args: argparse.Namespace) -> int:
     return run_reports(args)
 
 
+# --- import subcommand (importers, issue 13): the code lives in cocEval.importers.cli ---
+def _add_import(sub) -> None:
+    from cocEval.importers.cli import add_import_parser
+
+    add_import_parser(sub)
+
+
+# --- end import subcommand ---
+
+
 # --- audit (disclosure; issue 11) ------------------------------------------------------------
 def _add_audit(sub) -> None:
     """``python -m cocEval audit REPORT_DIR [--rule RULE]``: list every number in the rendered
@@ -93,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-programme", action="store_true", help="render provider reports only")
     r.add_argument("--scheduler", default=None, help="address of an existing Dask distributed scheduler")
     r.set_defaults(func=_cmd_reports)
+    _add_import(sub)
     _add_audit(sub)
     return p
 

@@ -250,6 +250,168 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 
 
 # --------------------------------------------------------------------------------------------
+# Provider-level tables, optional tables and count bounds (issue 13: published data)
+#
+# - ``ward_id`` is optional in the ward-month tables: without it a row is a provider-month (what
+#   MHSDS publishes), the key is provider_id + month, and only the denominator is a required count.
+# - Any count column X may carry ``X_lower`` and ``X_upper`` (disclosure-controlled inputs): a
+#   suppressed cell has X empty with bounds (e.g. 0-4), a rounded one X with bounds around it, an
+#   exact one equal bounds; a cell with X and both bounds empty is *not reported* (absent, never 0).
+# - Row rules compare intervals (lower of one side <= upper of the other), which for exact counts
+#   is the rule as written, and are skipped on rows where a value they need is not reported.
+# - Only ``participation`` and one other table are required; absent tables load as empty frames
+#   and ``ProgrammeData.tables`` lists the tables present.
+# --------------------------------------------------------------------------------------------
+
+#: Tables keyed by ward-month (provider-month when ``ward_id`` is absent).
+MONTH_TABLES = ("restrictive_practice", "patient_experience")
+
+#: Count columns per table (the columns that may carry ``_lower``/``_upper`` bounds).
+COUNT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "restrictive_practice": ("occupied_bed_days", *RESTRICTIVE_COUNTS),
+    "patient_experience": ("responses", "positive_responses"),
+    "staff_survey": ("respondents", *STAFF_COUNTS),
+}
+
+#: Columns that stay required in a provider-level table (no ``ward_id``).
+PROVIDER_LEVEL_REQUIRED = {
+    "restrictive_practice": ("provider_id", "month", "occupied_bed_days"),
+    "patient_experience": ("provider_id", "month", "responses", "positive_responses"),
+}
+
+BOUND_SUFFIXES = ("_lower", "_upper")
+
+
+def _lo(d: pd.DataFrame, c: str) -> pd.Series:
+    """Lower end of a count: ``c_lower`` when the table has bounds, else the value itself."""
+    if c not in d.columns:
+        return pd.Series(np.nan, index=d.index)
+    return _numeric(d[f"{c}_lower"] if f"{c}_lower" in d.columns else d[c])
+
+
+def _up(d: pd.DataFrame, c: str) -> pd.Series:
+    """Upper end of a count: ``c_upper`` when the table has bounds, else the value itself."""
+    if c not in d.columns:
+        return pd.Series(np.nan, index=d.index)
+    return _numeric(d[f"{c}_upper"] if f"{c}_upper" in d.columns else d[c])
+
+
+def _reported(d: pd.DataFrame, cols) -> pd.Series:
+    """Rows where every one of ``cols`` is reported (a value or bounds)."""
+    ok = pd.Series(True, index=d.index)
+    for c in cols:
+        ok &= _lo(d, c).notna() & _up(d, c).notna()
+    return ok
+
+
+#: Interval forms of the row rules (same names as the rules in SCHEMAS); (columns, test on rows
+#: where all columns are reported).
+INTERVAL_RULES = {
+    "restrictive_interventions equals the sum of the per-type counts": (
+        ("restrictive_interventions", *RESTRICTIVE_TYPES),
+        lambda d: (
+            (_lo(d, "restrictive_interventions") <= sum(_up(d, c) for c in RESTRICTIVE_TYPES))
+            & (sum(_lo(d, c) for c in RESTRICTIVE_TYPES) <= _up(d, "restrictive_interventions"))
+        ),
+    ),
+    "prone_restraint <= physical_restraint": (
+        ("prone_restraint", "physical_restraint"),
+        lambda d: _lo(d, "prone_restraint") <= _up(d, "physical_restraint"),
+    ),
+    "people_restricted between 1 and restrictive_interventions when any": (
+        ("people_restricted", "restrictive_interventions"),
+        lambda d: (
+            (_lo(d, "people_restricted") <= _up(d, "restrictive_interventions"))
+            & ((_up(d, "people_restricted") > 0) | (_lo(d, "restrictive_interventions") == 0))
+        ),
+    ),
+    "occupied_bed_days positive where interventions were counted": (
+        ("occupied_bed_days", "restrictive_interventions"),
+        lambda d: (_up(d, "occupied_bed_days") > 0) | (_lo(d, "restrictive_interventions") == 0),
+    ),
+    "responses >= positive_responses": (
+        ("responses", "positive_responses"),
+        lambda d: _lo(d, "positive_responses") <= _up(d, "responses"),
+    ),
+}
+
+
+def _interval_check(name: str, cols: tuple[str, ...], fn) -> pa.Check:
+    def check(d: pd.DataFrame) -> pd.Series:
+        present = [c for c in cols if c in d.columns]
+        if len(present) < len(cols):  # a provider-level table without these columns: not applicable
+            return pd.Series(True, index=d.index)
+        return fn(d) | ~_reported(d, cols)
+
+    return pa.Check(check, name=name, error=name)
+
+
+def _bounds_checks(table: str, df: pd.DataFrame) -> list[pa.Check]:
+    out = []
+    for c in COUNT_COLUMNS.get(table, ()):
+        lo, up = f"{c}_lower", f"{c}_upper"
+        if c not in df.columns or (lo not in df.columns and up not in df.columns):
+            continue
+        if lo not in df.columns or up not in df.columns:
+            continue  # reported as a missing column by the caller
+        rules = {
+            f"{lo} <= {up}": lambda d, lo=lo, up=up: (_numeric(d[lo]) <= _numeric(d[up])) | d[lo].isna() | d[up].isna(),
+            f"{c} within {lo}..{up}": lambda d, c=c, lo=lo, up=up: (
+                d[c].isna() | ((_numeric(d[c]) >= _numeric(d[lo])) & (_numeric(d[c]) <= _numeric(d[up])))
+            ),
+            f"{lo} and {up} both given or both empty": lambda d, lo=lo, up=up: d[lo].isna() == d[up].isna(),
+            f"{c} given only with its bounds": lambda d, c=c, lo=lo: d[c].isna() | d[lo].notna(),
+        }
+        for name, fn in rules.items():
+            ROW_RULES[name] = (c, lo, up)
+            out.append(pa.Check(fn, name=name, error=name))
+    return out
+
+
+def schema_for(table: str, df: pd.DataFrame) -> pa.DataFrameSchema:
+    """The schema a frame is validated against: :data:`SCHEMAS` adapted to its level and bounds.
+
+    Without ``ward_id`` a month table is provider-level (key provider_id + month; counts other
+    than the denominator optional). Count columns with ``_lower``/``_upper`` may be empty (a
+    suppressed or not reported cell) and get bound rules; row rules compare intervals.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"provider_id": ["A"], "month": ["2024-01"], "occupied_bed_days": [None],
+    ...                    "occupied_bed_days_lower": [0], "occupied_bed_days_upper": [4]})
+    >>> s = schema_for("restrictive_practice", df)
+    >>> "ward_id" in s.columns, s.columns["occupied_bed_days"].nullable, s.unique
+    (False, True, ['provider_id', 'month'])
+    >>> _ = s.validate(df)
+    """
+    base = SCHEMAS[table]
+    ward_level = table not in MONTH_TABLES or "ward_id" in df.columns
+    columns = {}
+    for name, col in base.columns.items():
+        if name == "ward_id" and not ward_level:
+            continue
+        required = ward_level or name in PROVIDER_LEVEL_REQUIRED[table]
+        has_bounds = f"{name}_lower" in df.columns or f"{name}_upper" in df.columns
+        columns[name] = pa.Column(
+            checks=list(col.checks), nullable=col.nullable or has_bounds, coerce=False, required=required
+        )
+    for c in COUNT_COLUMNS.get(table, ()):
+        for sfx in BOUND_SUFFIXES:
+            if f"{c}_lower" in df.columns or f"{c}_upper" in df.columns:
+                columns[f"{c}{sfx}"] = _count(nullable=True)
+    checks = []
+    for chk in base.checks:
+        if chk.name in INTERVAL_RULES:
+            cols, fn = INTERVAL_RULES[chk.name]
+            checks.append(_interval_check(chk.name, cols, fn))
+        else:
+            checks.append(chk)
+    checks.extend(_bounds_checks(table, df))
+    unique = [k for k in KEYS[table] if ward_level or k != "ward_id"]
+    return pa.DataFrameSchema(columns, checks=checks, unique=unique, report_duplicates="all")
+
+
+# --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
 
@@ -307,13 +469,17 @@ class ProgrammeData:
     source: Path
     data_hash: str
     truth: pd.DataFrame | None = None
+    #: tables present in the folder (absent ones are empty frames); issue 13
+    tables: tuple[str, ...] = TABLES
     #: provider-month sums per table, computed once (the frames are not changed after loading)
     _provider_months: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def months(self) -> pd.DatetimeIndex:
         """Every month from the first to the last in the ward-month tables."""
-        m = pd.concat([self.restrictive_practice["month"], self.patient_experience["month"]])
+        m = pd.concat([self.restrictive_practice["month"], self.patient_experience["month"]]).dropna()
+        if m.empty:
+            return pd.DatetimeIndex([], freq="MS")
         return pd.date_range(m.min(), m.max(), freq="MS")
 
     @property
@@ -335,10 +501,27 @@ class ProgrammeData:
             f"{self.source}: {len(p)} providers ({len(self.participating)} participating in "
             f"{len(cohorts)} cohorts: {', '.join(f'{k} {v}' for k, v in cohorts.items())}; "
             f"{len(p) - len(self.participating)} never joined), "
-            f"{self.restrictive_practice['ward_id'].nunique()} wards, "
-            f"{len(months)} months {months[0]:%Y-%m} to {months[-1]:%Y-%m}, staff survey "
-            f"{self.staff_survey['survey_year'].min()}-{self.staff_survey['survey_year'].max()}. "
-            f"Data hash {self.data_hash[:12]}."
+            + (
+                f"{self.restrictive_practice['ward_id'].nunique()} wards, "
+                if "ward_id" in self.restrictive_practice.columns and len(self.restrictive_practice)
+                else "provider-level data (no wards), "
+            )
+            + (
+                f"{len(months)} months {months[0]:%Y-%m} to {months[-1]:%Y-%m}, "
+                if len(months)
+                else "no monthly data, "
+            )
+            + (
+                f"staff survey {self.staff_survey['survey_year'].min()}-{self.staff_survey['survey_year'].max()}. "
+                if len(self.staff_survey)
+                else "no staff survey. "
+            )
+            + (
+                f"Tables absent: {', '.join(t for t in TABLES if t not in self.tables)}. "
+                if set(self.tables) != set(TABLES)
+                else ""
+            )
+            + f"Data hash {self.data_hash[:12]}."
         )
 
 
@@ -483,15 +666,24 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
     failures: list[pd.DataFrame] = []
     frames: dict[str, pd.DataFrame] = {}
     files: list[Path] = []
+    absent: list[pd.DataFrame] = []
     for table in TABLES:
         try:
             f = _find_file(folder, table, mapping)
         except DataValidationError as exc:
-            failures.append(exc.failures)
+            # tables other than participation are optional (issue 13); at least one is needed
+            (failures if table == "participation" or table in mapping.files else absent).append(exc.failures)
             continue
         files.append(f)
         df = _read(f, table).rename(columns=mapping.columns.get(table, {}))
-        missing = [c for c in SCHEMAS[table].columns if c not in df.columns]
+        schema = schema_for(table, df)
+        missing = [c for c, col in schema.columns.items() if col.required and c not in df.columns]
+        missing += [
+            f"{c}{sfx}"
+            for c in COUNT_COLUMNS.get(table, ())
+            for sfx in BOUND_SUFFIXES
+            if f"{c}{sfx}" not in df.columns and any(f"{c}{x}" in df.columns for x in BOUND_SUFFIXES)
+        ]
         if missing:  # row rules cannot run without their columns: report the columns alone
             failures.append(
                 pd.DataFrame(
@@ -506,13 +698,15 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
             )
             continue
         try:
-            SCHEMAS[table].validate(df, lazy=True)
+            schema.validate(df, lazy=True)
         except pa.errors.SchemaErrors as err:
             failures.append(_failures_from_pandera(err, f.name, df))
         frames[table] = df
 
+    if len(absent) == len(TABLES) - 1:
+        failures.extend(absent)  # no data table at all
     if not failures:
-        failures.extend(_cross_table_failures(frames, {t: p.name for t, p in zip(TABLES, files)}))
+        failures.extend(_cross_table_failures(frames, {Path(p).stem: p.name for p in files}))
     if failures:
         raise DataValidationError(str(folder), pd.concat(failures, ignore_index=True))
 
@@ -523,7 +717,8 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
     )
     if truth_path.is_file():
         files.append(truth_path)
-    prog = ProgrammeData(**typed, source=folder, data_hash=_hash_files(files), truth=truth)
+    present = tuple(t for t in TABLES if t in frames)
+    prog = ProgrammeData(**typed, source=folder, data_hash=_hash_files(files), truth=truth, tables=present)
     log.debug("loaded %s", prog.describe())
     return prog
 
@@ -532,9 +727,10 @@ def _cross_table_failures(frames: dict[str, pd.DataFrame], names: dict[str, str]
     out = []
     part = frames["participation"]
     known = set(part["provider_id"])
-    months = pd.concat([frames["restrictive_practice"]["month"], frames["patient_experience"]["month"]])
+    months = pd.concat([frames[t]["month"] for t in MONTH_TABLES if t in frames] + [pd.Series([], dtype=object)])
+    months = months.dropna()
     lo, hi = months.min(), months.max()
-    for table in TABLES[1:]:
+    for table in [t for t in TABLES[1:] if t in frames]:
         df = frames[table]
         bad = df.index[~df["provider_id"].isin(known)]
         if len(bad):
@@ -550,7 +746,7 @@ def _cross_table_failures(frames: dict[str, pd.DataFrame], names: dict[str, str]
                 )
             )
     starts = part["start_month"]
-    bad = part.index[starts.notna() & ((starts < lo) | (starts > hi))]
+    bad = part.index[starts.notna() & ((starts < lo) | (starts > hi))] if len(months) else part.index[:0]
     if len(bad):
         out.append(
             pd.DataFrame(
@@ -566,32 +762,45 @@ def _cross_table_failures(frames: dict[str, pd.DataFrame], names: dict[str, str]
     return out
 
 
+def _as_count(s: pd.Series) -> pd.Series:
+    """int64 when complete; float64 with NaN where a count is suppressed or not reported."""
+    n = _numeric(s)
+    return n.astype("int64") if n.notna().all() else n.astype("float64")
+
+
+def _empty(table: str) -> pd.DataFrame:
+    """An absent table: no rows, the contract's columns (ward tables without ward_id)."""
+    cols = [c for c in SCHEMAS[table].columns if not (table in MONTH_TABLES and c == "ward_id")]
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+
+
 def _typed(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    frames = {t: frames[t] if t in frames else _empty(t) for t in TABLES}
     part = frames["participation"].copy()
     for c in ("start_month", "coaching_end_month"):
         part[c] = _to_month(part[c])
     part["wards_enrolled"] = part["wards_enrolled"].astype("Int64")
     part["cohort"] = part["cohort"].astype("string")
-    rp = frames["restrictive_practice"].copy()
-    rp["month"] = _to_month(rp["month"])
-    for c in ("occupied_bed_days", *RESTRICTIVE_COUNTS):
-        rp[c] = rp[c].astype("int64")
-    pe = frames["patient_experience"].copy()
-    pe["month"] = _to_month(pe["month"])
-    for c in ("responses", "positive_responses"):
-        pe[c] = pe[c].astype("int64")
+    out = {"participation": part}
+    for table in MONTH_TABLES:
+        d = frames[table].copy()
+        d["month"] = _to_month(d["month"].astype("object"))
+        for c in COUNT_COLUMNS[table]:
+            for name in (c, f"{c}_lower", f"{c}_upper"):
+                if name in d.columns:
+                    d[name] = _as_count(d[name])
+        out[table] = d
     ss = frames["staff_survey"].copy()
-    ss["survey_year"] = ss["survey_year"].astype("int64")
-    ss["respondents"] = ss["respondents"].astype("int64")
+    ss["survey_year"] = _numeric(ss["survey_year"]).astype("int64")
+    ss["respondents"] = _as_count(ss["respondents"])
     for c in STAFF_COUNTS:
-        ss[c] = ss[c].astype("Int64")
-    sort = lambda d, k: d.sort_values(k).reset_index(drop=True)  # noqa: E731
-    return {
-        "participation": sort(part, KEYS["participation"]),
-        "restrictive_practice": sort(rp, KEYS["restrictive_practice"]),
-        "patient_experience": sort(pe, KEYS["patient_experience"]),
-        "staff_survey": sort(ss, KEYS["staff_survey"]),
-    }
+        ss[c] = ss[c].astype("Int64") if len(ss) else ss[c].astype("float64")
+    out["staff_survey"] = ss
+
+    def sort(d, table):
+        return d.sort_values([k for k in KEYS[table] if k in d.columns]).reset_index(drop=True)
+
+    return {t: sort(out[t], t) for t in TABLES}
 
 
 # --------------------------------------------------------------------------------------------
@@ -628,14 +837,23 @@ def _sum_provider_months(prog: ProgrammeData, table: str) -> pd.DataFrame:
     counts = [
         c for c in df.columns if c not in ("provider_id", "ward_id", "month") and pd.api.types.is_numeric_dtype(df[c])
     ]
-    out = df.groupby(["provider_id", "month"], as_index=False).agg(
-        wards_reporting=("ward_id", "nunique"), **{c: (c, "sum") for c in counts}
-    )
+    keys = ["provider_id", "month"]
+    # provider-level tables: one row per provider-month (wards_reporting counts rows)
+    wards = ("ward_id", "nunique") if "ward_id" in df.columns else ("provider_id", "size")
+    out = df.groupby(keys, as_index=False).agg(wards_reporting=wards, **{c: (c, "sum") for c in counts})
+    out["wards_reporting"] = out["wards_reporting"].astype("int64")
+    # a sum with a suppressed or not-reported part is unknown (NaN), never a partial sum
+    holes = [c for c in counts if df[c].isna().any()]
+    if holes:
+        unknown = df[holes].isna().groupby([df[k] for k in keys]).any().reset_index(drop=True)
+        for c in holes:
+            out[c] = out[c].where(~unknown[c].to_numpy())
     denom, per = DENOMINATORS[table]
     d = out[denom].where(out[denom] > 0)
     if table == "restrictive_practice":
         for c in RESTRICTIVE_COUNTS:
-            out[f"{c}_rate"] = out[c] / d * per
+            if c in out.columns:  # provider-level published data carry only some counts
+                out[f"{c}_rate"] = out[c] / d * per
     else:
         out["positive_share"] = out["positive_responses"] / d
     return out
@@ -722,7 +940,9 @@ def provider_month_panel(
 def provider_year_panel(prog: ProgrammeData, indicator: str) -> pd.DataFrame:
     """Staff survey indicator by provider-year, with cohort timing.
 
-    Counts (e.g. ``violence_from_patients``) become proportions of respondents; scores
+    Counts (e.g. ``violence_from_patients``) become proportions of respondents (or, where the
+    count is empty and the table has ``<indicator>_pct``, the published percentage / 100 with
+    its question base as ``respondents``: imported survey results); scores
     (``engagement``, ``morale``) are used as they are. A survey year counts as after the start
     (``post``) when coaching started by September of that year (fieldwork is September to
     November). ``first_year`` is the first such year (0 if never).
@@ -738,6 +958,12 @@ def provider_year_panel(prog: ProgrammeData, indicator: str) -> pd.DataFrame:
     out = ss[["provider_id", "survey_year", "respondents"]].copy()
     if indicator in STAFF_COUNTS:
         out["value"] = ss[indicator].astype("float64") / ss["respondents"].where(ss["respondents"] > 0)
+        pct, base = f"{indicator}_pct", f"{indicator}_base"
+        if pct in ss.columns:  # published (weighted) percentage where no count is given (issue 13)
+            use = out["value"].isna() & ss[pct].notna()
+            out.loc[use, "value"] = pd.to_numeric(ss.loc[use, pct]) / 100
+            if base in ss.columns:
+                out.loc[use, "respondents"] = ss.loc[use, base]
     else:
         out["value"] = ss[indicator].astype("float64")
     out = out[["provider_id", "survey_year", "value", "respondents"]]

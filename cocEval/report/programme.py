@@ -243,8 +243,8 @@ class ProgrammeReport:
         >>> cfg = load_inputs()[0]
         >>> quick = cfg.model_copy(update={"staff_indicators": {}, "did": cfg.did.model_copy(update={"n_boot": 100})})
         >>> rep = ProgrammeReport.build(config=quick, outcomes=["positive_experience"])
-        >>> rep.sections()[0].title
-        'Verdict'
+        >>> [s.title for s in rep.sections()[:2]]
+        ['Culture of Care programme evaluation', 'Verdict']
         """
         t0 = time.perf_counter()
         cfg, prog, _ = load_inputs(data_dir, config)
