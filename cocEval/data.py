@@ -68,6 +68,70 @@ KEYS = {
 _MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 _MAX_EXAMPLES = 5
 
+#: A provider id: 1 to 40 letters, digits, ``-`` or ``_``, starting with a letter or digit (NHS
+#: organisation codes such as ``RX4`` or ``TAJ`` fit). Ids become report file names, so nothing
+#: else is allowed: no dots, slashes, spaces or other characters a file system or a web
+#: browser treats specially.
+PROVIDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+
+#: Ids a provider may not take (compared ignoring case): the names of the batch's own files
+#: and folders (the programme report, the index, the manifest, the run log) and the names
+#: Windows reserves for devices.
+RESERVED_IDS = frozenset(
+    {"programme", "index", "manifest", "run", "executed", "providers", "stale"}
+    | {"con", "prn", "aux", "nul"}
+    | {f"{d}{i}" for d in ("com", "lpt") for i in range(10)}
+)
+
+#: Counts at or above this are rejected as implausible (and would overflow some arithmetic).
+MAX_COUNT = 1_000_000_000
+
+#: A ward can record at most this many restrictive interventions per occupied bed day (one an
+#: hour); more is a data error (for example bed days and counts in swapped columns).
+MAX_INTERVENTIONS_PER_BED_DAY = 24
+
+#: The earliest month the data may hold (the MHSDS began in 2016; nothing before 2000 is real).
+EARLIEST_MONTH = "2000-01"
+
+#: Columns holding identifiers: read as text, with only an empty cell counting as missing (so a
+#: provider called ``NA`` or ``NULL`` keeps its id).
+ID_COLUMNS = ("provider_id", "ward_id")
+
+
+def check_provider_id(provider_id: object) -> str | None:
+    """The rule a provider id breaks, in words, or None when the id is acceptable.
+
+    Parameters
+    ----------
+    provider_id : object
+        The id as read from the data (anything; only strings can pass).
+
+    Returns
+    -------
+    str or None
+        None for a good id, else the rule it breaks.
+
+    Examples
+    --------
+    >>> check_provider_id("RX4") is None
+    True
+    >>> check_provider_id("../../evil")
+    'provider id pattern (1-40 letters, digits, - or _, starting with a letter or digit)'
+    >>> check_provider_id("Index")
+    'provider id not a reserved name (programme, index, manifest, ...)'
+    """
+    import re
+
+    if not isinstance(provider_id, str) or not re.fullmatch(PROVIDER_ID_PATTERN, provider_id):
+        return "provider id pattern (1-40 letters, digits, - or _, starting with a letter or digit)"
+    if provider_id.lower() in RESERVED_IDS:
+        return "provider id not a reserved name (programme, index, manifest, ...)"
+    return None
+
+
+def _current_month() -> str:
+    return pd.Timestamp.now().strftime("%Y-%m")
+
 
 class DataValidationError(DataError):
     """Raised when input data break the contract.
@@ -85,6 +149,8 @@ class DataValidationError(DataError):
     def _format(self) -> str:
         groups = self.failures.groupby(["file", "column", "rule"], sort=False, dropna=False)
         lines = [f"Data validation failed for {self.source}: {groups.ngroups} rule(s) broken"]
+        if groups.ngroups == 1:  # one broken rule: one line
+            lines = [f"Data validation failed for {self.source}:"]
         for (file, column, rule), g in groups:
             examples = []
             for _, r in g.head(_MAX_EXAMPLES).iterrows():
@@ -94,7 +160,7 @@ class DataValidationError(DataError):
             lines.append(
                 f"- file {file}, column '{column}', rule '{rule}': {len(g)} failing; e.g. {'; '.join(examples)}{more}"
             )
-        return "\n".join(lines)
+        return " ".join(lines) if len(lines) == 2 else "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,6 +187,26 @@ _positive_integer = _check(
 _month = _check(lambda s: s.astype(str).str.match(_MONTH_RE) | s.isna(), "month as YYYY-MM")
 _year = _check(lambda s: (_numeric(s) % 1 == 0) & _numeric(s).between(1990, 2100) | s.isna(), "year (YYYY)")
 _score = _check(lambda s: _numeric(s).between(0, 10) | s.isna(), "score within 0-10")
+_below_max = _check(lambda s: (_numeric(s) < MAX_COUNT) | _numeric(s).isna(), "count below 1,000,000,000")
+_provider_id = _check(
+    lambda s: s.map(lambda v: check_provider_id(v) is None) | s.isna(),
+    "provider id: 1-40 letters, digits, - or _, starting with a letter or digit; not a reserved name",
+)
+# Ids that differ only by case would share a report file on a case-insensitive file system
+# (Windows, macOS). Exact duplicates are the key rule's business.
+_unique_ignoring_case = _check(
+    lambda s: ~(s.astype(str).str.lower().duplicated(keep=False) & ~s.duplicated(keep=False)) | s.isna(),
+    "unique ignoring case (ids become file names)",
+)
+_month_in_range = _check(
+    lambda s: (
+        ~s.astype(str).str.match(_MONTH_RE)
+        | ((s.astype(str) >= EARLIEST_MONTH) & (s.astype(str) <= _current_month()))
+        | s.isna()
+    ),
+    f"month from {EARLIEST_MONTH} to the current month",
+)
+_text_id = _check(lambda s: s.map(lambda v: isinstance(v, str) and v.strip() != "") | s.isna(), "non-blank text")
 
 
 def _col(checks=(), nullable=False) -> pa.Column:
@@ -128,11 +214,23 @@ def _col(checks=(), nullable=False) -> pa.Column:
 
 
 def _count(nullable=False) -> pa.Column:
-    return _col([_is_number, _non_negative_integer], nullable)
+    return _col([_is_number, _non_negative_integer, _below_max], nullable)
 
 
 def _num(x: pd.DataFrame, c: str) -> pd.Series:
     return _numeric(x[c]).fillna(0)
+
+
+def _at_most(d: pd.DataFrame, a: str, b: str, k: float) -> pd.Series:
+    """Plausibility ``a <= k * b`` on each row; rows where either is not reported pass. With
+    ``<col>_lower``/``<col>_upper`` bounds (disclosure-controlled inputs) the lower end of ``a``
+    is compared with the upper end of ``b``. A table without either column passes (published
+    provider-level data may carry only some counts)."""
+    if a not in d.columns or b not in d.columns:
+        return pd.Series(True, index=d.index)
+    lo = _numeric(d[f"{a}_lower"] if f"{a}_lower" in d.columns else d[a])
+    up = _numeric(d[f"{b}_upper"] if f"{b}_upper" in d.columns else d[b])
+    return (lo <= k * up) | lo.isna() | up.isna()
 
 
 #: Row rules that involve several columns, and the columns each one reads.
@@ -147,12 +245,12 @@ def _row_rule(name: str, columns: tuple[str, ...], fn) -> pa.Check:
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "participation": pa.DataFrameSchema(
         {
-            "provider_id": _col(),
+            "provider_id": _col([_provider_id, _unique_ignoring_case]),
             "provider_name": _col(),
             "cohort": _col(nullable=True),
-            "start_month": _col([_month], nullable=True),
+            "start_month": _col([_month, _month_in_range], nullable=True),
             "coaching_end_month": _col([_month], nullable=True),
-            "wards_enrolled": _col([_is_number, _non_negative_integer], nullable=True),
+            "wards_enrolled": _col([_is_number, _non_negative_integer, _below_max], nullable=True),
             "region": _col(nullable=True),
         },
         checks=[
@@ -177,9 +275,9 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "restrictive_practice": pa.DataFrameSchema(
         {
             "provider_id": _col(),
-            "ward_id": _col(),
-            "month": _col([_month]),
-            "occupied_bed_days": _col([_is_number, _non_negative_integer]),
+            "ward_id": _col([_text_id]),
+            "month": _col([_month, _month_in_range]),
+            "occupied_bed_days": _col([_is_number, _non_negative_integer, _below_max]),
             **{c: _count() for c in RESTRICTIVE_COUNTS},
         },
         checks=[
@@ -206,6 +304,16 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
                 ("occupied_bed_days", "restrictive_interventions"),
                 lambda d: (_num(d, "occupied_bed_days") > 0) | (_num(d, "restrictive_interventions") == 0),
             ),
+            _row_rule(
+                f"restrictive_interventions at most {MAX_INTERVENTIONS_PER_BED_DAY} per occupied bed day",
+                ("restrictive_interventions", "occupied_bed_days"),
+                lambda d: _at_most(d, "restrictive_interventions", "occupied_bed_days", MAX_INTERVENTIONS_PER_BED_DAY),
+            ),
+            _row_rule(
+                "people_restricted <= occupied_bed_days",
+                ("people_restricted", "occupied_bed_days"),
+                lambda d: _at_most(d, "people_restricted", "occupied_bed_days", 1),
+            ),
         ],
         unique=KEYS["restrictive_practice"],
         report_duplicates="all",
@@ -213,8 +321,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "patient_experience": pa.DataFrameSchema(
         {
             "provider_id": _col(),
-            "ward_id": _col(),
-            "month": _col([_month]),
+            "ward_id": _col([_text_id]),
+            "month": _col([_month, _month_in_range]),
             "responses": _count(),
             "positive_responses": _count(),
         },
@@ -439,14 +547,21 @@ class ColumnMapping:
         >>> ColumnMapping.from_yaml(p).columns["staff_survey"]["OrgCode"]
         'provider_id'
         """
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        from cocEval.errors import ConfigError
+
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"mapping {path}: cannot be read as a YAML file ({type(exc).__name__})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"mapping {path}: expected a mapping with 'files' and 'columns'")
         unknown = set(raw) - {"files", "columns"}
         if unknown:
-            raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}; expected 'files' and 'columns'")
+            raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)}; expected 'files' and 'columns'")
         for section in ("files", "columns"):
             bad = set(raw.get(section) or {}) - set(TABLES)
             if bad:
-                raise ValueError(f"{path}: '{section}' names unknown table(s) {sorted(bad)}; tables are {TABLES}")
+                raise ConfigError(f"{path}: '{section}' names unknown table(s) {sorted(bad)}; tables are {TABLES}")
         return cls(
             files=dict(raw.get("files") or {}),
             columns={k: dict(v or {}) for k, v in (raw.get("columns") or {}).items()},
@@ -564,9 +679,21 @@ def _find_file(folder: Path, table: str, mapping: ColumnMapping) -> Path:
     )
 
 
+def _file_failure(file: str, rule: str, value: str = "", column: str = "") -> pd.DataFrame:
+    return pd.DataFrame([{"file": file, "column": column, "rule": rule, "row": np.nan, "value": value}])
+
+
 def _read(path: Path, table: str) -> pd.DataFrame:
+    """Read one table. Text is UTF-8 (a byte-order mark is allowed); ids keep values such as
+    ``NA`` (only an empty cell is missing). Raises DataValidationError for a file that is
+    empty, not UTF-8 or not a table."""
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise DataValidationError(
+                str(path.parent), _file_failure(path.name, "readable Parquet file", f"{type(exc).__name__}: {exc}")
+            ) from None
     text_cols = {
         "provider_id",
         "provider_name",
@@ -577,8 +704,39 @@ def _read(path: Path, table: str) -> pd.DataFrame:
         "ward_id",
         "month",
     }
-    header = pd.read_csv(path, nrows=0).columns
-    return pd.read_csv(path, dtype={c: "string" for c in header if c in text_cols}, keep_default_na=True)
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataValidationError(
+            str(path.parent), _file_failure(path.name, "file not empty (a header row and data rows)", "0 bytes")
+        )
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataValidationError(
+            str(path.parent),
+            _file_failure(
+                path.name,
+                "text encoded as UTF-8 (save the file as CSV UTF-8)",
+                f"byte 0x{raw[exc.start]:02x} on line {line} is not UTF-8 (Latin-1 or Windows-1252?)",
+            ),
+        ) from None
+    import io
+
+    try:
+        header = pd.read_csv(io.BytesIO(raw), nrows=0, encoding="utf-8-sig").columns
+        na_default = sorted(pd._libs.parsers.STR_NA_VALUES)
+        return pd.read_csv(
+            io.BytesIO(raw),
+            encoding="utf-8-sig",
+            dtype={c: "string" for c in header if c in text_cols},
+            keep_default_na=False,
+            na_values={c: ([""] if c in ID_COLUMNS else na_default) for c in header},
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataValidationError(
+            str(path.parent), _file_failure(path.name, "a comma-separated table", str(exc).strip())
+        ) from None
 
 
 def _failures_from_pandera(err: pa.errors.SchemaErrors, file: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -657,7 +815,8 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
     """
     folder = Path(path)
     if not folder.is_dir():
-        raise FileNotFoundError(f"data folder not found: {folder}")
+        what = "is a file, not a folder" if folder.exists() else "not found"
+        raise DataError(f"data folder {folder}: {what} (the rule: --data names a folder holding the four tables)")
     if mapping is None:
         mapping = ColumnMapping()
     elif not isinstance(mapping, ColumnMapping):
@@ -675,7 +834,11 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
             (failures if table == "participation" or table in mapping.files else absent).append(exc.failures)
             continue
         files.append(f)
-        df = _read(f, table).rename(columns=mapping.columns.get(table, {}))
+        try:
+            df = _read(f, table).rename(columns=mapping.columns.get(table, {}))
+        except DataValidationError as exc:
+            failures.append(exc.failures)
+            continue
         schema = schema_for(table, df)
         missing = [c for c, col in schema.columns.items() if col.required and c not in df.columns]
         missing += [
@@ -696,6 +859,9 @@ def load_programme(path: str | Path, mapping: str | Path | ColumnMapping | None 
                     }
                 )
             )
+            continue
+        if df.empty:
+            failures.append(_file_failure(f.name, "at least one data row", "header only"))
             continue
         try:
             schema.validate(df, lazy=True)

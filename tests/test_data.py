@@ -363,6 +363,6 @@ def test_validate_cli_reports_errors_and_exit_status(tmp_path, tiny, capsys):
     assert "2 providers" in capsys.readouterr().out
     t = tiny_tables()
     _set("restrictive_practice", "segregation", 2, -1)(t)
-    assert main(["validate", "--data", str(write(t, tmp_path / "bad"))]) == 1
+    assert main(["validate", "--data", str(write(t, tmp_path / "bad"))]) == 2
     err = capsys.readouterr().err
     assert "restrictive_practice.csv" in err and "non-negative integer" in err
