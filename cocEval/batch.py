@@ -174,7 +174,8 @@ class BatchOptions:
     connect_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "output", Path(self.output))
+        # absolute from the start: kernels start in other folders, and their connection files live here
+        object.__setattr__(self, "output", Path(self.output).absolute())
         for name in ("config", "data", "provider_notebook", "programme_notebook"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, Path(getattr(self, name)))
