@@ -13,12 +13,13 @@ DATA   := data/synthetic
 PYTEST_ARGS ?=
 JOBS ?=
 
-.PHONY: setup data validate reports test lint lab fixtures benchmarks clean help
+.PHONY: setup data validate reports test lint docs lab fixtures benchmarks clean help
 
 help:
 	@echo "make reports  - set up and render all reports into reports/"
 	@echo "make test     - set up, lint (ruff, mypy) and run the test suite"
 	@echo "make lint     - ruff check, ruff format --check, mypy"
+	@echo "make docs     - build the documentation site into docs/_build/html"
 	@echo "make lab      - open JupyterLab on the cocEval kernel"
 	@echo "make fixtures - regenerate R reference fixtures (installs R from Debian)"
 
@@ -26,7 +27,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "cocEval needs Python 3.11+"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,docs]'
 	@touch $@
 
 $(KERNEL): $(STAMP)
@@ -44,7 +45,7 @@ validate: data
 reports: validate
 	$(PY) -m cocEval reports --data $(DATA) $(if $(JOBS),--jobs $(JOBS),)
 
-test: setup data lint
+test: setup data lint docs
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # lint: ruff (lint + format) and mypy (config in pyproject.toml); `make test` runs it first
@@ -52,6 +53,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# the documentation site, tutorials executed, warnings as errors (docs/_build/html)
+docs: setup data
+	$(PY) -m sphinx -E -W --keep-going -q -b html docs docs/_build/html
 
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -174,7 +174,8 @@ class BatchOptions:
     connect_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "output", Path(self.output))
+        # absolute from the start: kernels start in other folders, and their connection files live here
+        object.__setattr__(self, "output", Path(self.output).absolute())
         for name in ("config", "data", "provider_notebook", "programme_notebook"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, Path(getattr(self, name)))
@@ -1064,8 +1065,14 @@ def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: P
     try:
         return _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client)
     finally:
-        shutil.rmtree(out / TMP_NAME, ignore_errors=True)
-        shutil.rmtree(sockets, ignore_errors=True)
+        # A kernel killed a moment ago may still be tearing down its sockets while we remove the
+        # folders, so removal is retried briefly until they are gone.
+        for _ in range(20):
+            shutil.rmtree(out / TMP_NAME, ignore_errors=True)
+            shutil.rmtree(sockets, ignore_errors=True)
+            if not (out / TMP_NAME).exists() and not sockets.exists():
+                break
+            time.sleep(0.1)
 
 
 def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client) -> int:

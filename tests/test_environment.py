@@ -25,8 +25,11 @@ def test_environment_yml_agrees_with_pyproject():
     python = next(d for d in conda if _name(d) == "python")
     assert python.replace(" ", "") == "python" + project["requires-python"].replace(" ", "")
     assert "pip" in conda
-    # the package itself, with the dev extras, is installed from pyproject
-    assert "-e .[dev]" in pip
+    # the package itself, with the dev and docs extras, is installed from pyproject
+    editable = next(p for p in pip if p.startswith("-e ."))
+    extras = set(re.findall(r"\[(.*)\]", editable)[0].split(","))
+    assert {"dev", "docs"} <= extras, editable
+    assert extras <= set(project["optional-dependencies"]), editable
     declared = {_name(r) for r in project["dependencies"]} | {
         _name(r) for extra in project["optional-dependencies"].values() for r in extra
     }

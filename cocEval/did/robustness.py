@@ -292,7 +292,7 @@ def randomisation_inference(
     Under the sharp null that coaching changed nothing, which provider started when is
     arbitrary; the observed effect is compared with the effects after ``n_perm`` reshuffles of
     the start dates among providers that started (never-treated providers stay untreated).
-    p = (1 + #{|perm| >= |observed|}) / (1 + n_perm).
+    ``p = (1 + #{|perm| >= |observed|}) / (1 + n_perm)``.
 
     Returns
     -------
