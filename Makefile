@@ -13,11 +13,12 @@ DATA   := data/synthetic
 PYTEST_ARGS ?=
 JOBS ?=
 
-.PHONY: setup data validate reports test docs lab fixtures benchmarks clean help
+.PHONY: setup data validate reports test lint docs lab fixtures benchmarks clean help
 
 help:
 	@echo "make reports  - set up and render all reports into reports/"
-	@echo "make test     - set up and run the test suite"
+	@echo "make test     - set up, lint (ruff, mypy) and run the test suite"
+	@echo "make lint     - ruff check, ruff format --check, mypy"
 	@echo "make docs     - build the documentation site into docs/_build/html"
 	@echo "make lab      - open JupyterLab on the cocEval kernel"
 	@echo "make fixtures - regenerate R reference fixtures (installs R from Debian)"
@@ -44,8 +45,14 @@ validate: data
 reports: validate
 	$(PY) -m cocEval reports --data $(DATA) $(if $(JOBS),--jobs $(JOBS),)
 
-test: setup data docs
+test: setup data lint docs
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# lint: ruff (lint + format) and mypy (config in pyproject.toml); `make test` runs it first
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # the documentation site, tutorials executed, warnings as errors (docs/_build/html)
 docs: setup data

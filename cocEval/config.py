@@ -16,6 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cocEval.data import RESTRICTIVE_COUNTS, STAFF_COUNTS, STAFF_SCORES, ProgrammeData, load_programme
 from cocEval.errors import ConfigError
 
+# --- ITS schema derived from the estimator's family registry (its engineer) ---------------------
+from cocEval.its.families import ALL_ERRORS, FAMILIES, MAX_SEASONALITY, get_family
+from cocEval.its.fitting import MIN_PERIODS
+
+#: ``family`` and ``errors`` values the config accepts: exactly the registry's.
+FamilyName = Literal[FAMILIES]  # type: ignore[valid-type]
+ErrorsName = Literal[ALL_ERRORS]  # type: ignore[valid-type]
+# --- end ITS schema ------------------------------------------------------------------------------
+
 #: The project folder (the checkout holding params/ and data/), for resolving relative paths.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "params" / "programme.yaml"
@@ -50,7 +59,7 @@ class Outcome(_Strict):
     numerator: str
     denominator: Literal["occupied_bed_days", "responses"]
     per: float = Field(1000.0, gt=0, description="rate scale: 1000 for per 1,000 bed days, 1 for a proportion")
-    family: Literal["negbin", "poisson", "quasipoisson", "binomial", "gaussian"] = "negbin"
+    family: FamilyName = "negbin"
     improvement: Literal["increase", "decrease"] = "decrease"
     label: str
     short_label: str | None = None
@@ -64,6 +73,12 @@ class Outcome(_Strict):
         expected = "occupied_bed_days" if self.table == "restrictive_practice" else "responses"
         if self.denominator != expected:
             raise ValueError(f"denominator of {self.table} must be {expected!r}")
+        # counts per bed day need a count family (or gaussian on the rate); shares a binomial one
+        needs = get_family(self.family).needs
+        fits = {"restrictive_practice": ("exposure", None), "patient_experience": ("trials", None)}[self.table]
+        if needs not in fits:
+            ok = [f for f in FAMILIES if get_family(f).needs in fits]
+            raise ValueError(f"family {self.family!r} does not suit {self.table} outcomes (use one of {ok})")
         return self
 
     @property
@@ -102,11 +117,29 @@ class StaffIndicator(_Strict):
 
 
 class ITSOptions(_Strict):
-    seasonality: int = Field(2, ge=0, le=6)
-    errors: Literal["model", "newey-west"] = "model"
+    """Options of every provider's ITS models (bounds and choices from the family registry).
+
+    ``errors`` left out means each family's default (:data:`cocEval.its.DEFAULT_ERRORS`); a
+    value must suit every outcome's family (checked by :class:`ProgrammeConfig`). Fewer fitted
+    months than ``min_months_before`` / ``min_months_after`` make a provider's outcome not
+    estimable (the report says so).
+    """
+
+    seasonality: int = Field(2, ge=0, le=MAX_SEASONALITY)
+    errors: ErrorsName | None = None
     maxlags: int | None = Field(None, ge=1)
-    min_months_before: int = Field(12, ge=3)
-    min_months_after: int = Field(6, ge=3)
+    min_months_before: int = Field(12, ge=MIN_PERIODS)
+    min_months_after: int = Field(6, ge=MIN_PERIODS)
+
+    @model_validator(mode="after")
+    def _maxlags_needs_newey_west(self):
+        if self.maxlags is not None and self.errors != "newey-west":
+            raise ValueError("maxlags only applies to errors: newey-west")
+        return self
+
+    def errors_for(self, family: str) -> str:
+        """The ``errors`` used for ``family``: the configured one or the family's default."""
+        return self.errors if self.errors is not None else get_family(family).default_errors
 
 
 class DiDOptions(_Strict):
@@ -197,6 +230,20 @@ class ProgrammeConfig(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _errors_suit_families(self):
+        """Each ITS ``errors`` (programme and provider overrides) must suit every outcome's family."""
+        options = {"its": self.its} | {f"providers.{p}.its": o.its for p, o in self.providers.items() if o.its}
+        for where, opts in options.items():
+            for key, o in self.outcomes.items():
+                allowed = get_family(o.family).errors
+                if opts.errors is not None and opts.errors not in allowed:
+                    raise ValueError(
+                        f"{where}.errors {opts.errors!r} does not suit outcome {key!r} (family {o.family!r} "
+                        f"allows {', '.join(allowed)}); leave errors out to use each family's default"
+                    )
+        return self
+
     def its_options(self, provider_id: str) -> ITSOptions:
         """ITS options for one provider (its override, else the programme default)."""
         o = self.providers.get(provider_id)
@@ -225,8 +272,8 @@ def load_config(path: str | Path = "params/programme.yaml", **overrides) -> Prog
 
     Examples
     --------
-    >>> cfg = load_config("params/programme.yaml")  # doctest: +SKIP
-    >>> cfg.outcomes["restrictive_interventions"].per  # doctest: +SKIP
+    >>> cfg = load_config("params/programme.yaml")
+    >>> cfg.outcomes["restrictive_interventions"].per
     1000.0
     """
     path = Path(path)

@@ -25,7 +25,9 @@ def ward_completeness(prog: ProgrammeData, provider_id: str) -> pd.DataFrame:
 
     Examples
     --------
-    >>> ward_completeness(load_programme("data/synthetic"), "SYN001").columns[0]  # doctest: +SKIP
+    With ``prog = load_programme("data/synthetic")``:
+
+    >>> ward_completeness(prog, "SYN001").columns[0]
     'ward_id'
     """
     months = prog.months
@@ -57,7 +59,9 @@ def zero_stretches(prog: ProgrammeData, provider_id: str, *, min_length: int = 3
 
     Examples
     --------
-    >>> zero_stretches(load_programme("data/synthetic"), "SYN001").columns.tolist()  # doctest: +SKIP
+    With ``prog = load_programme("data/synthetic")``:
+
+    >>> zero_stretches(prog, "SYN001").columns.tolist()
     ['first_month', 'last_month', 'months', 'bed_days']
     """
     rp = prog.restrictive_practice[prog.restrictive_practice["provider_id"] == provider_id]
@@ -85,7 +89,9 @@ def provisional_months(prog: ProgrammeData, n: int) -> list[pd.Timestamp]:
 
     Examples
     --------
-    >>> provisional_months(load_programme("data/synthetic"), 1)  # doctest: +SKIP
+    With ``prog = load_programme("data/synthetic")``:
+
+    >>> provisional_months(prog, 1)
     [Timestamp('2026-03-01 00:00:00')]
     """
     return list(prog.months[-n:]) if n > 0 else []

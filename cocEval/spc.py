@@ -283,7 +283,7 @@ class SPCChart(ResultMixin):
         clipped = floor is not None and lcl < floor
         return {
             "mean": float(last["mean"]),
-            "lcl": float(floor) if clipped else lcl,
+            "lcl": float(floor) if floor is not None and clipped else lcl,
             "ucl": float(last["ucl"]),
             "clipped": bool(clipped),
         }

@@ -98,7 +98,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import expit, logit
 
-__all__ = ["SyntheticConfig", "generate", "write_synthetic", "exposure", "true_effects", "DEFAULT_SEED"]
+__all__ = [
+    "SyntheticConfig",
+    "generate",
+    "write_synthetic",
+    "exposure",
+    "true_effects",
+    "example_panel",
+    "DEFAULT_SEED",
+]
 
 log = logging.getLogger(__name__)
 
@@ -913,3 +921,31 @@ def write_synthetic(out: str | Path, config: SyntheticConfig | None = None) -> l
     paths.append(p)
     log.info("wrote synthetic data (seed %s) to %s", cfg.seed, out)
     return paths
+
+
+def example_panel(n_units: int = 60, n_periods: int = 6, *, effect: float = 1.0, seed: int = 0) -> pd.DataFrame:
+    """A small staggered-adoption panel with a known effect, for examples and quick checks.
+
+    Units are assigned at random to never treated (cohort 0) or to cohorts starting in periods
+    3 and 5; the outcome is noise (sd 0.1) plus ``effect`` from a unit's cohort start on.
+
+    Returns
+    -------
+    DataFrame
+        ``y``, ``id``, ``t`` (1..n_periods), ``g`` (cohort, 0 = never) and ``post`` (0/1).
+
+    Examples
+    --------
+    >>> df = example_panel()
+    >>> df.shape, sorted(df["g"].unique().tolist())
+    ((360, 5), [0, 3, 5])
+    >>> round(df.loc[df["post"] == 1, "y"].mean() - df.loc[df["post"] == 0, "y"].mean())
+    1
+    """
+    rng = np.random.default_rng(seed)
+    units = np.repeat(np.arange(n_units), n_periods)
+    t = np.tile(np.arange(1, n_periods + 1), n_units)
+    g = np.repeat(rng.choice([0, 3, 5], n_units), n_periods)
+    post = ((g > 0) & (t >= g)).astype(int)
+    y = rng.normal(scale=0.1, size=len(units)) + effect * post
+    return pd.DataFrame({"y": y, "id": units, "t": t, "g": g, "post": post})

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from cocEval.config import ConfigError, load_config
+from cocEval.its import DEFAULT_ERRORS, MAX_SEASONALITY, MIN_PERIODS, REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "params" / "programme.yaml"
@@ -88,3 +89,72 @@ def test_provider_override(tmp_path):
     assert cfg.its_options("SYN002").seasonality == 0
     assert cfg.its_options("SYN001").seasonality == cfg.its.seasonality
     assert cfg.excluded_months("SYN002") == ["2024-01"]
+
+
+# --------------------------------------------------------------------------------------------
+# the ITS schema is derived from the estimator's family registry
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "mutate, words",
+    [
+        (lambda r: r["its"].update(seasonality=MAX_SEASONALITY + 1), "less than or equal to 5"),
+        (lambda r: r["its"].update(errors="ar1"), "does not suit outcome"),
+        (lambda r: r["its"].update(errors="sandwich"), "Input should be"),
+        (lambda r: r["its"].update(maxlags=3), "maxlags only applies"),
+        (lambda r: r["its"].update(min_months_before=MIN_PERIODS - 1), "greater than or equal to 3"),
+        (lambda r: r["outcomes"]["seclusion"].update(family="binomial"), "does not suit restrictive_practice"),
+        (lambda r: r["outcomes"]["positive_experience"].update(family="negbin"), "does not suit patient_experience"),
+    ],
+)
+def test_its_options_follow_the_registry(tmp_path, mutate, words):
+    with pytest.raises(ConfigError, match=words):
+        load_config(_write(tmp_path, mutate))
+
+
+def test_every_registered_family_and_errors_is_configurable(tmp_path):
+    for family, fam in REGISTRY.items():
+        table = "patient_experience" if fam.needs == "trials" else "restrictive_practice"
+        key = "positive_experience" if table == "patient_experience" else "seclusion"
+        for errors in fam.errors:
+
+            def mutate(r, family=family, errors=errors, key=key):
+                r["outcomes"] = {key: r["outcomes"][key] | {"family": family}}
+                r["its"]["errors"] = errors
+
+            cfg = load_config(_write(tmp_path, mutate))
+            assert cfg.its.errors_for(family) == errors
+    cfg = load_config(_write(tmp_path, lambda r: r["its"].pop("errors")))
+    assert {cfg.its.errors_for(f) for f in ("gaussian", "negbin")} == {
+        DEFAULT_ERRORS["gaussian"],
+        DEFAULT_ERRORS["negbin"],
+    }
+
+
+def test_gaussian_outcome_is_fitted_on_the_rate(tmp_path):
+    from cocEval.data import load_programme
+    from cocEval.report.models import fit_outcome
+
+    def mutate(r):
+        r["outcomes"]["seclusion"]["family"] = "gaussian"
+        r["its"].pop("errors")
+
+    cfg = load_config(_write(tmp_path, mutate))
+    if not (ROOT / cfg.data_dir).is_dir():
+        pytest.skip("synthetic data not generated (make data)")
+    prog = load_programme(ROOT / cfg.data_dir)
+    m = fit_outcome(prog, cfg, "SYN001", "seclusion")
+    assert m.error is None and m.its.family == "gaussian" and m.its.errors == DEFAULT_ERRORS["gaussian"]
+    rate = m.series["numerator"] / m.series["denominator"] * 1000
+    fitted = m.its.predict()
+    assert fitted["observed"].to_numpy() == pytest.approx(rate[m.series["denominator"] > 0].to_numpy())
+
+
+def test_min_months_make_a_provider_not_estimable(tmp_path):
+    from cocEval.data import load_programme
+    from cocEval.report.models import fit_outcome
+
+    cfg = load_config(_write(tmp_path, lambda r: r["its"].update(min_months_after=400)))
+    if not (ROOT / cfg.data_dir).is_dir():
+        pytest.skip("synthetic data not generated (make data)")
+    m = fit_outcome(load_programme(ROOT / cfg.data_dir), cfg, "SYN001", "seclusion")
+    assert m.its is None and "400 from the start on" in m.error

@@ -7,6 +7,8 @@ digits); bootstrap SEs and band critical values within 10% (they depend on the r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -182,10 +184,38 @@ def test_cluster_at_unit_column_is_default_and_coarser_cluster_uses_cluster_sums
     d = mpdta.assign(region=mpdta["countyreal"] % 20)
     cl = att_gt(d, "lemp", "countyreal", "year", "first.treat", bootstrap=False, cluster="region")
     np.testing.assert_allclose(cl.table["att"], base.table["att"], atol=1e-12)
-    region = np.sort(d["countyreal"].unique()) % 20
-    S = pd.DataFrame(cl.influence).groupby(region).sum().to_numpy()
-    np.testing.assert_allclose(cl.table["se"], np.sqrt((S**2).sum(0)) / cl.n, rtol=1e-12)
     assert not np.allclose(cl.table["se"], base.table["se"], rtol=1e-3)
+
+
+def test_clustered_se_equals_an_independent_cluster_robust_regression(mpdta):
+    """Two periods, one cohort against never treated: ATT(g,t) is the OLS slope of the first
+    difference on the treated indicator, and its clustered SE is statsmodels' cluster-robust SE
+    of that slope (no small-sample factor), computed without any cocEval code."""
+    import statsmodels.api as sm
+
+    d = mpdta[mpdta["first.treat"].isin([0, 2004]) & mpdta["year"].isin([2003, 2004])]
+    d = d.assign(region=d["countyreal"] % 20)
+    wide = d.pivot(index="countyreal", columns="year", values="lemp")
+    unit = d.drop_duplicates("countyreal").set_index("countyreal").loc[wide.index]
+    dy = (wide[2004] - wide[2003]).to_numpy()
+    X = sm.add_constant((unit["first.treat"] == 2004).to_numpy(float))
+    for cluster, cov in [
+        ("region", dict(cov_type="cluster", cov_kwds={"groups": unit["region"].to_numpy(), "use_correction": False})),
+        (None, dict(cov_type="HC0")),
+    ]:
+        ols = sm.OLS(dy, X).fit(**cov)
+        res = att_gt(
+            d,
+            "lemp",
+            "countyreal",
+            "year",
+            "first.treat",
+            bootstrap=False,
+            cluster=cluster,
+            control_group="nevertreated",
+        )
+        np.testing.assert_allclose(res.table["att"].iloc[0], ols.params[1], rtol=1e-10)
+        np.testing.assert_allclose(res.table["se"].iloc[0], ols.bse[1], rtol=1e-10)
 
 
 def test_cluster_must_be_constant_within_unit(mpdta):
@@ -315,14 +345,12 @@ def test_month_dates_match_integer_periods_and_event_time_in_months():
     assert isinstance(cal.table.index[0], pd.Timestamp)
 
 
-def test_programme_scale_is_fast():
-    import time
-
+def test_programme_scale_runs():
+    """Programme scale (75 providers x 60 months, 999 draws) runs; its speed is measured in
+    benchmarks/did_speed.py, not asserted here."""
     df, _, _ = _simulate(n_units=75, periods=60, cohorts=(13, 19, 25, 31, 37, 0), seed=2, months=True)
-    t0 = time.perf_counter()
     res = att_gt(df, "y", "unit", "t", "g", n_boot=999, seed=1)
-    res.aggregate("dynamic")
-    assert time.perf_counter() - t0 < 1.0
+    assert np.isfinite(res.aggregate("dynamic").overall.att)
 
 
 # --------------------------------------------------------------------------------------------
@@ -581,3 +609,22 @@ def test_option_validation(small):
         _run(small.rename(columns={"y": "z"}))
     with pytest.raises(ValueError, match="time-invariant"):
         _run(small.assign(x=np.arange(len(small), dtype=float)), covariates=["x"])
+
+
+def test_aggregate_does_not_import_attgt_at_run_time():
+    """attgt -> aggregate only: aggregate reads GroupTimeATT for type hints alone (no cycle)."""
+    import ast
+    import dataclasses
+    import importlib
+
+    from cocEval.did._options import ATTOptions
+
+    agg = importlib.import_module("cocEval.did.aggregate")  # the module (the package exports a function of that name)
+    tree = ast.parse(Path(agg.__file__).read_text())
+    runtime = [
+        n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module and n.module.lstrip(".").startswith("attgt")
+    ]
+    assert runtime == []
+    opts = ATTOptions(outcome="y")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.alpha = 0.1  # type: ignore[misc]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cocEval.its import MIN_PERIODS, fit_its
+from cocEval.its import DEFAULT_ERRORS, MIN_PERIODS, fit_its
 
 # --------------------------------------------------------------------------------------------
 # R parity
@@ -414,3 +414,61 @@ def test_seasonality_needs_dates_and_other_argument_errors():
         fit_its(d, "y", "t", 25, family="binomial")
     with pytest.raises(ValueError, match="must come after start"):
         fit_its(d, "y", "t", 25, end=20)
+
+
+def test_min_before_and_after_raise_not_estimable():
+    from cocEval.errors import NotEstimableError
+
+    d = _gauss(n=30)
+    with pytest.raises(NotEstimableError, match="at least 12 are needed before and 6 from the start on"):
+        fit_its(d, "y", "t", 12, errors="ols", min_before=12, min_after=6)
+    fit_its(d, "y", "t", 13, errors="ols", min_before=12, min_after=6)
+    with pytest.raises(ValueError, match="min_after"):
+        fit_its(d, "y", "t", 13, errors="ols", min_after=2)
+
+
+# --------------------------------------------------------------------------------------------
+# small-sample options behind the defaults (coverage measured in benchmarks/its_coverage.py)
+# --------------------------------------------------------------------------------------------
+def test_ar1_reml_adj_keeps_reml_estimates_and_widens_intervals():
+    from scipy import stats
+
+    from cocEval.its.engines import AR1Profile
+
+    d = _gauss(n=60, start=37, seed=4, rho=0.6)
+    reml = fit_its(d, "y", "t", 37, errors="ar1-reml")
+    adj = fit_its(d, "y", "t", 37)
+    assert adj.errors == DEFAULT_ERRORS["gaussian"] == "ar1-reml-adj"
+    np.testing.assert_allclose(adj.params, reml.params, rtol=1e-10)
+    phi, m = reml.model_info["phi"], 60
+    assert adj.model_info["phi_adjusted"] == pytest.approx(phi + (1 + 3 * phi) / m)
+    # the covariance is REML's evaluated at the adjusted phi (an independent profile fit)
+    X = reml._X.to_numpy()
+    prof = AR1Profile(d["y"].to_numpy(), X, d["t"].to_numpy(float), np.zeros(60, int), True)
+    np.testing.assert_allclose(adj.cov.to_numpy(), prof.cov_at(adj.model_info["phi_adjusted"]), rtol=1e-8)
+    assert 2 < adj.model_info["df_resid"] < reml.model_info["df_resid"] == 60 - 4
+    width = lambda r: r.coefficients["ci_high"] - r.coefficients["ci_low"]  # noqa: E731
+    assert (width(adj) > width(reml)).all()
+    crit = stats.t.ppf(0.975, adj.model_info["df_resid"])
+    np.testing.assert_allclose(adj.coefficients["ci_high"], adj.params + crit * np.sqrt(np.diag(adj.cov)))
+    assert "small-sample adjustment" in adj.summary()
+
+
+def test_negbin_pearson_scales_glm_nb_errors_by_the_pearson_dispersion():
+    from scipy import stats
+
+    d = _counts()
+    kw = dict(family="negbin", exposure="beds")
+    model = fit_its(d, "restrictive_interventions", "month", "2024-04", errors="model", **kw)
+    pearson = fit_its(d, "restrictive_interventions", "month", "2024-04", **kw)
+    assert pearson.errors == DEFAULT_ERRORS["negbin"] == "pearson"
+    np.testing.assert_allclose(pearson.params, model.params, rtol=1e-10)
+    # independent Pearson statistic from the fitted means and theta
+    y = d["restrictive_interventions"].to_numpy(float)
+    mu = pearson.predict(per=1)["fitted"].to_numpy() * d["beds"].to_numpy()
+    theta = pearson.model_info["theta"]
+    disp = np.sum((y - mu) ** 2 / (mu + mu**2 / theta)) / (len(y) - len(pearson.params))
+    np.testing.assert_allclose(pearson.cov.to_numpy(), model.cov.to_numpy() * disp, rtol=1e-6)
+    df = len(y) - len(pearson.params)
+    se = np.sqrt(np.diag(pearson.cov))
+    np.testing.assert_allclose(pearson.coefficients["ci_low"], pearson.params - stats.t.ppf(0.975, df) * se)

@@ -6,7 +6,6 @@ import doctest
 import hashlib
 import json
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -84,10 +83,11 @@ def test_files_use_unix_line_ends_and_fixed_formats(tmp_path):
     json.loads((tmp_path / "truth.json").read_text(), parse_constant=no_nan)
 
 
-def test_generation_is_fast():
-    t0 = time.perf_counter()
-    generate(SyntheticConfig(seed=99))
-    assert time.perf_counter() - t0 < 10.0
+def test_generation_with_another_seed_differs():
+    """Another seed gives other data of the same shape (generation speed is not asserted here)."""
+    a, b = generate(SyntheticConfig(seed=99)), generate()
+    assert set(a) == set(b)
+    assert not a["restrictive_practice"].equals(b["restrictive_practice"])
 
 
 # ---------------------------------------------------------------------------------------------

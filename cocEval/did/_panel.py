@@ -1,8 +1,9 @@
 """Validate a long panel and turn it into unit x period arrays (shared by every DiD estimator).
 
 Time is either numeric (integer periods such as years) or month dates (month-start
-Timestamps, ``datetime64`` or a monthly ``Period``). Month dates are coded as months since
-year 0, so differences (event time) are in months. Cohorts use the same units as time.
+Timestamps, ``datetime64`` or a monthly ``Period``), coded by the shared
+:class:`cocEval.timecode.TimeCoder` (months since year 0, so differences, i.e. event time, are
+in months). Cohorts use the same units as time.
 """
 
 from __future__ import annotations
@@ -12,13 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-NEVER = np.inf  # internal code for "never treated"
+from cocEval.timecode import NEVER, TimeCoder, _show
 
-
-def _show(values, k: int = 5) -> str:
-    values = [v.item() if isinstance(v, np.generic) else v for v in values]
-    head = ", ".join(str(v) if not isinstance(v, str) else repr(v) for v in values[:k])
-    return head + (f", ... ({len(values)} in all)" if len(values) > k else "")
+__all__ = ["NEVER", "Panel", "TimeCoder", "prepare_panel"]
 
 
 def _require_columns(data: pd.DataFrame, columns) -> None:
@@ -27,82 +24,6 @@ def _require_columns(data: pd.DataFrame, columns) -> None:
     missing = [c for c in columns if c is not None and c not in data.columns]
     if missing:
         raise ValueError(f"columns not found in data: {missing}")
-
-
-@dataclass(frozen=True)
-class TimeCoder:
-    """Maps a time column to integer codes and back (``kind`` is 'numeric' or 'month')."""
-
-    kind: str
-
-    @staticmethod
-    def from_series(s: pd.Series, name: str) -> TimeCoder:
-        if isinstance(s.dtype, pd.PeriodDtype):
-            if s.dtype.freq.name not in ("M", "ME"):
-                raise ValueError(f"column '{name}': Period time must be monthly, got {s.dtype}")
-            return TimeCoder("month")
-        if pd.api.types.is_datetime64_any_dtype(s):
-            return TimeCoder("month")
-        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-            raise ValueError(
-                f"column '{name}' must be numeric (integer periods, e.g. years) or month dates "
-                f"(month-start Timestamps); got dtype {s.dtype} with values like {_show(s.head(3))}"
-            )
-        return TimeCoder("numeric")
-
-    def encode(self, s: pd.Series, name: str, *, never_allowed: bool = False) -> np.ndarray:
-        """Integer codes as float (``NEVER`` where missing or 0 when ``never_allowed``)."""
-        if self.kind == "month":
-            if isinstance(s.dtype, pd.PeriodDtype):
-                out = np.where(s.isna(), np.nan, s.dt.year * 12.0 + s.dt.month - 1)
-            else:
-                if not pd.api.types.is_datetime64_any_dtype(s):
-                    if never_allowed and pd.api.types.is_numeric_dtype(s) and not (s.fillna(0) != 0).any():
-                        return np.full(len(s), NEVER)
-                    raise ValueError(
-                        f"column '{name}' must hold month dates like the time column (NaT = never "
-                        f"treated); got dtype {s.dtype}"
-                    )
-                s = pd.to_datetime(s)
-                bad = s.notna() & ((s.dt.day != 1) | (s.dt.normalize() != s))
-                if bad.any():
-                    raise ValueError(
-                        f"column '{name}' must hold month-start dates (day 1, midnight); offending "
-                        f"values: {_show(pd.unique(s[bad]))}"
-                    )
-                out = np.where(s.isna(), np.nan, s.dt.year * 12.0 + s.dt.month - 1)
-            out = out.astype(float)
-            if np.isnan(out).any():
-                if not never_allowed:
-                    raise ValueError(f"column '{name}' has missing values")
-                out[np.isnan(out)] = NEVER
-            return out
-        vals = pd.to_numeric(s, errors="raise").to_numpy(dtype=float, na_value=np.nan)
-        if never_allowed:
-            vals = np.where(np.isnan(vals) | (vals == 0), NEVER, vals)
-        elif np.isnan(vals).any():
-            raise ValueError(f"column '{name}' has missing values")
-        finite = vals[np.isfinite(vals)]
-        if (finite != np.round(finite)).any():
-            raise ValueError(
-                f"column '{name}' must hold whole-number periods; offending values: "
-                f"{_show(np.unique(finite[finite != np.round(finite)]))}"
-            )
-        return vals
-
-    def decode(self, codes) -> np.ndarray | list:
-        """Codes back to the user's units (Timestamps for months, ints for numeric)."""
-        codes = np.asarray(codes, dtype=float)
-        if self.kind == "month":
-            return [
-                pd.NaT if not np.isfinite(c) else pd.Timestamp(year=int(c) // 12, month=int(c) % 12 + 1, day=1)
-                for c in codes
-            ]
-        return [int(c) if np.isfinite(c) else c for c in codes]
-
-    @property
-    def unit_word(self) -> str:
-        return "months" if self.kind == "month" else "periods"
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,11 @@ from scipy import stats
 
 from .._results import ResultMixin
 from ._inference import wald_zero
-from .attgt import GroupTimeATT, _fmt, standard_errors
+from ._options import fmt_level as _fmt
+from ._options import standard_errors
+
+if TYPE_CHECKING:
+    from .attgt import GroupTimeATT
 
 KINDS = ("simple", "dynamic", "group", "calendar")
 _LEVEL_NAME = {"simple": "level", "dynamic": "event_time", "group": "cohort", "calendar": "time"}
@@ -60,7 +65,12 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
 
     Examples
     --------
-    >>> # agg = att_gt(...).aggregate("dynamic", min_e=-12, max_e=12); agg.overall.att
+    >>> from cocEval.did import att_gt
+    >>> from cocEval.synthetic import example_panel
+    >>> res = att_gt(example_panel(), "y", "id", "t", "g", bootstrap=False)
+    >>> agg = aggregate(res, "dynamic", min_e=-2, max_e=2)
+    >>> agg.table.index.tolist(), round(agg.overall.att, 1)
+    ([-2, -1, 0, 1, 2], 1.0)
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -142,10 +152,10 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
         o_att = float(l_att.mean())
         o_if = np.column_stack(l_if).mean(axis=1)
 
-    settings = res.settings
-    z = float(stats.norm.ppf(1 - settings["alpha"] / 2))
+    options = res.options
+    z = float(stats.norm.ppf(1 - options.alpha / 2))
     o_se = (
-        float(standard_errors(np.asarray(o_if).reshape(-1, 1), res.panel, settings)[0][0])
+        float(standard_errors(np.asarray(o_if).reshape(-1, 1), res.panel, options)[0][0])
         if np.isfinite(o_att)
         else np.nan
     )
@@ -162,7 +172,7 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
         se = np.full(len(l_att), np.nan)
         crit = z
         if good.any():
-            se_g, c = standard_errors(IF[:, good], res.panel, settings)
+            se_g, c = standard_errors(IF[:, good], res.panel, options)
             se[good] = se_g
             if c is not None and np.isfinite(c):
                 crit = c
@@ -213,7 +223,11 @@ class AggregatedATT(ResultMixin):
 
         Examples
         --------
-        >>> # att_gt(...).aggregate("dynamic", min_e=-12).pretrend_test()["p_value"]
+        >>> from cocEval.did import att_gt
+        >>> from cocEval.synthetic import example_panel
+        >>> res = att_gt(example_panel(), "y", "id", "t", "g", bootstrap=False)
+        >>> 0 <= res.aggregate("dynamic").pretrend_test()["p_value"] <= 1
+        True
         """
         if self.kind != "dynamic":
             raise ValueError("pretrend_test needs the dynamic aggregation")
@@ -269,9 +283,9 @@ class AggregatedATT(ResultMixin):
         """
         from cocEval.effects import EffectSummary
 
-        s = self._source.settings
-        name = outcome or s["outcome"]
-        z = float(stats.norm.ppf(1 - s["alpha"] / 2))
+        s = self._source.options
+        name = outcome or s.outcome
+        z = float(stats.norm.ppf(1 - s.alpha / 2))
         unit_word = self._source.panel.coder.unit_word  # "months" or "periods"
         if event_time is not None:
             if self.kind != "dynamic":
@@ -308,7 +322,7 @@ class AggregatedATT(ResultMixin):
         return EffectSummary(
             outcome=name,
             comparison="coached against comparison providers not yet coached"
-            if s["control_group"] == "notyettreated"
+            if s.control_group == "notyettreated"
             else "coached against never-coached comparison providers",
             scale=scale,
             estimate=est,
@@ -321,7 +335,7 @@ class AggregatedATT(ResultMixin):
             n_label=f"{int(self._source.n)} {unit_name}",
             improvement=improvement,
             caveats=tuple(caveats),
-            level=int(round(100 * (1 - s["alpha"]))),
+            level=int(round(100 * (1 - s.alpha))),
         )
 
     def get_plot_data(self) -> pd.DataFrame:
@@ -341,10 +355,10 @@ class AggregatedATT(ResultMixin):
         if self.kind == "dynamic":
             for label, colour, marker in (("before start", NHS_GREY, "s"), ("after start", NHS_BLUE, "o")):
                 s = d[d["period"] == label]
-                ax.fill_between(s["event_time"], s["ci_low"], s["ci_high"], color=colour, alpha=0.2, lw=0)
+                ax.fill_between(s.event_time, s.ci_low, s.ci_high, color=colour, alpha=0.2, lw=0)
                 ax.plot(
-                    s["event_time"],
-                    s["att"],
+                    s.event_time,
+                    s.att,
                     marker=marker,
                     color=colour,
                     ls="-" if label == "after start" else ":",
@@ -369,15 +383,15 @@ class AggregatedATT(ResultMixin):
                 ax.set_xticks(x, [_fmt(v) for v in d[x_name]])
             ax.set_xlabel({"group": "Cohort (first coaching period)", "calendar": "Period", "simple": ""}[self.kind])
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_ylabel(f"Effect on {self._source.settings['outcome']}")
+        ax.set_ylabel(f"Effect on {self._source.options.outcome}")
         o = self.overall
         ax.set_title(f"Average effect after start {o.att:.3g} ({o.ci_low:.3g} to {o.ci_high:.3g})")
         return fig, ax
 
     def summary(self) -> str:
-        s = self._source.settings
+        s = self._source.options
         o = self.overall
-        lvl = f"{100 * (1 - s['alpha']):.0f}%"
+        lvl = f"{100 * (1 - s.alpha):.0f}%"
         what = {
             "simple": "averaged over all cohort-periods after coaching began (weighted by cohort size)",
             "dynamic": "averaged over the event times since coaching began",
@@ -385,7 +399,7 @@ class AggregatedATT(ResultMixin):
             "calendar": "averaged over calendar periods",
         }[self.kind]
         if not np.isfinite(o.att):
-            return f"No {self.kind} aggregate could be estimated for {s['outcome']}."
+            return f"No {self.kind} aggregate could be estimated for {s.outcome}."
         direction = "rose" if o.att > 0 else "fell"
         sure = (
             "the interval excludes zero"
@@ -393,7 +407,7 @@ class AggregatedATT(ResultMixin):
             else "the interval includes zero, so no change cannot be ruled out"
         )
         txt = (
-            f"Coaching is estimated to have changed {s['outcome']} by {o.att:.3g} ({direction}), {what}; "
+            f"Coaching is estimated to have changed {s.outcome} by {o.att:.3g} ({direction}), {what}; "
             f"{lvl} CI {o.ci_low:.3g} to {o.ci_high:.3g}, SE {o.se:.3g}; {sure}."
         )
         if self.kind == "dynamic":
@@ -403,6 +417,6 @@ class AggregatedATT(ResultMixin):
                 txt += f" Before the start, {n_out} of {len(pre)} event-time estimates lie clearly away from zero" + (
                     " (a warning sign for parallel trends)." if n_out else " (consistent with parallel trends)."
                 )
-        band = "simultaneous bootstrap band" if s["bootstrap"] else "pointwise intervals"
+        band = "simultaneous bootstrap band" if s.bootstrap else "pointwise intervals"
         txt += f" Estimates by level use {band} (critical value {self.crit_val:.2f})."
         return txt

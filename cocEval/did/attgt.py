@@ -16,8 +16,11 @@ from scipy import stats
 
 from .._results import ResultMixin
 from ._drdid import ESTIMATORS, CellFailure
-from ._inference import analytic_se, multiplier_bootstrap, wald_zero
+from ._inference import wald_zero
+from ._options import ATTOptions, standard_errors
+from ._options import fmt_level as _fmt
 from ._panel import NEVER, Panel, _show, prepare_panel
+from .aggregate import aggregate as _aggregate
 
 __all__ = ["att_gt", "GroupTimeATT"]
 
@@ -276,7 +279,7 @@ def att_gt(
         time_codes=panel.periods[cells[:, 1].astype(int)].astype(float),
         att=att,
         inf=inf,
-        settings=dict(
+        options=ATTOptions(
             outcome=outcome,
             control_group=control_group,
             method=method,
@@ -286,18 +289,10 @@ def att_gt(
             n_boot=n_boot,
             alpha=alpha,
             seed=seed,
-            covariates=list(covariates or []),
+            covariates=tuple(covariates or ()),
             cluster=cluster,
         ),
     )
-
-
-def standard_errors(inf: np.ndarray, panel: Panel, settings: dict) -> tuple[np.ndarray, float | None]:
-    """SEs for the columns of an influence-function matrix, and the uniform critical value
-    when bootstrapping (None when analytic)."""
-    if settings["bootstrap"]:
-        return multiplier_bootstrap(inf, panel.cluster, settings["n_boot"], settings["seed"], settings["alpha"])
-    return analytic_se(inf, panel.cluster), None
 
 
 class GroupTimeATT(ResultMixin):
@@ -316,14 +311,14 @@ class GroupTimeATT(ResultMixin):
 
     _table_attr = "table"
 
-    def __init__(self, *, panel, cohort_codes, time_codes, att, inf, settings):
-        self.panel, self.settings = panel, settings
+    def __init__(self, *, panel, cohort_codes, time_codes, att, inf, options: ATTOptions):
+        self.panel, self.options = panel, options
         self.cohort_codes, self.time_codes = cohort_codes, time_codes
         self.att, self.influence = att, inf
         self.n = panel.n
-        se, crit = standard_errors(inf, panel, settings)
+        se, crit = standard_errors(inf, panel, options)
         self.se = se
-        self.crit_val = crit if crit is not None else float(stats.norm.ppf(1 - settings["alpha"] / 2))
+        self.crit_val = crit if crit is not None else float(stats.norm.ppf(1 - options.alpha / 2))
         self.table = pd.DataFrame(
             {
                 "cohort": panel.coder.decode(cohort_codes),
@@ -334,6 +329,11 @@ class GroupTimeATT(ResultMixin):
                 "ci_high": att + self.crit_val * se,
             }
         )
+
+    @property
+    def settings(self) -> ATTOptions:
+        """The options (old name; use :attr:`options`)."""
+        return self.options
 
     @property
     def event_time(self) -> np.ndarray:
@@ -350,7 +350,7 @@ class GroupTimeATT(ResultMixin):
         -------
         dict with ``statistic``, ``df``, ``p_value``.
         """
-        ant = self.settings["anticipation"]
+        ant = self.options.anticipation
         pre = (self.cohort_codes - ant > self.time_codes) & np.isfinite(self.att) & ~np.isnan(self.se)
         return wald_zero(self.att[pre], self.influence[:, pre], self.panel.cluster, self.n)
 
@@ -359,11 +359,14 @@ class GroupTimeATT(ResultMixin):
 
         Examples
         --------
-        >>> # res.aggregate("dynamic").table  -> effect by event time
+        >>> from cocEval.did import att_gt
+        >>> from cocEval.synthetic import example_panel
+        >>> res = att_gt(example_panel(), "y", "id", "t", "g", bootstrap=False)
+        >>> dyn = res.aggregate("dynamic")
+        >>> dyn.table.index.name, round(dyn.overall.att, 1)
+        ('event_time', 1.0)
         """
-        from .aggregate import aggregate
-
-        return aggregate(self, kind, min_e=min_e, max_e=max_e, balance_e=balance_e)
+        return _aggregate(self, kind, min_e=min_e, max_e=max_e, balance_e=balance_e)
 
     def get_plot_data(self) -> pd.DataFrame:
         out = self.table.copy()
@@ -392,7 +395,7 @@ class GroupTimeATT(ResultMixin):
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(-0.5, color=PALETTE[2], ls="--", lw=0.8)
         ax.set_xlabel(f"{self.panel.coder.unit_word.capitalize()} since the cohort started")
-        ax.set_ylabel(f"ATT(g,t): {self.settings['outcome']}")
+        ax.set_ylabel(f"ATT(g,t): {self.options.outcome}")
         ax.legend(frameon=False, fontsize=8)
         share = np.nanmean(d.loc[d["post"], "ci_high"] < 0) if d["post"].any() else np.nan
         ax.set_title(f"Effects by cohort and period ({pct_or_na(share)} of post-start intervals below zero)")
@@ -402,11 +405,11 @@ class GroupTimeATT(ResultMixin):
         d = self.get_plot_data()
         post = d[d["post"] & d["att"].notna()]
         pt = self.pretrend_test()
-        band = "simultaneous bootstrap band" if self.settings["bootstrap"] else "pointwise intervals"
-        lvl = f"{100 * (1 - self.settings['alpha']):.0f}%"
+        band = "simultaneous bootstrap band" if self.options.bootstrap else "pointwise intervals"
+        lvl = f"{100 * (1 - self.options.alpha):.0f}%"
         txt = (
             f"Across {len(post)} cohort-period cells after coaching began, the estimated effect on "
-            f"{self.settings['outcome']} ranged from {post['att'].min():.3g} to {post['att'].max():.3g} "
+            f"{self.options.outcome} ranged from {post['att'].min():.3g} to {post['att'].max():.3g} "
             f"(average of cells {post['att'].mean():.3g}); {int((post['ci_low'] > 0).sum())} cells are clearly above "
             f"zero and {int((post['ci_high'] < 0).sum())} clearly below ({lvl} {band}). "
         )
@@ -417,18 +420,14 @@ class GroupTimeATT(ResultMixin):
                 f"trends: Wald chi2 = {pt['statistic']:.2f} on {pt['df']} df, p = {pt['p_value']:.3f}). "
             )
         txt += (
-            f"Comparison: {self.settings['control_group'].replace('yet', ' yet ').replace('never', 'never ')} units; "
-            f"{self.settings['method'].upper()} estimator (Callaway & Sant'Anna 2021); {self.n} units."
+            f"Comparison: {self.options.control_group.replace('yet', ' yet ').replace('never', 'never ')} units; "
+            f"{self.options.method.upper()} estimator (Callaway & Sant'Anna 2021); {self.n} units."
         )
         return txt
 
 
 def _lab(panel: Panel, code) -> str:
     return _fmt(panel.coder.decode([code])[0])
-
-
-def _fmt(v) -> str:
-    return v.strftime("%b %Y") if isinstance(v, pd.Timestamp) else str(v)
 
 
 def pct_or_na(x) -> str:

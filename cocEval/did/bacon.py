@@ -111,7 +111,11 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str, 
 
     Examples
     --------
-    >>> # bd = bacon_decomposition(df, "y", "id", "year", "post"); bd.summary_by_type()
+    >>> from cocEval.synthetic import example_panel
+    >>> df = example_panel()
+    >>> bd = bacon_decomposition(df[df["g"] > 0], "y", "id", "t", "post")
+    >>> round(float((bd.table["estimate"] * bd.table["weight"]).sum()), 1)
+    1.0
     """
     panel = prepare_panel(data, outcome, unit, time, treated=treated)
     D, Y, periods = panel.D, panel.Y, panel.periods

@@ -726,7 +726,7 @@ def honest_did_event_study(
     if getattr(agg, "kind", None) != "dynamic":
         raise InputError("honest_did needs the dynamic (event-study) aggregation")
     src = agg._source
-    if src.settings.get("base_period") != "universal":
+    if src.options.base_period != "universal":
         raise InputError("honest_did needs att_gt(..., base_period='universal'), as R HonestDiD does")
     et = agg.table.index.to_numpy()
     att = agg.table["att"].to_numpy(dtype=float)

@@ -270,7 +270,10 @@ def event_study_twfe(
 
     Examples
     --------
-    >>> # es = event_study_twfe(df, "y", "id", "t", "g", window=(-4, 4)); es.table
+    >>> from cocEval.synthetic import example_panel
+    >>> es = event_study_twfe(example_panel(), "y", "id", "t", "g", window=(-3, 3))
+    >>> round(float(es.table.loc[0, "estimate"]), 1), float(es.table.loc[-1, "estimate"])
+    (1.0, 0.0)
     """
     lo, hi = window
     if not (lo < ref < hi or lo <= ref <= hi) or lo >= hi:

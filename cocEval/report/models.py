@@ -16,7 +16,7 @@ from cocEval.config import Outcome, ProgrammeConfig
 from cocEval.data import ProgrammeData, provider_months
 from cocEval.effects import EffectSummary
 from cocEval.errors import NotEstimableError
-from cocEval.its import fit_its
+from cocEval.its import fit_its, get_family
 from cocEval.quality import provisional_months, zero_stretches
 
 
@@ -228,6 +228,9 @@ def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key
     den = "occupied bed days" if o.table == "restrictive_practice" else "responses"
     fit = s[s["denominator"] > 0].rename(columns={"numerator": o.name, "denominator": den})
     kw = {"exposure": den} if o.table == "restrictive_practice" else {"trials": den}
+    if get_family(o.family).needs is None:  # gaussian: model the rate (or share) itself
+        fit = fit.assign(**{o.name: fit[o.name] / fit[den] * o.display_per})
+        kw = {}
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -237,9 +240,11 @@ def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key
                 "month",
                 start,
                 family=o.family,
-                errors=opts.errors,
+                errors=opts.errors_for(o.family),
                 maxlags=opts.maxlags,
                 seasonality=opts.seasonality,
+                min_before=opts.min_months_before,
+                min_after=opts.min_months_after,
                 end=sustain_start(prog, cfg, provider_id),
                 exclude=[m for m in excluded if m in set(fit["month"])] or None,
                 **kw,
