@@ -41,6 +41,32 @@ def _cmd_reports(args: argparse.Namespace) -> int:
     return run_reports(args)
 
 
+# --- audit (disclosure; issue 11) ------------------------------------------------------------
+def _add_audit(sub) -> None:
+    """``python -m cocEval audit REPORT_DIR [--rule RULE]``: list every number in the rendered
+    reports that fails the disclosure rule; exit status 1 when there is any."""
+
+    def run(args: argparse.Namespace) -> int:
+        from cocEval.audit import audit_dir
+
+        results = audit_dir(args.report_dir, args.rule)
+        bad = 0
+        for path, found in results.items():
+            for f in found:
+                print(f"{path.relative_to(args.report_dir)}: {f}")
+            bad += bool(found)
+        print(f"{len(results)} report(s) audited under the {args.rule} rule; {bad} with findings")
+        return 1 if bad else 0
+
+    a = sub.add_parser("audit", help="check rendered reports against the disclosure rule")
+    a.add_argument("report_dir", type=Path, help="folder of rendered reports (searched recursively for *.html)")
+    a.add_argument("--rule", default="mhsds", help="disclosure rule: mhsds (default), hes, staff-survey or none")
+    a.set_defaults(func=run)
+
+
+# --- end audit ----------------------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for ``python -m cocEval``."""
     p = argparse.ArgumentParser(prog="python -m cocEval", description=__doc__)
@@ -67,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-programme", action="store_true", help="render provider reports only")
     r.add_argument("--scheduler", default=None, help="address of an existing Dask distributed scheduler")
     r.set_defaults(func=_cmd_reports)
+    _add_audit(sub)
     return p
 
 

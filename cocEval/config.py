@@ -119,12 +119,36 @@ class DiDOptions(_Strict):
     min_e: int | None = -12
 
 
+# --- primary analysis (issue 10: the programme report's verdict) ------------------------------
+class PrimaryAnalysis(_Strict):
+    """The pre-specified primary analysis the programme report's verdict rests on.
+
+    ``control_group`` None means the ``did`` section's; when given it must agree with it.
+    ``event_time`` (dynamic only): the verdict quotes the effect at that event time instead of
+    the average over all event times from the start.
+    """
+
+    method: Literal["staggered_did"] = "staggered_did"
+    aggregation: Literal["dynamic", "simple", "group"] = "dynamic"
+    control_group: Literal["notyettreated", "nevertreated"] | None = None
+    event_time: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _event_time_dynamic(self):
+        if self.event_time is not None and self.aggregation != "dynamic":
+            raise ValueError("event_time needs aggregation: dynamic")
+        return self
+
+
+# --- end primary analysis ---------------------------------------------------------------------
+
+
 class DisclosureOptions(_Strict):
-    preset: Literal["mhsds", "hes"] = "mhsds"
+    preset: Literal["mhsds", "hes", "none"] = "mhsds"  # "none": internal runs only (banner on every page)
 
 
 class ReportOptions(_Strict):
-    kernel: str = "cocEval"
+    kernel: str = "coceval"
     timeout_seconds: int = Field(600, ge=10)
     retries: int = Field(2, ge=0, le=5)
     baseline_months: int = Field(12, ge=6)
@@ -157,6 +181,7 @@ class ProgrammeConfig(_Strict):
     staff_indicators: dict[str, StaffIndicator] = Field(default_factory=dict)
     its: ITSOptions = ITSOptions()
     did: DiDOptions = DiDOptions()
+    primary_analysis: PrimaryAnalysis = PrimaryAnalysis()
     disclosure: DisclosureOptions = DisclosureOptions()
     report: ReportOptions = ReportOptions()
     providers: dict[str, ProviderOverride] = Field(default_factory=dict)
@@ -165,6 +190,11 @@ class ProgrammeConfig(_Strict):
     def _has_outcomes(self):
         if not self.outcomes:
             raise ValueError("outcomes: at least one outcome is needed")
+        pa = self.primary_analysis.control_group
+        if pa is not None and pa != self.did.control_group:
+            raise ValueError(
+                f"primary_analysis.control_group ({pa}) differs from did.control_group ({self.did.control_group})"
+            )
         return self
 
     def its_options(self, provider_id: str) -> ITSOptions:

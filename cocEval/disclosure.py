@@ -1,27 +1,74 @@
-"""Statistical disclosure control for every table that leaves the building.
+"""Statistical disclosure control for every number that leaves the building.
 
-Default rule: the MHSDS provider-level convention (``"mhsds"``):
+Four named rules (:data:`PRESETS`), each with its source:
 
-- a count under 5 (including 0) is shown as ``"*"``; every other count is rounded to the
-  nearest 5;
-- a rate or proportion is shown as ``"*"`` when the count behind it (its numerator) is
-  suppressed, or its denominator (e.g. occupied bed days) is under 100.
+``"mhsds"`` (default)
+    The NHS England Mental Health Services Data Set (MHSDS) provider-level convention, as in its
+    monthly statistics and restrictive-interventions tables: counts from 1 to 4 are shown as
+    ``"*"``, every other count is rounded to the nearest 5. A rate is shown as ``"*"`` when its
+    numerator is suppressed or under 5, or its denominator (occupied bed days) is under 100.
 
-Preset ``"hes"``: the NHS Digital HES/ECDS method from September 2018 (sub-national outputs):
-counts from 1 to 7 are ``"*"``, zero is shown as 0, other counts are rounded to the nearest 5;
-rates are suppressed when their numerator is, with no denominator rule. (Source: NHS Digital,
-"Disclosure control methodology for HES and ECDS"; check it against the current guide before
-relying on it for a new output.)
+    **Zero.** This package suppresses 0 as well (0-4 -> ``"*"``). Reason: a shown zero is an
+    exact, known part of every total it belongs to, so it narrows what the other cells can be
+    when a reader subtracts (e.g. a rounded total of 5 beside parts ``0, 0, *`` pins the ``*``
+    to 3 or 4), and it tells the reader that every ``*`` month had at least one event. Rates
+    with a zero numerator are suppressed in any case (numerator under 5), so nothing is lost
+    that the rate would have shown. Use ``get_rule("mhsds", suppress_zero=False)`` to show 0.
+
+``"staff-survey"``
+    NHS Staff Survey practice: results are not reported for a group with fewer than 11
+    responses, the figure usually quoted for the survey's breakdown reports. Here: a share or
+    score is ``"*"`` when fewer than 11 staff responded (its denominator), and a count of
+    respondents under 11 is ``"*"``. Counts are not rounded (the survey publishes response
+    counts as they are); the share's numerator alone does not suppress it (the survey shows
+    percentages for every group of 11 or more). *Source checked*: the stored copies of the
+    Coordination Centre's guidance (2007, 2014 and 2018 editions, "Breakdown of results by
+    directorate / department / site") and of nhsstaffsurveys.com were searched; the section
+    exists in each but the sentence stating the minimum was not in the stored text, so the
+    figure 11 rests on the usual quotation and should be checked against the current
+    Technical Document before the rule is relied on.
+
+``"hes"``
+    NHS Digital, "Disclosure control methodology for Hospital Episode Statistics (HES) and
+    Emergency Care Data Set (ECDS)" (applied from September 2018), sub-national counts: 0 is
+    shown as 0, counts from 1 to 7 are ``"*"``, other counts are rounded to the nearest 5;
+    rates are suppressed when their numerator is, with no denominator rule. *Verified* in the
+    stored text of NHS Digital's page: its title, scope (HES and ECDS outputs of the Secondary
+    Care Analysis team from September 2018) and that it replaced the old rule (1-5 -> ``*``
+    with manual secondary suppression) by an automatable one. *Verified* in a stored copy of
+    the methodology's wording (not on NHS Digital's own page): at sub-national level a value
+    calculated from 1-7 individuals is ``*``; no control at national level; values not about
+    individuals are not rounded; percentages are calculated from the rounded numerator and
+    denominator. *Not verified* (the counts paragraph was cut off in every stored copy): the
+    exact wording "1-7 -> ``*``, others to the nearest 5" for counts and the treatment of
+    zero; both are taken from the published HES tables and should be checked against the
+    current guide before a new output relies on them.
+
+``"none"``
+    No disclosure control, for internal runs only. Every page then carries the banner
+    :data:`NOT_FOR_CIRCULATION` (see :func:`banner_text`, :func:`index_note`) and the audit
+    (:mod:`cocEval.audit`) insists on it.
 
 Exact halves are rounded **up** (away from zero): 12.5 -> 15, 7.5 -> 10, 17.5 -> 20. This is
 the conservative choice and what the published spreadsheets do (Excel's ``MROUND``); Python's
 own ``round`` (half to even) would give 12.5 -> 10 and is deliberately not used. Counts are
 normally whole numbers; non-whole counts (e.g. averaged or imputed) are rounded the same way.
 
-Missing values (NaN) stay missing: they disclose nothing. Rates are not rounded here; format
-them for display afterwards. Secondary (differencing) disclosure between cells or tables, e.g.
-a total minus the shown cells, is *not* checked: keep totals consistent with rounded cells or
-suppress a second cell by hand.
+**Rates are computed from the rounded count**: a rate shown beside its denominator is
+``rate * rounded / exact`` (the same scale), so rate x denominator gives back only the rounded
+count, never the exact one (``tests/test_disclosure_rules.py`` proves it).
+
+**Secondary suppression** (:func:`secondary_suppression`; ``totals=`` / ``groups=`` of
+:func:`apply_disclosure`) protects tables with totals or complementary cells, following the
+three-step method of NHS England's Friends and Family Test publication pipeline
+(``nhsengland/fft_pipeline``, ``src/fft/suppression.py``: first-level suppression of 1-4,
+second-level suppression of the next-smallest cell in the same group, cascade suppression of
+the two smallest children of a suppressed parent), repeated until stable. Two additions close
+gaps that rounding leaves: a group's suppressed cells must include one that is not itself
+small (else the rounded total can pin them), and a group with a single child is tied to its
+parent. Totals are rounded like any count, never summed from shown cells.
+
+Missing values (NaN) stay missing: they disclose nothing.
 
 Examples
 --------
@@ -33,27 +80,36 @@ Examples
   incidents  rate
 0         *     *
 1        10     *
-2        50  19.2
+2        50  20.0
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from cocEval.errors import InputError
+
 __all__ = [
     "DisclosureRule",
+    "NOT_FOR_CIRCULATION",
     "PRESETS",
-    "get_rule",
-    "round_half_up",
-    "disclose_count",
     "apply_disclosure",
+    "banner_text",
+    "disclose_count",
     "disclosure_issues",
+    "get_rule",
+    "index_note",
+    "round_half_up",
+    "secondary_suppression",
 ]
+
+#: The banner every page of an uncontrolled (rule ``"none"``) run carries.
+NOT_FOR_CIRCULATION = "Not for circulation: no disclosure control applied"
 
 
 class DisclosureRule(BaseModel):
@@ -62,17 +118,26 @@ class DisclosureRule(BaseModel):
     Parameters
     ----------
     name : str
-        Shown in messages.
+        Shown in messages and written into rendered reports (the audit reads it back).
     suppress_below : int
         Counts strictly under this are suppressed (5 for MHSDS: 0-4; 8 for HES: 1-7).
     suppress_zero : bool
-        Whether a zero count is suppressed too (MHSDS: yes, "under 5"; HES: no).
+        Whether a zero count is suppressed too (MHSDS here: yes; HES: no).
     rounding_base : int
         Other counts are rounded to the nearest multiple of this (halves up); 1 = no rounding.
     min_denominator : float or None
         A rate or proportion whose denominator is under this is suppressed; None = no rule.
+    rate_numerator_rule : bool
+        Whether a rate is suppressed when its numerator is small (MHSDS, HES: yes; Staff
+        Survey: no, only the number of respondents counts). When true, numerators are treated
+        as counts as well (suppressed and rounded).
+    controlled : bool
+        False only for the ``"none"`` rule: nothing is suppressed or rounded, and reports must
+        carry the :data:`NOT_FOR_CIRCULATION` banner.
     marker : str
         What a suppressed cell shows.
+    source : str
+        Where the rule comes from (one line).
 
     Examples
     --------
@@ -87,13 +152,43 @@ class DisclosureRule(BaseModel):
     suppress_zero: bool = True
     rounding_base: int = Field(5, ge=1)
     min_denominator: float | None = Field(100.0, ge=0)
+    rate_numerator_rule: bool = True
+    controlled: bool = True
     marker: str = "*"
+    source: str = ""
 
 
-#: Named rules: ``"mhsds"`` (default) and ``"hes"``.
+#: Named rules: ``"mhsds"`` (default), ``"staff-survey"``, ``"hes"`` and ``"none"`` (see the module).
 PRESETS: dict[str, DisclosureRule] = {
-    "mhsds": DisclosureRule(name="mhsds"),
-    "hes": DisclosureRule(name="hes", suppress_below=8, suppress_zero=False, min_denominator=None),
+    "mhsds": DisclosureRule(
+        name="mhsds",
+        source="NHS England MHSDS statistics: 1-4 suppressed, others rounded to the nearest 5 (0 suppressed here)",
+    ),
+    "staff-survey": DisclosureRule(
+        name="staff-survey",
+        suppress_below=11,
+        rounding_base=1,
+        min_denominator=11,
+        rate_numerator_rule=False,
+        source="NHS Staff Survey: no results for groups of fewer than 11 responses",
+    ),
+    "hes": DisclosureRule(
+        name="hes",
+        suppress_below=8,
+        suppress_zero=False,
+        min_denominator=None,
+        source="NHS Digital HES/ECDS disclosure control (September 2018): 1-7 suppressed, others to the nearest 5",
+    ),
+    "none": DisclosureRule(
+        name="none",
+        suppress_below=0,
+        suppress_zero=False,
+        rounding_base=1,
+        min_denominator=None,
+        rate_numerator_rule=False,
+        controlled=False,
+        source="no disclosure control: internal runs only",
+    ),
 }
 
 
@@ -106,15 +201,55 @@ def get_rule(rule: str | DisclosureRule = "mhsds", **overrides) -> DisclosureRul
     8
     >>> get_rule("mhsds", min_denominator=50).min_denominator
     50.0
+    >>> get_rule("staff_survey").name
+    'staff-survey'
     """
     if isinstance(rule, DisclosureRule):
         base = rule
-    elif isinstance(rule, str) and rule.lower() in PRESETS:
-        base = PRESETS[rule.lower()]
+    elif isinstance(rule, str) and rule.lower().replace("_", "-") in PRESETS:
+        base = PRESETS[rule.lower().replace("_", "-")]
     else:
-        raise ValueError(f"unknown disclosure rule {rule!r}; use one of {sorted(PRESETS)} or a DisclosureRule")
+        raise InputError(f"unknown disclosure rule {rule!r}; use one of {sorted(PRESETS)} or a DisclosureRule")
     # rebuild rather than model_copy(update=...) so that the overrides are validated
     return DisclosureRule(**{**base.model_dump(), **overrides}) if overrides else base
+
+
+def banner_text(rule: str | DisclosureRule = "mhsds") -> str | None:
+    """The banner a report page must carry under ``rule``: :data:`NOT_FOR_CIRCULATION` for an
+    uncontrolled rule, else None.
+
+    Examples
+    --------
+    >>> banner_text("none")
+    'Not for circulation: no disclosure control applied'
+    >>> banner_text("mhsds") is None
+    True
+    """
+    return None if get_rule(rule).controlled else NOT_FOR_CIRCULATION
+
+
+def index_note(rule: str | DisclosureRule = "mhsds") -> str:
+    """One HTML block for the top of the batch's index page, saying which rule the reports
+    passed (or, for ``"none"``, the not-for-circulation banner, prominently).
+
+    Examples
+    --------
+    >>> "Not for circulation" in index_note("none")
+    True
+    >>> 'data-disclosure-rule="mhsds"' in index_note("mhsds")
+    True
+    """
+    r = get_rule(rule)
+    if not r.controlled:
+        return (
+            f'<div class="coc-callout coc-banner" role="alert" data-disclosure-rule="{r.name}">'
+            f"<strong>{NOT_FOR_CIRCULATION}.</strong> These reports were produced for internal use; "
+            "they contain exact small numbers and must not be shared.</div>"
+        )
+    return (
+        f'<p class="coc-note" data-disclosure-rule="{r.name}">Every number in these reports passed '
+        f"disclosure control ({r.name} rule: {r.source}).</p>"
+    )
 
 
 def round_half_up(x, base: int = 5):
@@ -133,10 +268,17 @@ def round_half_up(x, base: int = 5):
 
 
 def _is_suppressed(v: np.ndarray, rule: DisclosureRule) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    if not rule.controlled:
+        return np.zeros(v.shape, dtype=bool)
     small = v < rule.suppress_below
     if not rule.suppress_zero:
         small &= v != 0
     return small
+
+
+def _rounded(v: np.ndarray, rule: DisclosureRule) -> np.ndarray:
+    return np.asarray(v, dtype=float) if not rule.controlled else round_half_up(v, rule.rounding_base)
 
 
 def disclose_count(value, rule: str | DisclosureRule = "mhsds"):
@@ -148,6 +290,8 @@ def disclose_count(value, rule: str | DisclosureRule = "mhsds"):
     ['*', '*', 5, 5, 10, 15]
     >>> [disclose_count(v, "hes") for v in (0, 7, 8)]
     [0, '*', 10]
+    >>> [disclose_count(v, "none") for v in (0, 3, 12)]
+    [0, 3, 12]
     """
     r = get_rule(rule)
     s = _display_counts(pd.Series([value], name="value", dtype=object), "value", r)
@@ -172,32 +316,38 @@ def _numbers(df: pd.DataFrame, col: str, rule: DisclosureRule, role: str) -> _Nu
     present = s.notna().to_numpy() & ~marked
     bad = present & np.isnan(as_num)
     if bad.any():
-        raise ValueError(
+        raise InputError(
             f"{role} column {col!r} has values that are neither numbers nor the marker "
             f"{rule.marker!r}: {list(s[bad].unique()[:5])} (rows {list(df.index[bad][:5])})"
         )
     bad = np.isinf(as_num) | (as_num < 0)
     if bad.any():
-        raise ValueError(
+        raise InputError(
             f"{role} column {col!r} must be finite and non-negative; got {list(s[bad].unique()[:5])} "
             f"(rows {list(df.index[bad][:5])})"
         )
     return _Numbers(as_num, marked)
 
 
+def _whole(x: float):
+    return int(x) if float(x).is_integer() else float(x)
+
+
 def _display_counts(df_or_s, col: str, rule: DisclosureRule) -> pd.Series:
     df = df_or_s.to_frame() if isinstance(df_or_s, pd.Series) else df_or_s
     nums = _numbers(df, col, rule, "count")
     v = nums.values
-    rounded = round_half_up(v, rule.rounding_base)
+    rounded = _rounded(v, rule)
     out = np.empty(len(v), dtype=object)
-    for i, (x, r) in enumerate(zip(v, rounded)):
-        out[i] = np.nan if np.isnan(x) else int(r)
+    for i, (x, r) in enumerate(zip(v, rounded, strict=True)):
+        out[i] = np.nan if np.isnan(x) else _whole(r)
     out[_is_suppressed(v, rule) | nums.marked] = rule.marker
     return pd.Series(out, index=df.index, name=col, dtype=object)
 
 
-def _roles(df: pd.DataFrame, counts, rates) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
+def _roles(
+    df: pd.DataFrame, counts, rates, rule: DisclosureRule
+) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
     counts = [counts] if isinstance(counts, str) else list(counts or [])
     spec: dict[str, tuple[str, str | None]] = {}
     for rate_col, nd in (rates or {}).items():
@@ -207,27 +357,30 @@ def _roles(df: pd.DataFrame, counts, rates) -> tuple[list[str], dict[str, tuple[
             t = tuple(nd)
             spec[rate_col] = (t[0], t[1] if len(t) == 2 else None)
         else:
-            raise ValueError(
+            raise InputError(
                 f"rates[{rate_col!r}] must be a numerator column or a (numerator, denominator) pair; got {nd!r}"
             )
     if not counts and not spec:
-        raise ValueError("say which columns are counts (counts=[...]) and/or rates (rates={rate: (num, den)})")
+        raise InputError("say which columns are counts (counts=[...]) and/or rates (rates={rate: (num, den)})")
     both = set(counts) & set(spec)
     if both:
-        raise ValueError(f"columns listed both as counts and as rates: {sorted(both)}")
+        raise InputError(f"columns listed both as counts and as rates: {sorted(both)}")
     needed = set(counts) | set(spec) | {n for n, _ in spec.values()} | {d for _, d in spec.values() if d}
     missing = sorted(needed - set(df.columns))
     if missing:
-        raise ValueError(f"columns not in the table: {missing}")
+        raise InputError(f"columns not in the table: {missing}")
     # numerators are counts too: showing them unrounded would undo the rule
-    for num, _ in spec.values():
-        if num not in counts and num not in spec:
-            counts.append(num)
+    if rule.rate_numerator_rule:
+        for num, _ in spec.values():
+            if num not in counts and num not in spec:
+                counts.append(num)
     return counts, spec
 
 
 def _rate_reasons(df: pd.DataFrame, rate_col: str, num: str, den: str | None, rule: DisclosureRule) -> list:
     """Per row: None if the rate may be shown, else why it must be suppressed."""
+    if not rule.controlled:
+        return [None] * len(df)
     n = _numbers(df, num, rule, "numerator")
     d = _numbers(df, den, rule, "denominator") if den else None
     small = _is_suppressed(n.values, rule)
@@ -235,9 +388,9 @@ def _rate_reasons(df: pd.DataFrame, rate_col: str, num: str, den: str | None, ru
     for i in range(len(df)):
         if n.marked[i]:
             reasons.append(f"its numerator {num!r} is suppressed")
-        elif np.isnan(n.values[i]):
+        elif rule.rate_numerator_rule and np.isnan(n.values[i]):
             reasons.append(f"its numerator {num!r} is missing, so it cannot be checked")
-        elif small[i]:
+        elif rule.rate_numerator_rule and small[i]:
             reasons.append(f"its numerator {num!r} = {n.values[i]:g} is under {rule.suppress_below}")
         elif d is not None and rule.min_denominator is not None:
             if d.marked[i] or np.isnan(d.values[i]):
@@ -252,6 +405,144 @@ def _rate_reasons(df: pd.DataFrame, rate_col: str, num: str, den: str | None, ru
 
 
 # --------------------------------------------------------------------------------------------
+# secondary suppression
+# --------------------------------------------------------------------------------------------
+Group = tuple[Hashable | None, Sequence[Hashable]]
+
+
+def secondary_suppression(
+    values: pd.Series | Mapping[Hashable, float],
+    groups: Iterable[Group],
+    rule: str | DisclosureRule = "mhsds",
+    *,
+    primary: Iterable[Hashable] = (),
+) -> pd.Series:
+    """Which cells to suppress so that no suppressed cell can be recovered by subtraction.
+
+    The three steps of NHS England's Friends and Family Test publication pipeline
+    (``nhsengland/fft_pipeline``, ``src/fft/suppression.py``), repeated until nothing changes:
+
+    1. *first level*: cells the rule suppresses (MHSDS: 0-4) and any ``primary`` cells;
+    2. *second level*: in a group with exactly one suppressed cell, also the next-smallest cell
+       (never a zero when the rule shows zeros: the FFT pipeline ranks only non-zero cells);
+    3. *cascade*: for a suppressed parent, its two smallest children.
+
+    Two additions, because totals here are rounded rather than exact: the suppressed cells of a
+    group must include one that is not itself small (two suppressed 1s beside a rounded total
+    can be pinned), and a parent with a single child is suppressed with it (they are equal).
+
+    Parameters
+    ----------
+    values : Series or mapping
+        Exact counts by cell key (any hashable, e.g. ``(row, column)``); NaN = missing.
+    groups : iterable of ``(parent, children)``
+        ``parent`` is the key of the cell holding the total of ``children`` (or None when the
+        total is not in this table but is known elsewhere, e.g. a cohort's published total).
+    rule : str or DisclosureRule
+    primary : iterable of keys
+        Cells to suppress whatever their value (e.g. suppressed for another reason).
+
+    Returns
+    -------
+    Series of bool
+        True for every cell to show as the marker, indexed like ``values``.
+
+    Examples
+    --------
+    Restraint types summing to all restrictive interventions (the parent):
+
+    >>> v = {"physical": 30, "seclusion": 3, "chemical": 9, "mechanical": 12, "all": 54}
+    >>> s = secondary_suppression(v, [("all", ["physical", "seclusion", "chemical", "mechanical"])])
+    >>> sorted(k for k, hide in s.items() if hide)
+    ['chemical', 'seclusion']
+    """
+    r = get_rule(rule)
+    vs = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float)
+    if not vs.index.is_unique:
+        raise InputError("secondary_suppression: cell keys must be unique")
+    first = _is_suppressed(vs.to_numpy(), r) & vs.notna().to_numpy()
+    if not r.controlled:
+        return pd.Series(False, index=vs.index)
+    v = dict(zip(vs.index, vs.to_numpy(), strict=True))  # plain dicts: this loop runs often
+    sup = dict(zip(vs.index, first.tolist(), strict=True))
+    for k in primary:
+        if k in sup:
+            sup[k] = True
+    groups = [(p, list(c)) for p, c in groups]
+    for p, kids in groups:
+        unknown = [k for k in ([p] if p is not None else []) + kids if k not in v]
+        if unknown:
+            raise InputError(f"secondary_suppression: group cells not in the values: {unknown[:5]}")
+    groups = [(p, [k for k in kids if not np.isnan(v[k])], kids) for p, kids in groups]
+
+    def small(k) -> bool:
+        return v[k] < r.suppress_below
+
+    def next_smallest(kids: list, order: list) -> Hashable | None:
+        free = [k for k in kids if not sup[k]]
+        if not r.suppress_zero:  # zeros are shown under this rule: never hidden to protect others
+            free = [k for k in free if v[k] != 0]
+        if not free:
+            return None
+        # smallest value first; ties broken by position in the group (deterministic)
+        return min(free, key=lambda k: (v[k], order.index(k)))
+
+    for _ in range(10 * (len(v) + 1)):
+        changed = False
+        for p, kids, order in groups:
+            if not kids:
+                continue
+            has_parent = p is not None and not np.isnan(v[p])
+            if has_parent and len(kids) == 1:
+                if sup[p] != sup[kids[0]]:
+                    sup[p] = sup[kids[0]] = True
+                    changed = True
+                continue
+            if has_parent and sup[p]:  # cascade: two smallest children of a suppressed parent
+                while sum(sup[k] for k in kids) < min(2, len(kids)):
+                    k = next_smallest(kids, order)
+                    if k is None:
+                        break
+                    sup[k] = True
+                    changed = True
+            hidden = [k for k in kids if sup[k]]
+            while hidden and (len(hidden) < 2 or all(small(k) for k in hidden)):
+                k = next_smallest(kids, order)
+                if k is None:
+                    break
+                sup[k] = True
+                hidden.append(k)
+                changed = True
+        if not changed:
+            return pd.Series(sup, index=vs.index, dtype=bool)
+    raise AssertionError("secondary suppression did not converge")  # pragma: no cover
+
+
+def _table_groups(
+    df: pd.DataFrame,
+    count_cols: list[str],
+    totals: Mapping[str, Sequence[str]] | None,
+    groups: Mapping[Hashable, Sequence[Hashable]] | Sequence[Sequence[Hashable]] | None,
+) -> list[Group]:
+    out: list[Group] = []
+    for parent, kids in (totals or {}).items():
+        missing = [c for c in [parent, *kids] if c not in df.columns]
+        if missing:
+            raise InputError(f"totals: columns not in the table: {missing}")
+        for row in df.index:
+            out.append(((row, parent), [(row, c) for c in kids]))
+    if groups is not None:
+        pairs = list(groups.items()) if isinstance(groups, Mapping) else [(None, list(g)) for g in groups]
+        for parent, rows in pairs:
+            missing = [x for x in ([parent] if parent is not None else []) + list(rows) if x not in df.index]
+            if missing:
+                raise InputError(f"groups: rows not in the table's index: {missing[:5]}")
+            for c in count_cols:
+                out.append(((parent, c) if parent is not None else None, [(x, c) for x in rows]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------------
 def apply_disclosure(
@@ -260,6 +551,9 @@ def apply_disclosure(
     counts: str | Iterable[str] = (),
     rates: Mapping[str, str | tuple[str, str | None]] | None = None,
     rule: str | DisclosureRule = "mhsds",
+    totals: Mapping[str, Sequence[str]] | None = None,
+    groups: Mapping[Hashable, Sequence[Hashable]] | Sequence[Sequence[Hashable]] | None = None,
+    scores: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Return a display copy of ``df`` with the disclosure rule applied.
 
@@ -272,9 +566,23 @@ def apply_disclosure(
     rates : mapping, optional
         ``{rate_column: (numerator_column, denominator_column)}`` (or just the numerator column):
         the rate is shown as the marker when its numerator is suppressed (or missing) or its
-        denominator is under ``rule.min_denominator``. Numerator columns are treated as counts
-        as well (showing them raw would undo the rule); denominators are left as they are.
-    rule : "mhsds", "hes" or DisclosureRule
+        denominator is under ``rule.min_denominator``. A rate that is shown is recomputed from
+        the *rounded* numerator (``rate * rounded / exact``), so rate x denominator gives back
+        only the rounded count. Numerator columns are treated as counts as well (showing them
+        raw would undo the rule); denominators are left as they are.
+    rule : "mhsds", "staff-survey", "hes", "none" or DisclosureRule
+    totals : mapping, optional
+        ``{total_column: [part columns]}``: in every row the total column is the sum of the part
+        columns (e.g. all restrictive interventions = the types). Secondary suppression is
+        applied (:func:`secondary_suppression`); the total is rounded, not summed.
+    groups : mapping or list, optional
+        Rows that add up: ``{total_row_label: [part row labels]}`` (e.g. a year and its months),
+        or a list of lists of row labels whose total is shown elsewhere (providers in a cohort).
+        Applied to every count column.
+    scores : mapping, optional
+        ``{score_column: group_size_column}``: a score or mean (e.g. a Staff Survey engagement
+        score) is shown as the marker when its group has fewer members than the rule's minimum
+        (``min_denominator``, else ``suppress_below``: 11 respondents under ``"staff-survey"``).
 
     Returns
     -------
@@ -284,7 +592,7 @@ def apply_disclosure(
 
     Raises
     ------
-    ValueError
+    InputError
         Unknown rule or columns; values that are neither numbers nor the marker; negative or
         infinite values (the column and example rows are named).
 
@@ -294,20 +602,67 @@ def apply_disclosure(
     >>> t = pd.DataFrame({"ward": ["A", "B", "C"], "restraints": [0, 7, 12.5]})
     >>> apply_disclosure(t, counts="restraints")["restraints"].tolist()
     ['*', 5, 15]
+    >>> t = pd.DataFrame({"restraint": [3, 40], "seclusion": [20, 9], "all": [23, 49]})
+    >>> apply_disclosure(t, counts=["restraint", "seclusion"], totals={"all": ["restraint", "seclusion"]})
+      restraint seclusion all
+    0         *         *  25
+    1        40        10  50
     """
     r = get_rule(rule)
-    count_cols, spec = _roles(df, counts, rates)
-    out = df.copy()
+    if scores and not counts and not rates and not totals:
+        count_cols, spec = [], {}
+    else:
+        count_cols, spec = _roles(df, counts, rates, r)
+    for parent, kids in (totals or {}).items():
+        for c in [parent, *kids]:
+            if c not in count_cols and c in df.columns:
+                count_cols.append(c)
+    src = df
+    if (totals or groups is not None) and r.controlled:
+        cells, primary = {}, []
+        for c in count_cols:
+            nums = _numbers(df, c, r, "count")
+            for label, x, m in zip(df.index, nums.values, nums.marked, strict=True):
+                cells[(label, c)] = 0.0 if m else x  # already suppressed: value unknown, treated as small
+                if m:
+                    primary.append((label, c))
+        hide = secondary_suppression(
+            pd.Series(cells, dtype=float), _table_groups(df, count_cols, totals, groups), r, primary=primary
+        )
+        src = df.copy()
+        for (label, c), h in hide.items():
+            if h:
+                src[c] = src[c].astype(object)
+                src.loc[label, c] = r.marker
+    out = src.copy()
     for rate_col, (num, den) in spec.items():
-        reasons = _rate_reasons(df, rate_col, num, den, r)
+        reasons = _rate_reasons(src, rate_col, num, den, r)
         col = out[rate_col].astype(object)
         already = col.map(lambda v: isinstance(v, str) and v == r.marker).to_numpy(dtype=bool)
-        _numbers(df, rate_col, r, "rate")  # validate the rate column itself
-        hide = np.array([x is not None for x in reasons]) & col.notna().to_numpy()
-        col[hide | already] = r.marker
+        vals = _numbers(src, rate_col, r, "rate").values
+        hide_rate = np.array([x is not None for x in reasons]) & col.notna().to_numpy()
+        if r.controlled and r.rounding_base > 1:
+            n = _numbers(src, num, r, "numerator").values
+            scale = np.where(n > 0, _rounded(n, r) / np.where(n > 0, n, 1.0), 1.0)
+            shown = vals * scale
+            for i in np.flatnonzero(~hide_rate & ~already & ~np.isnan(vals)):
+                col.iloc[i] = float(shown[i])
+        col[hide_rate | already] = r.marker
         out[rate_col] = col
+    for score_col, size_col in (scores or {}).items():
+        missing = [c for c in (score_col, size_col) if c not in df.columns]
+        if missing:
+            raise InputError(f"scores: columns not in the table: {missing}")
+        if not r.controlled:
+            continue
+        size = _numbers(src, size_col, r, "group size")
+        minimum = r.min_denominator if r.min_denominator is not None else r.suppress_below
+        col = out[score_col].astype(object)
+        hide = size.marked | np.isnan(size.values) | (size.values < minimum)
+        col[hide & col.notna().to_numpy()] = r.marker
+        out[score_col] = col
     for c in count_cols:
-        out[c] = _display_counts(df, c, r)
+        out[c] = _display_counts(src, c, r)
     return out
 
 
@@ -343,7 +698,7 @@ def disclosure_issues(
     [[0, 'rate'], [1, 'rate'], [0, 'incidents'], [2, 'incidents']]
     """
     r = get_rule(rule)
-    count_cols, spec = _roles(df, counts, rates)
+    count_cols, spec = _roles(df, counts, rates, r)
     rows: list[dict] = []
     for rate_col, (num, den) in spec.items():
         _numbers(df, rate_col, r, "rate")

@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from cocEval._results import ResultMixin
+from cocEval.errors import InputError
 from cocEval.style import NHS_BLUE, NHS_GREY, NHS_MID_GREY, new_axes
 
 __all__ = ["FunnelResult", "funnel_proportions", "funnel_rates"]
@@ -130,6 +131,68 @@ class FunnelResult(ResultMixin):
         y = np.clip(np.arcsin(np.sqrt(theta)) + z * spread, 0.0, np.pi / 2)
         return np.sin(y) ** 2
 
+    # --- effect ---------------------------------------------------------------------------
+    def effect_summary(
+        self,
+        label,
+        *,
+        outcome: str | None = None,
+        scale: str | None = None,
+        unit_factor: float | None = None,
+        period: str = "",
+        improvement: str | None = None,
+    ):
+        """One provider against the comparator, as an EffectSummary.
+
+        The estimate is the provider's value minus the comparator. Its interval is the funnel's
+        inner (95%) limits at the provider's denominator, turned around the provider's value:
+        ``[d - (upper - target), d + (target - lower)]``, so it excludes no change exactly when
+        the provider lies outside those limits (including any overdispersion adjustment).
+        Rates are stated per ``per`` units of the denominator (scale named by
+        :func:`cocEval.wording.rate_scale`), proportions in percentage points.
+
+        Examples
+        --------
+        >>> res = funnel_rates([10, 60, 22], [1000, 2000, 1500], labels=["A", "B", "C"])
+        >>> e = res.effect_summary("B", improvement="decrease")
+        >>> e.scale, e.verdict, res.table.set_index("label").at["B", "position"]
+        ('per 1,000 occupied bed days', 'deterioration', 'above 95%')
+        """
+        from cocEval.effects import EffectSummary
+        from cocEval.wording import rate_scale
+
+        row = self._check_label(label)
+        if row is None:
+            raise InputError("effect_summary needs the label of one provider")
+        value_col = "rate" if self.kind == "rate" else "proportion"
+        if scale is None:
+            scale = rate_scale(self.per, self.denominator_name) if self.kind == "rate" else "percentage points"
+        if unit_factor is None:
+            unit_factor = 1.0
+        level = min(self.limits)
+        tag = f"{100 * level:g}"
+        lim = self.limits_at([row["denominator"]]).iloc[0]
+        d = float(row[value_col] - self.target)
+        lo = d - float(lim[f"upper_{tag}"] - self.target)
+        hi = d + float(self.target - lim[f"lower_{tag}"])
+        caveats = [f"The interval is the funnel's {tag}% control limits for a provider of this size"]
+        caveats[0] += ", widened for real differences between providers." if self.adjusted else "."
+        return EffectSummary(
+            outcome=outcome or self.numerator_name.capitalize(),
+            comparison=f"this provider against the average of all {len(self.table)} providers",
+            scale=scale,
+            estimate=d / unit_factor,
+            ci_low=lo / unit_factor,
+            ci_high=hi / unit_factor,
+            period=period,
+            method="funnel plot" + (f" ({self.overdispersion} overdispersion adjustment)" if self.adjusted else ""),
+            n=len(self.table),
+            n_label=f"{len(self.table)} providers",
+            improvement=improvement,
+            caveats=tuple(caveats),
+            level=int(round(100 * level)),
+        )
+
     # --- results-object API ---------------------------------------------------------------
     def get_plot_data(self, n_points: int = 200) -> pd.DataFrame:
         """Tidy frame of the limit curves behind :meth:`plot`.
@@ -162,7 +225,7 @@ class FunnelResult(ResultMixin):
 
     def _value_text(self, v: float) -> str:
         if self.kind == "rate":
-            return f"{v:.3g} per {self.per:,g} {self.denominator_name}"
+            return f"{v:,.1f} per {self.per:,g} {self.denominator_name}"
         return f"{100 * v:.1f}%"
 
     def _position_text(self, position: str) -> str:
@@ -221,7 +284,7 @@ class FunnelResult(ResultMixin):
             )
         return " ".join(parts)
 
-    def plot(self, *, ax=None, highlight=None, title: str | None = None):
+    def plot(self, *, ax=None, highlight=None, title: str | None = None, points: pd.DataFrame | None = None):
         """Funnel plot: limit curves, anonymous grey providers, one provider highlighted and named.
 
         Parameters
@@ -232,6 +295,10 @@ class FunnelResult(ResultMixin):
             unlabelled grey point.
         title : str, optional
             Defaults to an active title stating where the highlighted provider sits.
+        points : DataFrame, optional
+            The provider points to draw instead of :attr:`table` (e.g. after disclosure
+            control): columns ``label``, ``denominator`` and ``rate`` or ``proportion``; rows
+            with a missing value are not drawn.
 
         Returns
         -------
@@ -262,8 +329,12 @@ class FunnelResult(ResultMixin):
             ax.plot(wide.index, wide[f"upper_{tag}"], color="black", lw=1, ls=ls, label=f"{tag}% limits")
             ax.plot(wide.index, wide[f"lower_{tag}"], color="black", lw=1, ls=ls)
         value_col = "rate" if self.kind == "rate" else "proportion"
-        t = self.table
-        others = t if row is None else t[t["label"].astype(str) != str(highlight)]
+        t = self.table if points is None else points
+        if points is not None and row is not None:
+            mine = points[points["label"].astype(str) == str(highlight)]
+            row = mine.iloc[0] if len(mine) and pd.notna(mine[value_col].iloc[0]) else None
+        others = t if highlight is None else t[t["label"].astype(str) != str(highlight)]
+        others = others[pd.to_numeric(others[value_col], errors="coerce").notna()]
         ax.scatter(
             others["denominator"],
             others[value_col],
@@ -304,12 +375,12 @@ class FunnelResult(ResultMixin):
             ax.set_ylabel(f"{self.numerator_name.capitalize()} (% of {self.denominator_name})")
         ax.set_ylim(bottom=0)
         if title is None:
-            if row is not None:
+            if row is not None and "position" in row.index:
                 title = f"{row['label']} is {self._position_text(row['position'])}"
             else:
                 outer = _fmt_level(max(self.limits))
-                n_out = int(t["position"].str.endswith(outer).sum())
-                title = f"{n_out} of {len(t)} providers lie outside the {outer} limits"
+                n_out = int(self.table["position"].str.endswith(outer).sum())
+                title = f"{n_out} of {len(self.table)} providers lie outside the {outer} limits"
         ax.set_title(title)
         from matplotlib.ticker import StrMethodFormatter
 

@@ -131,6 +131,70 @@ class MetaResult(ResultMixin):
         text += f"Method: {self.method} estimate of tau-squared{hk}."
         return text
 
+    # --- effect_summary (issue 10) -------------------------------------------------------
+    def effect_summary(
+        self,
+        *,
+        outcome: str = "Pooled effect",
+        scale: str = "difference",
+        transform: str | None = None,
+        improvement: str | None = None,
+        period: str = "",
+        unit_name: str = "providers",
+        caveats=(),
+    ):
+        """The pooled estimate as an :class:`cocEval.effects.EffectSummary`.
+
+        ``transform="percentage change"`` reads pooled log ratios as a percentage change
+        (``exp(x) - 1``), ``"rate ratio"`` / ``"odds ratio"`` as ratios (``exp(x)``); otherwise
+        the estimate is on ``scale`` as pooled. The prediction interval (where a new provider's
+        effect would be expected) and the heterogeneity are added as caveats, in words.
+
+        Examples
+        --------
+        >>> res = random_effects([-0.2, -0.3, -0.1], [0.05, 0.05, 0.05], labels=["A", "B", "C"])
+        >>> e = res.effect_summary(outcome="Restraint", transform="percentage change", improvement="decrease")
+        >>> e.scale, round(e.estimate, 3), e.verdict
+        ('percentage change', -0.181, 'improvement')
+        """
+        from cocEval import wording as w
+        from cocEval.effects import EffectSummary
+        from cocEval.errors import InputError
+
+        if transform is None:
+            f, sc = (lambda v: v), scale
+        elif transform == "percentage change":
+            f, sc = np.expm1, "percentage change"
+        elif transform in ("rate ratio", "odds ratio"):
+            f, sc = np.exp, transform
+        else:
+            raise InputError(
+                f"transform must be None, 'percentage change', 'rate ratio' or 'odds ratio'; got {transform!r}"
+            )
+        notes = []
+        if self.k >= 2:
+            notes.append(
+                f"A new provider's effect would be expected between {w.fmt_effect(f(self.pi_low), sc)} and "
+                f"{w.fmt_effect(f(self.pi_high), sc)} ({self.level}% prediction interval)."
+            )
+        notes.append(w.heterogeneity_words(self.i2, self.tau2, self.k))
+        return EffectSummary(
+            outcome=outcome,
+            comparison="observed against expected without coaching, pooled over providers",
+            scale=sc,
+            estimate=float(f(self.estimate)),
+            ci_low=float(f(self.ci_low)),
+            ci_high=float(f(self.ci_high)),
+            period=period,
+            method=f"random-effects meta-analysis ({self.method}{', Hartung-Knapp' if self.hartung_knapp else ''})",
+            p_value=float(self.pvalue) if np.isfinite(self.pvalue) else None,
+            n=int(self.k),
+            n_label=f"{self.k} {unit_name}",
+            improvement=improvement,
+            caveats=(*notes, *caveats),
+            level=self.level,
+        )
+
     def get_plot_data(self, *, transform=None) -> pd.DataFrame:
         """Tidy frame behind :meth:`forest_plot`: one row per study plus pooled and prediction rows.
 

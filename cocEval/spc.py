@@ -222,7 +222,7 @@ def _assurance(target: float | None, ucl: float, lcl: float, improvement: int) -
 # --------------------------------------------------------------------------------------------
 # result object
 # --------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(repr=False)
 class SPCChart(ResultMixin):
     """An XmR chart: one row per point plus the chart-level verdicts.
 
@@ -256,6 +256,98 @@ class SPCChart(ResultMixin):
     assurance: str | None
     warnings: list[str] = field(default_factory=list)
     _table_attr = "table"
+
+    def __repr__(self) -> str:
+        last = self._last_limits()
+        n_special = int(self.table["special_cause_flag"].sum())
+        return (
+            f"SPCChart({len(self.table)} points, {self.n_segments} segment(s), improvement={self.improvement!r})\n"
+            f"  mean {last['mean']:.4g}, limits {last['lcl']:.4g} to {last['ucl']:.4g}; "
+            f"latest point: {_VARIATION_TEXT[self.variation]}; {n_special} special-cause point(s)"
+        )
+
+    # ---- effect ----------------------------------------------------------------------------
+    def limits(self, *, floor: float | None = None) -> dict:
+        """Mean and process limits of the latest segment, the lower limit raised to ``floor``.
+
+        Returns ``{"mean", "lcl", "ucl", "clipped"}``; ``clipped`` is True when the lower limit
+        was below ``floor`` (e.g. 0 for a rate, which cannot be negative) and was raised to it.
+
+        Examples
+        --------
+        >>> xmr([1, 9, 1, 9, 1, 9, 1, 9, 1, 9, 1, 9]).limits(floor=0)["clipped"]
+        True
+        """
+        last = self._last_limits()
+        lcl = float(last["lcl"])
+        clipped = floor is not None and lcl < floor
+        return {
+            "mean": float(last["mean"]),
+            "lcl": float(floor) if clipped else lcl,
+            "ucl": float(last["ucl"]),
+            "clipped": bool(clipped),
+        }
+
+    def effect_summary(
+        self,
+        *,
+        outcome: str = "Value",
+        scale: str = "difference",
+        unit_factor: float = 1.0,
+        period: str | None = None,
+    ):
+        """Mean of the points after the baseline against the baseline mean, as an EffectSummary.
+
+        The baseline is the points that set the limits (``fix_after_n_points``; every point
+        when the limits were not fixed, and then there is nothing to compare). The interval
+        uses the chart's own estimate of month-to-month variation (sigma = mean moving range /
+        1.128, as the limits do) and, like the limits, assumes points vary independently around
+        the mean: ``se = sigma * sqrt(1/n_baseline + 1/n_after)``. ``unit_factor`` divides the
+        values to reach the scale's stored unit (100 for values in per cent on the
+        "percentage points" scale).
+
+        Examples
+        --------
+        >>> c = xmr([10, 11, 9, 10, 12, 10, 11, 9, 10, 11, 10, 9, 6, 7, 6, 5, 6, 7],
+        ...         improvement="decrease", fix_after_n_points=12)
+        >>> e = c.effect_summary(outcome="Restraint rate")
+        >>> round(e.estimate, 2), e.verdict, e.n
+        (-4.0, 'improvement', 18)
+        """
+        from scipy import stats as _stats
+
+        from cocEval.effects import EffectSummary
+
+        t = self.table
+        first = t[t["segment"] == t["segment"].iloc[-1]]
+        base, after = first[first["baseline"]], first[~first["baseline"]]
+        imp = None if self.improvement == "neutral" else self.improvement
+        if after.empty:
+            return EffectSummary.not_estimable(outcome, "every point sets the limits, so there is no later period")
+        sigma = float(base["ucl"].iloc[0] - base["mean"].iloc[0]) / 3.0
+        diff = float(after["value"].mean() - base["value"].mean())
+        se = sigma * np.sqrt(1 / len(base) + 1 / len(after))
+        z = float(_stats.norm.ppf(0.975))
+        p = float(2 * _stats.norm.sf(abs(diff) / se)) if se > 0 else None
+        if period is None:
+            period = f"the {len(after)} points after the {len(base)}-point baseline"
+            if isinstance(after.index[0], pd.Timestamp):
+                period = f"{after.index[0]:%B %Y} to {after.index[-1]:%B %Y}"
+        return EffectSummary(
+            outcome=outcome,
+            comparison="the mean of these months against the mean of the baseline months",
+            scale=scale,
+            estimate=diff / unit_factor,
+            ci_low=(diff - z * se) / unit_factor,
+            ci_high=(diff + z * se) / unit_factor,
+            period=period,
+            method="SPC (XmR chart): difference in means, variation from the baseline moving range",
+            p_value=p,
+            n=len(base) + len(after),
+            n_label=f"{len(base)} baseline and {len(after)} later points",
+            improvement=imp,
+            caveats=("Like the SPC limits, the interval assumes months vary independently around the mean.",),
+        )
 
     # ---- text ----------------------------------------------------------------------------
     @property
@@ -352,19 +444,39 @@ class SPCChart(ResultMixin):
         out["target"] = self.target
         return out
 
-    def plot(self, *, ax=None, title: str | None = None, icons: bool = True, ylabel: str | None = None):
+    def plot(
+        self,
+        *,
+        ax=None,
+        title: str | None = None,
+        icons: bool = True,
+        ylabel: str | None = None,
+        data: pd.DataFrame | None = None,
+        floor: float | None = None,
+        suppressed_label: str = "Month not shown (small count)",
+    ):
         """Draw the chart in the Making Data Count style; returns ``(fig, ax)``.
 
         Grey line and points; special-cause points in blue (improvement), orange (concern) or
         purple (neutral), each with its own marker; dashed process limits and a solid mean per
         segment; a red dotted target line; the variation and assurance icons top right.
 
+        ``data`` replaces :meth:`get_plot_data` (e.g. the same frame after disclosure control:
+        missing values are drawn as gaps, and rows flagged in a boolean ``suppressed`` column get
+        a marker on the axis and a legend entry). ``floor`` raises limits below it to it (0 for
+        rates, which cannot be negative) and says so under the chart.
+
         Examples
         --------
-        >>> fig, ax = xmr([5, 6, 5, 7, 6, 5, 6, 7, 5, 6, 6, 5]).plot()
+        >>> fig, ax = xmr([5, 6, 5, 7, 6, 5, 6, 7, 5, 6, 6, 5]).plot(floor=0)
         """
         fig, ax = new_axes(ax, figsize=(8, 4))
-        d = self.get_plot_data()
+        d = (self.get_plot_data() if data is None else data).copy()
+        clipped = False
+        if floor is not None:
+            clipped = bool((d["lcl"] < floor).any())
+            for c in ("lcl", "near_lcl"):
+                d[c] = d[c].clip(lower=floor)
         x = d["x"]
         ax.plot(x, d["value"], color=COLOURS["value_line"], lw=1.5, zorder=1)
         for seg, s in d.groupby("segment", sort=True):
@@ -384,6 +496,30 @@ class SPCChart(ResultMixin):
                 s=22 if ptype == "common_cause" else 42,
                 zorder=3,
                 label=_POINT_LABELS[ptype],
+            )
+        if "suppressed" in d.columns and d["suppressed"].any():
+            hid = d[d["suppressed"].astype(bool)]
+            ax.scatter(
+                hid["x"],
+                np.zeros(len(hid)),
+                transform=ax.get_xaxis_transform(),
+                marker="|",
+                s=60,
+                color="#4C6272",
+                zorder=4,
+                clip_on=False,
+                label=suppressed_label,
+            )
+        if floor is not None:
+            ax.set_ylim(bottom=floor)
+        if clipped:
+            ax.annotate(
+                f"Lower limit below {floor:g} shown at {floor:g}",
+                xy=(1, -0.14),
+                xycoords="axes fraction",
+                ha="right",
+                fontsize=8,
+                color="#4C6272",
             )
         ax.set_title(title if title is not None else self.headline())
         if ylabel:

@@ -36,7 +36,10 @@ __all__ = [
     "fmt_p",
     "fmt_pct",
     "fmt_period",
+    "rate_scale",
     "verdict",
+    "relative_to_baseline",
+    "heterogeneity_words",
 ]
 
 Improvement = Literal["decrease", "increase"]
@@ -68,7 +71,30 @@ SCALES: dict[str, Scale] = {
     "odds ratio": Scale("odds ratio", 1.0, 1.0, "", 2, ""),
     "rate difference": Scale("rate difference", 0.0, 1.0, "", 2, ""),
     "difference": Scale("difference", 0.0, 1.0, "", 3, ""),
+    # --- programme report (rates per 1,000 occupied bed days; see rate_scale) ---
+    "per 1,000 occupied bed days": Scale(
+        "per 1,000 occupied bed days", 0.0, 1.0, " per 1,000 occupied bed days", 2, " per 1,000 occupied bed days"
+    ),
 }
+
+
+def rate_scale(per: float = 1000, denominator: str = "occupied bed days") -> str:
+    """The name of the scale of a rate per ``per`` units of ``denominator`` (registered in :data:`SCALES`).
+
+    Differences of such rates are stated in the rate's own unit, to two decimals, e.g. "-1.23 per
+    1,000 occupied bed days".
+
+    Examples
+    --------
+    >>> name = rate_scale(1000)
+    >>> name, fmt_effect(-1.234, name)
+    ('per 1,000 occupied bed days', '-1.23 per 1,000 occupied bed days')
+    """
+    per_text = f"{per:,.0f}" if float(per).is_integer() else f"{per:,g}"
+    name = f"per {per_text} {denominator}"
+    if name not in SCALES:
+        SCALES[name] = Scale(name, 0.0, 1.0, f" {name}", 2, f" per {per_text}")
+    return name
 
 
 def _scale(scale: str | Scale) -> Scale:
@@ -258,6 +284,49 @@ def certainty(low: float, high: float, null: float, improvement: Improvement | N
     return f"The {level}% interval excludes no change: {'an improvement' if v == 'improvement' else 'a deterioration'}."
 
 
+def relative_to_baseline(estimate: float, baseline: float, scale: str | Scale, *, baseline_words: str) -> str:
+    """How an absolute effect relates to the level before: 'about 11% of the ... of 8.20 per 1,000 ...'.
+
+    ``baseline`` is on the same scale as ``estimate`` (fractions for percentage points).
+
+    Examples
+    --------
+    >>> relative_to_baseline(-0.9, 8.2, "per 1,000 occupied bed days", baseline_words="pre-coaching average")
+    'a fall of about 11% of the pre-coaching average of 8.20 per 1,000 occupied bed days'
+    >>> relative_to_baseline(0.023, 0.75, "percentage points", baseline_words="pre-coaching share")
+    'a rise of about 3% of the pre-coaching share of 75.0%'
+    """
+    s = _scale(scale)
+    level = fmt_pct(baseline) if s.name == "percentage points" else fmt_effect(baseline, s, signed=False)
+    if _missing(estimate) or _missing(baseline) or baseline == 0:
+        return f"the {baseline_words} was {level}"
+    word = "fall" if estimate < 0 else "rise"
+    return f"a {word} of about {abs(estimate / baseline):.0%} of the {baseline_words} of {level}"
+
+
+def heterogeneity_words(i2: float, tau2: float, k: int) -> str:
+    """What I² and tau² say about how much providers differ, without contradicting itself.
+
+    Examples
+    --------
+    >>> print(heterogeneity_words(0.0, 0.0, 40))
+    The 40 providers' estimates differ no more than chance would explain (I² = 0%, tau² = 0).
+    >>> heterogeneity_words(51.2, 0.0008, 40)[:60]
+    "About half of the spread between the 40 providers' estimates"
+    """
+    if k < 2 or _missing(i2):
+        return "With one provider, differences between providers cannot be estimated."
+    t2 = "0" if tau2 == 0 else f"{tau2:.2g}"
+    stats_ = f"(I² = {i2:.0f}%, tau² = {t2})"
+    if tau2 == 0 or i2 < 1:
+        return f"The {k} providers' estimates differ no more than chance would explain {stats_}."
+    share = "little" if i2 < 25 else ("about half" if i2 < 75 else "most")
+    return (
+        f"{share.capitalize()} of the spread between the {k} providers' estimates reflects real differences "
+        f"between providers rather than chance {stats_}."
+    )
+
+
 #: Terms a report must use, in plain English. Reports show the entries they use.
 GLOSSARY: dict[str, str] = {
     "95% CI": "95% confidence interval: the range of effects compatible with the data; if it includes no change, "
@@ -277,5 +346,28 @@ GLOSSARY: dict[str, str] = {
     "Rate ratio": "A rate divided by another: 0.8 means 20% lower.",
     "Funnel plot": "Each provider's rate against its size, with limits that narrow for larger providers: points "
     "outside the limits differ from the average by more than chance would explain.",
+    "tau²": "The variance of the true effects between providers (on the scale pooled, here the log ratio); 0 means "
+    "no detectable differences between providers beyond chance.",
+    "Parallel trends": "The assumption behind difference-in-differences: without coaching, coached providers' "
+    "outcomes would have moved in parallel with those of the comparison providers.",
+    "Pre-trend test": "A test of parallel trends before coaching: if coached and comparison providers already moved "
+    "differently before coaching started, the assumption is in doubt. Not rejecting it does not prove parallel "
+    "trends: the test has limited power to detect a small difference.",
+    "Event study": "The difference-in-differences effect by time since coaching started; estimates before the start "
+    "should be close to zero.",
+    "TWFE": "Two-way fixed effects: one regression with provider and month effects; with staggered starts it also "
+    "compares later-coached providers with already-coached ones, which biases it when effects build up over time.",
+    "Goodman-Bacon decomposition": "Splits the TWFE estimate into the simple before/after comparisons it averages "
+    "and their weights, showing how much rests on comparisons with already-coached providers.",
+    "Dispersion (phi)": "How much more monthly counts vary than a Poisson model expects; the quasi-Poisson model "
+    "widens its intervals by this factor.",
     "Suppressed (*)": "A count of 1 to 4, or a figure computed from one, hidden to protect privacy.",
+    "Process limits": "The lines on an SPC chart marking the range expected from ordinary month-to-month "
+    "variation, set from the months before coaching.",
+    "Percentage change": "How much higher or lower a rate is than expected, as a share of the expected rate "
+    "(-20% means a fifth lower).",
+    "Provisional month": "The latest month, whose data are still incomplete: left out of the models and never "
+    "quoted as a finding.",
+    "Occupied bed days": "The number of beds in use, summed over the days of the month: the exposure behind "
+    "rates of restrictive practice.",
 }

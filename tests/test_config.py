@@ -18,7 +18,13 @@ def test_shipped_config_validates():
     assert cfg.outcomes["restrictive_interventions"].per == 1000
     assert cfg.outcomes["positive_experience"].improvement == "increase"
     assert {o for o, v in cfg.outcomes.items() if v.headline} >= {"restrictive_interventions", "positive_experience"}
-    assert cfg.report.kernel == "cocEval"
+    # the kernel name the notebooks ask for equals the one `make setup` installs (stored lower-case)
+    assert cfg.report.kernel == "coceval"
+    import json
+
+    for nb in ("provider_report", "programme_evaluation"):
+        meta = json.loads((CONFIG.parents[1] / "notebooks" / f"{nb}.ipynb").read_text())["metadata"]
+        assert meta["kernelspec"]["name"] == cfg.report.kernel
 
 
 def _write(tmp_path, mutate) -> Path:

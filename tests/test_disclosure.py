@@ -74,11 +74,13 @@ def test_rates_suppressed_on_numerator_or_denominator():
 
 def test_rate_with_numerator_only_and_hes_has_no_denominator_rule():
     t = pd.DataFrame({"k": [3, 9], "n": [10, 50], "p": [0.3, 0.18]})
-    assert apply_disclosure(t, rates={"p": "k"})["p"].tolist() == ["*", 0.18]
-    # HES: no denominator rule, numerator 9 is shown (rounded to 10)
+    # a shown rate is computed from the rounded numerator: 9 -> 10, so 0.18 -> 0.2 (= 10 / 50)
+    out = apply_disclosure(t, rates={"p": "k"})["p"].tolist()
+    assert out[0] == "*" and out[1] == pytest.approx(10 / 50)
+    # HES: no denominator rule, numerator 9 is shown (rounded to 10), rate from the rounded count
     t2 = pd.DataFrame({"k": [9], "bed_days": [20], "rate": [450.0]})
     out = apply_disclosure(t2, rates={"rate": ("k", "bed_days")}, rule="hes")
-    assert out["rate"].tolist() == [450.0] and out["k"].tolist() == [10]
+    assert out["rate"].tolist() == [pytest.approx(1000 * 10 / 20)] and out["k"].tolist() == [10]
     assert apply_disclosure(t2, rates={"rate": ("k", "bed_days")})["rate"].tolist() == ["*"]
 
 

@@ -228,7 +228,7 @@ def test_summary_and_repr(providers):
     num, den, labels = providers
     res = funnel_rates(num, den, labels=labels, numerator_name="restrictive interventions")
     text = res.summary(highlight="D")
-    assert text.startswith("D: 90 restrictive interventions out of 2,500 occupied bed days (36 per 1,000")
+    assert text.startswith("D: 90 restrictive interventions out of 2,500 occupied bed days (36.0 per 1,000")
     assert "above the 99.8% upper control limit" in text
     assert "Of 6 providers" in res.summary() and "exact Poisson" in res.summary()
     adj = funnel_rates(num, den, labels=labels, overdispersion="multiplicative")

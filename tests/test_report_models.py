@@ -21,10 +21,10 @@ def cohort3():
 
 
 def test_headline_month_uses_fitted_coaching_months_only(cohort1, cohort3):
-    assert cohort1._headline_effect("restrictive_interventions")["h"] == 11  # month 12
+    assert cohort1.effect("restrictive_interventions").period.startswith("month 12 of coaching")
     # cohort 3 starts 2025-04; 2026-03 is provisional, so 11 fitted coaching months
-    assert cohort3._headline_effect("restrictive_interventions")["h"] == 10
-    assert "in month 11 of coaching" in cohort3.effect_sentence("restrictive_interventions")
+    assert cohort3.effect("restrictive_interventions").period.startswith("month 11 of coaching")
+    assert "in month 11 of coaching" in cohort3.effect("restrictive_interventions").sentence()
 
 
 def test_sustainability_only_where_data_reach_past_coaching(cohort1, cohort3):

@@ -180,9 +180,10 @@ def test_tiny_counts_suppressed_and_markup_escaped(tmp_path, reduced_config):
     assert "<script>alert" not in html and "<b>Bold" not in html
     assert "&lt;b&gt;Bold &amp; Co&lt;/b&gt;" in html
     # the at-a-glance rates rest on fewer than 5 events: suppressed
-    row = re.search(r"<td>Restrictive interventions</td>(.*?)</tr>", html, flags=re.S).group(1)
-    cells = re.findall(r"<td>(.*?)</td>", row)
-    assert cells[0] == "*" and cells[1] == "*", cells
+    row = re.search(r"<td[^>]*>Restrictive interventions</td>(.*?)</tr>", html, flags=re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells[0] == "per 1,000 occupied bed days", cells  # the unit, then the two rates
+    assert cells[1] == "*" and cells[2] == "*", cells
     assert "not modelled" in _text(html) or "No interrupted time series model" in _text(html)
 
 
@@ -227,3 +228,93 @@ def test_export_html_drops_code_stderr_and_remote_links():
     html = export_html(nbformat.from_dict(nb))
     assert "secret_code" not in html and "noisy" not in html and "shown" in html
     assert not REMOTE.search(html) and "https://" not in html
+
+
+@pytest.mark.parametrize("pid", PROVIDERS)
+def test_provider_page_has_its_own_title_alt_text_and_no_paths(batch, pid):
+    out, _ = batch
+    html = (out / "providers" / f"{pid}.html").read_text()
+    name = pd.read_csv(SYNTHETIC / "participation.csv").set_index("provider_id").at[pid, "provider_name"]
+    assert re.search(r"<title>(.*?)</title>", html).group(1) == f"Culture of Care evaluation: {name}"
+    imgs = re.findall(r"<img[^>]*>", html)
+    assert imgs and all(re.search(r'alt="[^"]{20,}"', i) for i in imgs)
+    text = _text(html)
+    for path in ("/work", "/tmp", "data/synthetic", "programme.yaml"):
+        assert path not in text, path
+    assert "coc-table-wrap" in html and ".coc-table-wrap" in html  # tables scroll in their own box
+
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
+_WIDE_TEXT = (
+    "Array.from(document.querySelectorAll('p, li, h1, h2, h3, figcaption, .coc-callout'))"
+    ".filter(e => !e.closest('.coc-table-wrap, table')"
+    " && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)"
+    ".map(e => e.textContent.slice(0, 60))"
+)
+_BROKEN_IMAGES = (
+    "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)"
+    " || i.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            "index.html",
+            marks=pytest.mark.xfail(
+                reason="the batch index page (cocEval/batch.py) has no viewport meta and its table is not in a "
+                "scrolling box, so it scrolls sideways at 400 px",
+                strict=False,
+            ),
+        ),
+        "providers/SYN001.html",
+        "programme.html",
+    ],
+)
+def test_reports_work_in_a_real_browser(batch, browser, name):
+    """Headless Chromium (Debian's) opens the page at 1200 and 400 px: no console errors, every
+    image loads and fits, every index link resolves, and nothing but a table's own box scrolls
+    sideways (text wraps to the page)."""
+    out, _ = batch
+    path = out / name
+    for width in (1200, 400):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        page.goto(path.as_uri())
+        try:
+            assert not errors, (width, errors)
+            assert page.evaluate(_BROKEN_IMAGES) == 0, width
+            if name != "index.html":
+                assert page.evaluate("document.images.length") >= 4
+            assert not page.evaluate(_WIDE_TEXT), width
+            scroll = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert scroll <= 1, (width, scroll)  # the page itself never scrolls sideways
+        finally:
+            page.close()
+
+
+def test_every_index_link_resolves_in_a_browser(batch, browser):
+    out, _ = batch
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "index.html").as_uri())
+    hrefs = page.evaluate("Array.from(document.links).map(a => a.getAttribute('href'))")
+    page.close()
+    local = [h for h in hrefs if h and not h.startswith(("#", "mailto:"))]
+    assert not errors and local and all((out / h).is_file() for h in local), (errors, local)
+    assert "providers/SYN001.html" in local

@@ -3,8 +3,11 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+# The kernel `make setup` installs: `ipykernel install --name cocEval` stores it as "coceval" (kernel
+# names are lower-cased), so the notebooks ask for "coceval" and JupyterLab opens without a dialog.
+KERNEL = "coceval"
 META = {
-    "kernelspec": {"name": "cocEval", "display_name": "Python (cocEval)", "language": "python"},
+    "kernelspec": {"name": KERNEL, "display_name": "Python (cocEval)", "language": "python"},
     "language_info": {"name": "python"},
 }
 
@@ -22,8 +25,8 @@ provider = new_notebook(
         code(
             "# Parameters (papermill injects values after this cell)\n"
             'provider_id = "SYN001"\n'
-            "data_dir = None      # default: the synthetic data in data/synthetic\n"
-            "config = None        # default: params/programme.yaml\n"
+            "data_dir = None  # default: the synthetic data in data/synthetic\n"
+            "config = None  # default: params/programme.yaml\n"
             "summary_path = None  # where the batch runner collects headline effects",
             "parameters",
         ),
@@ -46,6 +49,7 @@ provider = new_notebook(
         code("rep.staff_experience()"),
         code("rep.peers()"),
         code("rep.methods()"),
+        code("rep.provenance()"),
         code("rep.write_summary(summary_path)", "remove_cell"),
     ],
 )
@@ -67,12 +71,9 @@ programme = new_notebook(
             "rep = ProgrammeReport.build(data_dir, config)",
             "remove_cell",
         ),
+        # Each cell shows one Section (report data, rendered by its _repr_html_); no display calls.
         code("rep.title()"),
-        new_markdown_cell(
-            "Did Culture of Care coaching reduce restrictive practice and improve patient and staff experience across the "
-            "programme? Findings come first; the sections after them show how each was reached, and methods come last."
-        ),
-        code("rep.findings()"),
+        code("rep.verdict()"),
         code("rep.participation()"),
         code("rep.staggered_did()"),
         code("rep.twfe_and_bacon()"),
@@ -80,7 +81,13 @@ programme = new_notebook(
         code("rep.cohorts()"),
         code("rep.staff_experience()"),
         code("rep.truth()"),
+        # ---- HOW ROBUST IS THIS? ---------------------------------------------------------------
+        # Placeholder for the lead: replace this comment-only cell with a call to the function in
+        # cocEval/report/robustness.py that returns a Section (e.g. "robustness_section(rep)").
+        code("# How robust is this? (cocEval.report.robustness: wired in by the lead)"),
+        # ---------------------------------------------------------------------------------------
         code("rep.methods()"),
+        code("rep.provenance()"),
         code("rep.write_summary(summary_path)", "remove_cell"),
     ],
 )

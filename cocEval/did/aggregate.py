@@ -221,6 +221,94 @@ class AggregatedATT(ResultMixin):
         src = self._source
         return wald_zero(self.table["att"].to_numpy()[pre], self.influence[:, pre], src.panel.cluster, src.n)
 
+    # --- effect_summary (issue 10) -------------------------------------------------------
+    def effect_summary(
+        self,
+        *,
+        outcome: str | None = None,
+        scale: str = "difference",
+        improvement: str | None = None,
+        event_time: int | None = None,
+        unit_name: str = "units",
+        caveats=(),
+    ):
+        """The aggregated effect as an :class:`cocEval.effects.EffectSummary`.
+
+        Which number: the overall effect of this aggregation; for ``dynamic``, the average of
+        the event-study effects from the start (event time 0, i.e. month 1 of coaching) to the
+        last event time kept, or the effect at ``event_time`` when given (pointwise interval).
+        Estimates are on the outcome's own units, stated by ``scale`` (a key of
+        :data:`cocEval.wording.SCALES`; shares must be fractions for "percentage points").
+
+        Examples
+        --------
+        >>> from cocEval.did import att_gt
+        >>> rng = np.random.default_rng(1)
+        >>> rows = [(u, t, g) for u, g in zip(range(30), [3] * 10 + [5] * 10 + [0] * 10) for t in range(1, 7)]
+        >>> df = pd.DataFrame(rows, columns=["id", "t", "g"])
+        >>> df["y"] = rng.normal(0, 0.1, len(df)) - 1.0 * ((df.g > 0) & (df.t >= df.g))
+        >>> agg = att_gt(df, "y", "id", "t", "g", bootstrap=False).aggregate("dynamic")
+        >>> e = agg.effect_summary(outcome="y", improvement="decrease", unit_name="providers")
+        >>> e.verdict, e.period, e.n_label
+        ('improvement', 'periods 1 to 4 from the start, on average (event times 0 to 3)', '30 providers')
+        """
+        from cocEval.effects import EffectSummary
+
+        s = self._source.settings
+        name = outcome or s["outcome"]
+        z = float(stats.norm.ppf(1 - s["alpha"] / 2))
+        unit_word = self._source.panel.coder.unit_word  # "months" or "periods"
+        if event_time is not None:
+            if self.kind != "dynamic":
+                from cocEval.errors import InputError
+
+                raise InputError("event_time applies to the dynamic aggregation only")
+            if event_time not in self.table.index:
+                return EffectSummary.not_estimable(name, f"no estimate at event time {event_time}", scale=scale)
+            row = self.table.loc[event_time]
+            est, se = float(row["att"]), float(row["se"])
+            period = f"{unit_word[:-1]} {event_time + 1} from the start (event time {event_time})"
+            what = "effect at one event time, pointwise interval"
+        else:
+            est, se = self.overall.att, self.overall.se
+            if self.kind == "dynamic":
+                post = self.table.index[self.table.index >= 0]
+                hi = int(post.max()) if len(post) else 0
+                word = "months" if unit_word == "months" else "periods"
+                period = f"{word} 1 to {hi + 1} from the start, on average (event times 0 to {hi})"
+            else:
+                period = {
+                    "simple": "averaged over all periods after the start, weighted by cohort size",
+                    "group": "averaged over cohorts, weighted by cohort size",
+                    "calendar": "averaged over calendar periods after the first start",
+                }[self.kind]
+            what = f"{self.kind} aggregation"
+        method = (
+            f"staggered difference-in-differences (Callaway & Sant'Anna; "
+            f"{s['control_group'].replace('yet', ' yet ').replace('never', 'never ')} controls; {what})"
+        )
+        if not (np.isfinite(est) and np.isfinite(se)):
+            return EffectSummary.not_estimable(name, "the aggregation has no estimate", method=method, scale=scale)
+        p = float(2 * stats.norm.sf(abs(est / se))) if se > 0 else None
+        return EffectSummary(
+            outcome=name,
+            comparison="coached against comparison providers not yet coached"
+            if s["control_group"] == "notyettreated"
+            else "coached against never-coached comparison providers",
+            scale=scale,
+            estimate=est,
+            ci_low=est - z * se,
+            ci_high=est + z * se,
+            period=period,
+            method=method,
+            p_value=p,
+            n=int(self._source.n),
+            n_label=f"{int(self._source.n)} {unit_name}",
+            improvement=improvement,
+            caveats=tuple(caveats),
+            level=int(round(100 * (1 - s["alpha"]))),
+        )
+
     def get_plot_data(self) -> pd.DataFrame:
         d = self.table.reset_index()
         if self.kind == "dynamic":

@@ -89,6 +89,44 @@ class TWFEResult(ResultMixin):
             "comparisons and can be biased when effects change over time; compare with att_gt()."
         )
 
+    # --- effect_summary (issue 10) -------------------------------------------------------
+    def effect_summary(
+        self, *, outcome: str | None = None, scale: str = "difference", improvement: str | None = None, caveats=()
+    ):
+        """The TWFE estimate as an :class:`cocEval.effects.EffectSummary` (outcome's own units).
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"y": [1, 2, 1, 4, 2, 2], "id": [1, 1, 2, 2, 3, 3],
+        ...                    "t": [1, 2] * 3, "d": [0, 0, 0, 1, 0, 0]})
+        >>> e = twfe(df, "y", "id", "t", "d").effect_summary(improvement="increase")
+        >>> round(e.estimate, 3), e.n_label
+        (2.5, '3 clusters')
+        """
+        from cocEval.effects import EffectSummary
+
+        se_ok = np.isfinite(self.se) and self.se > 0
+        return EffectSummary(
+            outcome=outcome or self.outcome,
+            comparison="treated against untreated periods, with unit and period fixed effects",
+            scale=scale,
+            estimate=float(self.estimate),
+            ci_low=float(self.ci_low),
+            ci_high=float(self.ci_high),
+            period="averaged over all treated periods (regression weights)",
+            method="two-way fixed effects, clustered standard errors",
+            p_value=float(2 * stats.t.sf(abs(self.estimate / self.se), self.n_clusters - 1)) if se_ok else None,
+            n=int(self.n_clusters),
+            n_label=f"{self.n_clusters} clusters",
+            improvement=improvement,
+            caveats=(
+                "With staggered starts TWFE also compares later-treated units with already-treated ones; "
+                "see the Goodman-Bacon decomposition.",
+                *caveats,
+            ),
+            level=int(round(100 * (1 - self.alpha))),
+        )
+
     def get_plot_data(self) -> pd.DataFrame:
         return self.table.reset_index()
 

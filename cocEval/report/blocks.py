@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import textwrap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -105,6 +106,11 @@ class Table:
     caption: str = ""
     frame: pd.DataFrame | None = None
     _gated: bool = field(default=False, repr=False)
+    #: disclosure role of shown columns ("count", "rate" or "rate:<per>", "denominator"); the
+    #: renderer writes it as ``data-disclosure`` on each cell for the audit (set by the gate)
+    roles: dict | None = field(default=None, repr=False)
+    #: name of the disclosure rule the gate applied (``data-disclosure-rule``)
+    rule: str = ""
 
     def __post_init__(self) -> None:
         for c in self.shown.columns:
@@ -124,6 +130,8 @@ class Figure:
     caption: str = ""
     data: pd.DataFrame | None = None
     _gated: bool = field(default=False, repr=False)
+    #: name of the disclosure rule the gate applied (``data-disclosure-rule``)
+    rule: str = ""
 
     def __post_init__(self) -> None:
         if not self.alt.strip():
@@ -202,6 +210,9 @@ def _blocks(obj) -> list:
     return out
 
 
+_IDS = itertools.count(1)
+
+
 def block_html(b) -> str:
     """One block as HTML (data escaped)."""
     _check_gated(b)
@@ -215,17 +226,39 @@ def block_html(b) -> str:
     if isinstance(b, Callout):
         return f'<div class="coc-callout coc-{b.kind}" role="note">{esc(b.text)}</div>'
     if isinstance(b, Table):
-        cap = f"<caption>{esc(b.caption)}</caption>" if b.caption else ""
         head = "".join(f'<th scope="col">{esc(c)}</th>' for c in b.shown.columns)
+        attrs = [_disclosure_attrs((b.roles or {}).get(c)) for c in b.shown.columns]
         body = "".join(
-            "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in b.shown.itertuples(index=False)
+            "<tr>" + "".join(f"<td{a}>{esc(v)}</td>" for a, v in zip(attrs, row, strict=True)) + "</tr>"
+            for row in b.shown.itertuples(index=False)
         )
-        return f'<div class="coc-table-wrap"><table class="coc-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+        rule = f' data-disclosure-rule="{esc(b.rule)}"' if b.rule else ""
+        if not b.caption:
+            table = f'<table class="coc-table"{rule}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+            return f'<div class="coc-table-wrap" role="region" tabindex="0">{table}</div>'
+        # The table keeps its <caption> for screen readers and the disclosure audit; the reader sees
+        # the same words above the table's scrolling box, where they wrap to the page's width.
+        ref = f"coc-t{next(_IDS)}"
+        cap = f'<caption id="{ref}" class="coc-sr-only">{esc(b.caption)}</caption>'
+        table = f'<table class="coc-table"{rule}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        return (
+            f'<div class="coc-table-block"><p class="coc-caption" aria-hidden="true">{esc(b.caption)}</p>'
+            f'<div class="coc-table-wrap" role="region" tabindex="0" aria-labelledby="{ref}">{table}</div></div>'
+        )
     if isinstance(b, Figure):
         src = "data:image/png;base64," + base64.b64encode(b.png).decode("ascii")
         cap = f"<figcaption>{esc(b.caption)}</figcaption>" if b.caption else ""
-        return f'<figure class="coc-figure"><img src="{src}" alt="{esc(b.alt)}">{cap}</figure>'
+        rule = f' data-disclosure-rule="{esc(b.rule)}"' if b.rule else ""
+        return f'<figure class="coc-figure"{rule}><img src="{src}" alt="{esc(b.alt)}">{cap}</figure>'
     raise TypeError(f"not a report block: {type(b).__name__}")
+
+
+def _disclosure_attrs(role: str | None) -> str:
+    """``data-disclosure`` (and ``data-per`` for rates) of a table cell, from its column's role."""
+    if not role:
+        return ""
+    kind, _, per = role.partition(":")
+    return f' data-disclosure="{esc(kind)}"' + (f' data-per="{esc(per)}"' if per else "")
 
 
 def to_html(obj) -> str:
@@ -249,11 +282,34 @@ def block_text(b) -> str:
     if isinstance(b, Callout):
         return _wrap(f"[{b.kind.upper()}] {b.text}")
     if isinstance(b, Table):
-        body = b.shown.to_string(index=False)
-        return (f"{b.caption}\n" if b.caption else "") + body
+        return (_wrap(b.caption) + "\n" if b.caption else "") + _table_text(b.shown)
     if isinstance(b, Figure):
         return _wrap(f"[Figure: {b.alt}]" + (f" {b.caption}" if b.caption else ""))
     raise TypeError(f"not a report block: {type(b).__name__}")
+
+
+def _table_text(t: pd.DataFrame, width: int = 100) -> str:
+    """A table as left-aligned columns; one 'Header: value' block per row when that is too wide.
+
+    Examples
+    --------
+    >>> print(_table_text(pd.DataFrame({"Ward": ["A", "B"], "Months": ["12", "9"]})))
+    Ward  Months
+    A     12
+    B     9
+    """
+    t = t.astype(str)
+    widths = [max([len(c), *map(len, t[c])]) for c in t.columns]
+    if sum(widths) + 2 * (len(widths) - 1) <= width:
+        lines = ["  ".join(str(c).ljust(wd) for c, wd in zip(t.columns, widths)).rstrip()]
+        lines += ["  ".join(v.ljust(wd) for v, wd in zip(row, widths)).rstrip() for row in t.itertuples(index=False)]
+        return "\n".join(lines)
+    out = []
+    for row in t.itertuples(index=False):
+        for c, v in zip(t.columns, row):
+            out.append(textwrap.fill(f"{c}: {v}", width, subsequent_indent="    "))
+        out.append("")
+    return "\n".join(out).rstrip()
 
 
 def to_text(obj) -> str:

@@ -4,7 +4,17 @@ Report sections build their tables with :meth:`Gate.table`, the data behind thei
 :meth:`Gate.frame` (suppressed values become gaps, flagged in a ``suppressed`` column), their
 figures with :meth:`Gate.figure` (which only accepts a frame the gate produced), and any count
 they quote in prose with :meth:`Gate.count`. The renderer in :mod:`cocEval.report.blocks`
-refuses tables and figures that did not come from a gate, so a section cannot bypass it.
+refuses tables and figures that did not come from a gate, so a section cannot bypass it, and
+writes machine-checkable markers (``data-disclosure`` on count, rate and denominator cells,
+``data-disclosure-rule`` on tables and figures) that :mod:`cocEval.audit` reads back.
+
+Charts: draw from the frame (gaps where ``NaN``) and call :func:`mark_suppressed` to show the
+suppressed points as markers with a legend entry; when :meth:`Gate.mostly_suppressed` says a
+chart would be mostly gaps, show :meth:`Gate.not_shown` instead of the chart.
+
+Staff Survey shares use the survey's own rule: ``gate.table(..., rule="staff-survey")`` (or
+``gate.survey``). Under the ``"none"`` rule every override is ignored (nothing is controlled)
+and :meth:`Gate.banner` returns the not-for-circulation banner that every page must carry.
 
 The rules themselves live in :mod:`cocEval.disclosure`.
 
@@ -17,22 +27,46 @@ Examples
 ['*', '10']
 >>> g.count(3), g.count(12)
 ('*', '10')
+>>> Gate("none").banner().text
+'Not for circulation: no disclosure control applied'
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from cocEval.disclosure import DisclosureRule, apply_disclosure, get_rule
-from cocEval.report.blocks import Figure, Table, figure_png
+from cocEval.disclosure import NOT_FOR_CIRCULATION, DisclosureRule, apply_disclosure, get_rule
+from cocEval.errors import DisclosureError
+from cocEval.report.blocks import Callout, Figure, Paragraph, Table, figure_png
 from cocEval.wording import fmt_number
 
-__all__ = ["Gate", "alt_text"]
+__all__ = ["Gate", "alt_text", "mark_suppressed"]
 
 _DISCLOSED = "cocEval_disclosed"
+
+#: legend label of suppressed points on charts
+SUPPRESSED_LABEL = "Not shown (small number)"
+
+
+def _names(counts) -> list[str]:
+    return [counts] if isinstance(counts, str) else list(counts or [])
+
+
+def _rate_per(df: pd.DataFrame, rate: str, num: str, den: str | None) -> float | None:
+    """The scale of a rate (e.g. 1,000 for per 1,000 bed days), read off the exact data."""
+    if den is None or den not in df.columns:
+        return None
+    r = pd.to_numeric(df[rate], errors="coerce")
+    n = pd.to_numeric(df[num], errors="coerce")
+    d = pd.to_numeric(df[den], errors="coerce")
+    ok = (n > 0) & (d > 0) & r.notna()
+    if not ok.any():
+        return None
+    per = float((r[ok] * d[ok] / n[ok]).median())
+    return float(10 ** round(np.log10(per))) if per > 0 else None
 
 
 class Gate:
@@ -41,20 +75,80 @@ class Gate:
     Parameters
     ----------
     rule : str or DisclosureRule
-        A preset name of :mod:`cocEval.disclosure` ("mhsds", "hes", ...) or a rule.
+        A preset name of :mod:`cocEval.disclosure` ("mhsds", "hes", "none", ...) or a rule.
     dpi : int
         Resolution of figures.
+    survey_rule : str or DisclosureRule
+        The rule for Staff Survey results (``"staff-survey"``); ignored under ``"none"``.
     """
 
-    def __init__(self, rule: str | DisclosureRule = "mhsds", *, dpi: int = 90):
+    def __init__(
+        self,
+        rule: str | DisclosureRule = "mhsds",
+        *,
+        dpi: int = 90,
+        survey_rule: str | DisclosureRule = "staff-survey",
+    ):
         self.rule = get_rule(rule)
         self.dpi = dpi
+        self._survey = get_rule(survey_rule)
+
+    # -- the rule ---------------------------------------------------------------------------
+    @property
+    def controlled(self) -> bool:
+        """False under the ``"none"`` rule (internal runs)."""
+        return self.rule.controlled
+
+    @property
+    def survey(self) -> DisclosureRule:
+        """The rule for Staff Survey results (the report's own rule when uncontrolled)."""
+        return self._survey if self.controlled else self.rule
+
+    def _rule(self, rule: str | DisclosureRule | None) -> DisclosureRule:
+        if rule is None or not self.controlled:
+            return self.rule
+        return get_rule(rule)
+
+    def banner(self) -> Callout | None:
+        """The banner every page must carry under the ``"none"`` rule (None otherwise).
+
+        Put it first on every page: ``section.add(gate.banner())`` (``None`` is skipped).
+        """
+        return None if self.controlled else Callout(NOT_FOR_CIRCULATION, kind="banner")
 
     # -- numbers in prose ------------------------------------------------------------------
-    def count(self, value) -> str:
+    def count(self, value, *, rule: str | DisclosureRule | None = None) -> str:
         """A count as a report may quote it: the marker, or rounded."""
-        shown = apply_disclosure(pd.DataFrame({"v": [value]}), counts="v", rule=self.rule)["v"].iloc[0]
+        r = self._rule(rule)
+        shown = apply_disclosure(pd.DataFrame({"v": [value]}), counts="v", rule=r)["v"].iloc[0]
         return fmt_number(shown, 0) if not isinstance(shown, str) else shown
+
+    def rate(
+        self,
+        numerator,
+        denominator,
+        *,
+        per: float = 1000,
+        digits: int = 1,
+        rule: str | DisclosureRule | None = None,
+    ) -> str:
+        """A rate as a report may quote it: the marker when the count behind it is small or
+        the denominator too small, else ``per`` x rounded count / denominator, formatted.
+
+        Use it for sentences such as the funnel plot's ("20 restrictive interventions over
+        4,512 bed days, 4.4 per 1,000"): quote the count with :meth:`count` and the rate
+        with this, never the exact count or a rate computed from it.
+
+        Examples
+        --------
+        >>> g = Gate()
+        >>> g.rate(3, 900), g.rate(22, 4512), g.rate(22, 80)
+        ('*', '4.4', '*')
+        """
+        t = pd.DataFrame({"n": [numerator], "d": [denominator]})
+        t["r"] = per * t["n"] / t["d"].where(t["d"] > 0)
+        shown = apply_disclosure(t, rates={"r": ("n", "d")}, rule=self._rule(rule))["r"].iloc[0]
+        return shown if isinstance(shown, str) else fmt_number(shown, digits)
 
     # -- tables ----------------------------------------------------------------------------
     def table(
@@ -67,17 +161,33 @@ class Gate:
         formats: Mapping[str, Callable] | None = None,
         caption: str = "",
         digits: int = 1,
+        totals: Mapping[str, Sequence[str]] | None = None,
+        groups: Mapping[Hashable, Sequence[Hashable]] | Sequence[Sequence[Hashable]] | None = None,
+        rule: str | DisclosureRule | None = None,
+        scores: Mapping[str, str] | None = None,
     ) -> Table:
         """A table block: disclosure applied, helper columns dropped, cells formatted.
 
         ``counts`` are suppressed and rounded; ``rates`` (``{rate: (numerator, denominator)}``)
-        are suppressed when the count behind them is small; ``drop`` removes helper columns
+        are suppressed when the count behind them is small and otherwise computed from the
+        rounded count; ``totals`` (``{total column: [part columns]}``) and ``groups`` (rows
+        that add up: ``{total row: [part rows]}`` or lists of rows) get secondary suppression
+        (:func:`cocEval.disclosure.secondary_suppression`); ``drop`` removes helper columns
         (e.g. the numerators behind rates) after disclosure; ``formats`` maps a column to a
-        function of a number. Missing values show as empty cells, never ``nan``.
+        function of a number; ``scores`` (``{score: group size column}``) hides scores of
+        groups under the rule's minimum (Staff Survey: 11 respondents); ``rule`` overrides the gate's rule for this table (e.g.
+        ``"staff-survey"``). A denominator that counts people (responses, respondents) must be
+        listed in ``counts`` too; other numeric columns are shown as they are, so pass only
+        columns meant to be shown. Missing values show as empty cells, never ``nan``.
         """
-        names = [counts] if isinstance(counts, str) else list(counts)
-        has_numbers = bool(rates) or bool(names)
-        shown = apply_disclosure(df, counts=names, rates=rates, rule=self.rule) if has_numbers else df.copy()
+        r = self._rule(rule)
+        names = _names(counts)
+        has_numbers = bool(rates) or bool(names) or bool(totals) or bool(scores)
+        shown = (
+            apply_disclosure(df, counts=names, rates=rates, rule=r, totals=totals, groups=groups, scores=scores)
+            if has_numbers
+            else df.copy()
+        )
         shown = shown.drop(columns=list(drop))
         formats = dict(formats or {})
         cells = shown.copy()
@@ -85,7 +195,21 @@ class Gate:
             f = formats.get(c)
             cells[c] = [_cell(v, f, digits) for v in cells[c]]
         cells = cells.astype(object)
-        return Table(shown=cells.reset_index(drop=True), caption=caption, frame=shown, _gated=True)
+        roles: dict[str, str] = {}
+        for rate, nd in (rates or {}).items():
+            num, den = (nd, None) if isinstance(nd, str) else (tuple(nd) + (None,))[:2]
+            per = _rate_per(df, rate, num, den)
+            roles[rate] = f"rate:{per:g}" if per else "rate"
+            if den:
+                roles[den] = "denominator"
+            if r.rate_numerator_rule:
+                roles.setdefault(num, "count")
+        for c in names + [c for p, kids in (totals or {}).items() for c in [p, *kids]]:
+            roles[c] = "count"
+        roles = {c: v for c, v in roles.items() if c in cells.columns}
+        return Table(
+            shown=cells.reset_index(drop=True), caption=caption, frame=shown, _gated=True, roles=roles, rule=r.name
+        )
 
     # -- chart data ------------------------------------------------------------------------
     def frame(
@@ -95,23 +219,74 @@ class Gate:
         counts: str | Iterable[str] = (),
         rates: Mapping[str, tuple[str, str | None]] | None = None,
         values: Iterable[str] = (),
+        totals: Mapping[str, Sequence[str]] | None = None,
+        groups: Mapping[Hashable, Sequence[Hashable]] | Sequence[Sequence[Hashable]] | None = None,
+        rule: str | DisclosureRule | None = None,
+        scores: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
         """The data behind a chart, disclosed: suppressed cells become NaN (gaps).
 
-        ``values`` are columns that carry no count (model estimates, limits) and pass as they
-        are. A boolean column ``suppressed`` marks rows where any count or rate was hidden.
+        Counts are rounded, rates are computed from the rounded counts (and hidden when the
+        count behind them is small), exactly as in tables. ``values`` are columns that carry no
+        count (model estimates, limits, occupied bed days) and pass as they are. Any other
+        numeric column is dropped, including a rate's denominator unless it is declared (a
+        number nobody declared does not reach a chart; a denominator that counts people, such
+        as responses, belongs in ``counts``); dates, labels and flags pass. A boolean column ``suppressed``
+        marks rows where any count or rate was hidden (draw them with
+        :func:`mark_suppressed`).
         """
-        names = [counts] if isinstance(counts, str) else list(counts)
-        out = apply_disclosure(df, counts=names, rates=rates, rule=self.rule) if (names or rates) else df.copy()
-        cols = names + list((rates or {}).keys())
+        r = self._rule(rule)
+        names = _names(counts)
+        has_numbers = bool(names) or bool(rates) or bool(totals) or bool(scores)
+        out = (
+            apply_disclosure(df, counts=names, rates=rates, rule=r, totals=totals, groups=groups, scores=scores)
+            if has_numbers
+            else df.copy()
+        )
+        cols = list(
+            dict.fromkeys(
+                names
+                + list((rates or {}).keys())
+                + [c for p, k in (totals or {}).items() for c in [p, *k]]
+                + list(scores or {})
+            )
+        )
+        if r.rate_numerator_rule:
+            for nd in (rates or {}).values():
+                num = nd if isinstance(nd, str) else tuple(nd)[0]
+                if num not in cols:
+                    cols.append(num)
+        # numbers nobody declared do not reach a chart: undeclared numeric columns are dropped
+        keep = set(cols) | set(values)
+        undeclared = [
+            c
+            for c in out.columns
+            if c not in keep and pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c])
+        ]
+        out = out.drop(columns=undeclared)
         hidden = np.zeros(len(out), dtype=bool)
         for c in cols:
             is_marker = out[c].map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
             hidden |= is_marker
             out[c] = pd.to_numeric(out[c].where(~is_marker), errors="coerce")
         out["suppressed"] = hidden
-        out.attrs[_DISCLOSED] = self.rule.name
+        out.attrs[_DISCLOSED] = r.name
         return out
+
+    @staticmethod
+    def mostly_suppressed(data: pd.DataFrame, share: float = 0.5) -> bool:
+        """True when more than ``share`` of a :meth:`frame`'s rows are suppressed: show
+        :meth:`not_shown` instead of the chart."""
+        return bool(len(data)) and float(data["suppressed"].mean()) > share
+
+    @staticmethod
+    def not_shown(what: str) -> Paragraph:
+        """The note a section shows instead of a chart that would be mostly suppressed."""
+        return Paragraph(
+            f"{what} is not shown: most of its values are small numbers, which are not published "
+            "so that no individual can be identified.",
+            kind="note",
+        )
 
     def figure(self, fig, *, data: pd.DataFrame, alt: str, caption: str = "") -> Figure:
         """A figure block from a matplotlib figure drawn from ``data`` (a :meth:`frame` result)."""
@@ -119,12 +294,78 @@ class Gate:
             import matplotlib.pyplot as plt
 
             plt.close(fig)
-            from cocEval.errors import DisclosureError
-
             raise DisclosureError(
                 "a figure's data must come from Gate.frame (the data behind every chart is disclosed)"
             )
-        return Figure(png=figure_png(fig, dpi=self.dpi), alt=alt, caption=caption, data=data, _gated=True)
+        return Figure(
+            png=figure_png(fig, dpi=self.dpi),
+            alt=alt,
+            caption=caption,
+            data=data,
+            _gated=True,
+            rule=str(data.attrs[_DISCLOSED]),
+        )
+
+    def mark_suppressed(self, ax, data: pd.DataFrame, x: str, y: str | None = None, **kw) -> int:
+        """See :func:`mark_suppressed`."""
+        return mark_suppressed(ax, data, x, y, **kw)
+
+
+def mark_suppressed(
+    ax,
+    data: pd.DataFrame,
+    x: str,
+    y: str | None = None,
+    *,
+    label: str = SUPPRESSED_LABEL,
+    color: str = "#768692",
+    marker: str = "x",
+) -> int:
+    """Draw the suppressed points of a :meth:`Gate.frame` as markers along the bottom of ``ax``.
+
+    The line itself is drawn by the caller from the frame, so a suppressed point is already a
+    gap; this adds a marker at each suppressed ``x`` (at the foot of the axes, never at a
+    value) and one legend entry, ``label``. ``y``: only mark rows whose ``y`` is hidden
+    (default: every row flagged ``suppressed``). Returns the number of points marked.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> d = Gate().frame(pd.DataFrame({"month": [1, 2, 3], "n": [12, 3, 20]}), counts="n", values=["month"])
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot(d["month"], d["n"])
+    >>> mark_suppressed(ax, d, "month", "n")
+    1
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['Not shown (small number)']
+    >>> plt.close(fig)
+    """
+    import matplotlib.transforms as mtransforms
+
+    if "suppressed" not in data.columns:
+        raise DisclosureError("mark_suppressed needs a Gate.frame result (it has a 'suppressed' column)")
+    rows = data["suppressed"].to_numpy(dtype=bool).copy()
+    if y is not None:
+        rows &= data[y].isna().to_numpy()
+    xs = data.loc[rows, x]
+    if not len(xs):
+        return 0
+    trans = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
+    ax.plot(
+        xs,
+        np.full(len(xs), 0.03),
+        transform=trans,
+        linestyle="none",
+        marker=marker,
+        color=color,
+        label=label,
+        clip_on=False,
+        zorder=5,
+    )
+    handles, labels = ax.get_legend_handles_labels()
+    keep = {lab: h for h, lab in zip(handles, labels, strict=True)}
+    ax.legend(list(keep.values()), list(keep.keys()), frameon=False, fontsize="small")
+    return int(len(xs))
 
 
 def _cell(v, f, digits: int) -> str:
@@ -136,7 +377,7 @@ def _cell(v, f, digits: int) -> str:
 
 
 def alt_text(what: str, data: pd.DataFrame, x: str, y: str, *, unit: str = "", digits: int = 1) -> str:
-    """Alt text for a line chart, generated from the data behind it.
+    """Alt text for a line chart, generated from the (disclosed) data behind it.
 
     Says what is shown, the direction from first to last shown value, and the last value.
 

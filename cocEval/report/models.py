@@ -4,6 +4,7 @@ provider's staff survey change against providers not yet coached.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -13,6 +14,8 @@ from scipy import stats
 
 from cocEval.config import Outcome, ProgrammeConfig
 from cocEval.data import ProgrammeData, provider_months
+from cocEval.effects import EffectSummary
+from cocEval.errors import NotEstimableError
 from cocEval.its import fit_its
 from cocEval.quality import provisional_months, zero_stretches
 
@@ -40,8 +43,44 @@ class StaffComparison:
     ci_low: float
     ci_high: float
     n_comparison: int
-    scale: str  # "points" or "percentage points"
+    scale: str  # "score points" or "percentage points" (a key of cocEval.wording.SCALES)
     improvement: str
+
+    def __repr__(self) -> str:
+        return f"StaffComparison({self.label}: {self.effect_summary().estimate_text()})"
+
+    def effect_summary(self) -> EffectSummary:
+        """This provider's change against comparison providers' changes, as an EffectSummary.
+
+        Shares are stored as fractions (the "percentage points" scale multiplies by 100),
+        scores as points.
+
+        Examples
+        --------
+        >>> s = StaffComparison("engagement", "Staff engagement (0-10)", 2023, 2024, 6.6, 6.8, 0.05, 0.15, 0.07,
+        ...                     0.01, 0.29, 52, "score points", "increase")
+        >>> print(s.effect_summary().estimate_text())
+        +0.15 points (95% CI +0.01 to +0.29 points)
+        >>> s.effect_summary().verdict
+        'improvement'
+        """
+        df = max(self.n_comparison - 1, 1)
+        p = float(2 * stats.t.sf(abs(self.difference) / self.se, df)) if self.se > 0 else None
+        return EffectSummary(
+            outcome=self.label,
+            comparison="this provider's change against the average change among providers not yet coached",
+            scale=self.scale,
+            estimate=self.difference,
+            ci_low=self.ci_low,
+            ci_high=self.ci_high,
+            period=f"the {self.after_year} staff survey (change since {self.before_year})",
+            method="staff survey: one provider's change against comparison providers' changes (prediction interval)",
+            p_value=p,
+            n=self.n_comparison,
+            n_label=f"{self.n_comparison} comparison providers",
+            improvement=self.improvement,
+            caveats=("The interval is where a provider without coaching would be expected to fall, so it is wide.",),
+        )
 
 
 def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.05) -> dict:
@@ -51,8 +90,8 @@ def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.
     before the provider's first post-start survey; after = that year. Comparison providers are
     those whose first post-start survey is later than "after" (or never).
 
-    Returns a dict of numbers (see :class:`StaffComparison`), or raises ValueError when the
-    provider has no post-start survey or fewer than three comparison providers.
+    Returns a dict of numbers (see :class:`StaffComparison`), or raises NotEstimableError when
+    the provider has no post-start survey or fewer than three comparison providers.
 
     Examples
     --------
@@ -64,19 +103,19 @@ def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.
     me = panel[panel["provider_id"] == provider_id]
     first = int(me["first_year"].iloc[0]) if len(me) else 0
     if first == 0:
-        raise ValueError(f"{provider_id} has no staff survey after coaching started")
+        raise NotEstimableError(f"{provider_id} has no staff survey after coaching started")
     before_y, after_y = first - 1, first
     wide = panel[panel["survey_year"].isin([before_y, after_y])].pivot_table(
         index="provider_id", columns="survey_year", values="value"
     )
     if before_y not in wide.columns or after_y not in wide.columns or provider_id not in wide.index:
-        raise ValueError(f"{provider_id}: no survey in {before_y} and {after_y}")
+        raise NotEstimableError(f"{provider_id}: no survey in {before_y} and {after_y}")
     change = (wide[after_y] - wide[before_y]).dropna()
     firsts = panel.drop_duplicates("provider_id").set_index("provider_id")["first_year"]
     comp = change[(firsts.reindex(change.index) == 0) | (firsts.reindex(change.index) > after_y)]
     comp = comp.drop(provider_id, errors="ignore")
     if len(comp) < 3:
-        raise ValueError(f"only {len(comp)} comparison providers surveyed in {before_y} and {after_y}")
+        raise NotEstimableError(f"only {len(comp)} comparison providers surveyed in {before_y} and {after_y}")
     n = len(comp)
     diff = float(change[provider_id] - comp.mean())
     se = float(comp.std(ddof=1) * np.sqrt(1 + 1 / n))
@@ -172,8 +211,11 @@ def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key
 
     Examples
     --------
-    >>> cfg, prog, _ = load_inputs()  # doctest: +SKIP
-    >>> fit_outcome(prog, cfg, "SYN001", "restrictive_interventions").its.effects  # doctest: +SKIP
+    >>> from cocEval.config import load_inputs
+    >>> cfg, prog, _ = load_inputs()
+    >>> m = fit_outcome(prog, cfg, "SYN001", "restrictive_interventions")
+    >>> m.error is None, m.excluded
+    (True, [Timestamp('2026-03-01 00:00:00')])
     """
     o = cfg.outcomes[key]
     opts = cfg.its_options(provider_id)
@@ -203,9 +245,20 @@ def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key
                 **kw,
             )
         model.notes = [f"{o.name}: {w.message}" for w in caught]
+    except NotEstimableError as exc:
+        model.error = str(exc)
     except ValueError as exc:
+        # fit_its on main still raises plain ValueError for data that cannot support a model;
+        # only those messages are a reason in words, anything else is a bug and propagates.
+        if not _NOT_ESTIMABLE.search(str(exc)):
+            raise
         model.error = str(exc)
     return model
+
+
+_NOT_ESTIMABLE = re.compile(
+    r"zero in every|0% or 100%|at least \d+ are needed|too few to fit|rank deficient|no finite estimate"
+)
 
 
 def log_effect_at(res, h: int) -> tuple[float, float]:

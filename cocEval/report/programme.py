@@ -1,78 +1,230 @@
 """The programme evaluation: did coaching change things across the programme?
 
 :class:`ProgrammeReport` computes, for every configured outcome, the staggered
-difference-in-differences of Callaway & Sant'Anna (not-yet-treated providers as controls, on
-the provider-month panel) with its event study and cohort effects; two-way fixed effects beside
-it with the Goodman-Bacon decomposition; and per-provider interrupted time series effects pooled
-by random-effects meta-analysis. Staff survey indicators get the same staggered DiD on the
-provider-year panel. When the data carry a truth file (synthetic data) it also sets every
-estimate against the known true effect.
+difference-in-differences of Callaway & Sant'Anna on the provider-month panel with its event
+study and cohort effects; two-way fixed effects beside it with the Goodman-Bacon decomposition;
+and per-provider interrupted time series effects pooled by random-effects meta-analysis. Staff
+survey indicators get the same staggered DiD on the provider-year panel. When the data carry a
+truth file (synthetic data) it also sets every estimate against the known true effect.
+
+The report opens with a verdict resting on the **primary analysis** pre-specified in
+``params/programme.yaml`` (``primary_analysis``; by default the staggered DiD, dynamic
+aggregation, not-yet-coached controls); TWFE, pooled ITS and the staff survey are secondary and
+the verdict says whether they agree and, when not, why. Every section is a function returning a
+:class:`cocEval.report.blocks.Section` (data, no display calls): tables come from
+:meth:`Gate.table`, figures from :meth:`Gate.figure` with alt text and disclosed data.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-import cocEval
+from cocEval import wording as w
 from cocEval.config import ProgrammeConfig, load_inputs
 from cocEval.data import ProgrammeData, provider_month_panel, provider_year_panel
 from cocEval.did import att_gt
 from cocEval.did.bacon import bacon_decomposition
 from cocEval.did.twfe import twfe
+from cocEval.effects import EffectSummary, coaching_month_label
+from cocEval.errors import NotEstimableError
 from cocEval.meta import random_effects
 from cocEval.quality import provisional_months, zero_stretches
-from cocEval.report import display as d
+from cocEval.report.blocks import Bullets, Callout, Heading, Paragraph, Section
+from cocEval.report.gate import Gate
 from cocEval.report.models import family_words, fit_outcome, log_effect_at, model_months
-from cocEval.style import NHS_GREY, PALETTE, use_nhs_style
+from cocEval.report.provenance import provenance
+from cocEval.style import NHS_BLUE, NHS_GREY, PALETTE, use_nhs_style
 
-POOL_MONTH = 12  # pooled ITS effects are read in the 12th month of coaching
+__all__ = ["POOL_MONTH", "PRETREND_TEST", "ProgrammeReport", "pretrend_sentence", "verdict_sentence"]
+
+POOL_MONTH = 12  # pooled ITS effects are read in the 12th month of coaching (months counted from 1)
+
+#: The one named pre-trend test of every DiD analysis in this report.
+PRETREND_TEST = "Wald test that the event-study effects before the start are all zero"
+
+#: The Goodman-Bacon comparison types in words.
+BACON_WORDS = {
+    "Earlier vs Later Treated": "Earlier-coached against not-yet-coached later cohorts",
+    "Later vs Earlier Treated": "Later-coached against already-coached cohorts (forbidden)",
+    "Treated vs Untreated": "Coached against never-coached providers",
+}
+
+_VERDICT_WORDS = {
+    "improvement": "an improvement",
+    "deterioration": "a deterioration",
+    "unclear": "we cannot tell whether this is a real change (the interval includes no change)",
+    "change": "a change",
+    "not estimable": "not estimated",
+}
 
 
 @dataclass
 class OutcomeEvaluation:
-    """Everything the programme report says about one monthly outcome."""
+    """Everything the programme report says about one monthly outcome (or staff indicator)."""
 
     key: str
     panel: pd.DataFrame
-    dropped: list[str]
-    attgt: object
-    dynamic: object
-    simple: object
-    group: object
-    twfe: object | None
-    bacon: object | None
-    pooled: object | None
-    provider_effects: pd.DataFrame  # provider_id, cohort, log_effect, se
+    scale: str
+    baseline: float  # coached providers' mean before coaching, on the panel's units
+    attgt: object = None
+    primary: object = None  # the pre-specified aggregation
+    dynamic: object = None
+    simple: object = None
+    group: object = None
+    pretrend: dict = field(default_factory=dict)
+    dropped_missing: list = field(default_factory=list)
+    dropped_gaps: list = field(default_factory=list)
+    twfe: object | None = None
+    bacon: object | None = None
+    pooled: object | None = None
+    provider_effects: pd.DataFrame = field(default_factory=pd.DataFrame)
     pooled_by_cohort: dict = field(default_factory=dict)
+    pool_excluded: list = field(default_factory=list)  # (cohort, providers, coaching months in the data)
+    not_modelled: list = field(default_factory=list)  # (provider, reason)
+    error: str = ""
     notes: list = field(default_factory=list)
 
 
 def _quiet(fn, *args, notes: list | None = None, **kwargs):
-    """Call ``fn`` keeping its warnings as notes (they are reported in the methods section)."""
+    """Call ``fn`` keeping its warnings as notes (they are listed in the methods section)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = fn(*args, **kwargs)
     if notes is not None:
-        notes += [str(w.message) for w in caught]
+        notes += [str(x.message) for x in caught]
     return out
+
+
+def _ids(ids) -> str:
+    return ", ".join(map(str, ids))
+
+
+def pretrend_sentence(test: dict, *, unit: str = "month", label: str = "") -> str:
+    """The one pre-trend statement of an analysis: the named test, what it covers, its p-value.
+
+    "Consistent with parallel trends" only when the test does not reject at 5%, always with its
+    limited power.
+
+    Examples
+    --------
+    >>> t = {"p_value": 0.42, "df": 12, "first": -12, "last": -1}
+    >>> "consistent with parallel trends" in pretrend_sentence(t)
+    True
+    >>> "consistent with parallel trends" in pretrend_sentence(dict(t, p_value=0.01))
+    False
+    """
+    df, first, last, p = test.get("df", 0), test.get("first"), test.get("last"), test.get("p_value")
+    if not df:
+        return f"Pre-trend test ({PRETREND_TEST}): no event times before the start, so parallel trends is not checked."
+    cover = (
+        f"the {df} event-study effects at event times {first} to {last}, the {df} {unit}s before coaching started"
+        if df > 1
+        else f"the event-study effect at event time {first}, the {unit} before coaching started"
+    )
+    head = f"Pre-trend test ({PRETREND_TEST}; it covers {cover})"
+    if label:  # the test is named once in the section; each analysis gets one statement
+        head = f"{label}: pre-trend test over {cover}"
+    if p is None or not np.isfinite(p):
+        return f"{head}: could not be computed (singular covariance), so parallel trends is not checked."
+    if p < 0.05:
+        return (
+            f"{head}: {w.fmt_p(p)}, so the test rejects parallel trends: coached and comparison providers already "
+            "moved differently before coaching, and the estimate may be biased."
+        )
+    if label:
+        return f"{head}: {w.fmt_p(p)}, consistent with parallel trends (the test has limited power)."
+    return (
+        f"{head}: {w.fmt_p(p)}, consistent with parallel trends. The test has limited power: it can miss a "
+        "difference in trends small enough to matter."
+    )
+
+
+def bare_effect(e: EffectSummary) -> str:
+    """'-3.56 (-5.70 to -1.42)': an effect and its 95% CI without the unit (tables carry a Unit column).
+
+    Examples
+    --------
+    >>> e = EffectSummary(outcome="x", comparison="", scale="percentage points", estimate=0.052, ci_low=0.024,
+    ...                   ci_high=0.079, period="", method="")
+    >>> bare_effect(e)
+    '+5.2 (+2.4 to +7.9)'
+    """
+    if not e.estimable:
+        return "not estimated"
+    s = w.SCALES[e.scale]
+
+    def num(v: float) -> str:
+        text = w.fmt_effect(v, s)
+        return text[: -len(s.unit)] if s.unit and s.unit != "%" and text.endswith(s.unit) else text
+
+    return f"{num(e.estimate)} ({num(e.ci_low)} to {num(e.ci_high)})"
+
+
+def unit_words(scale: str) -> str:
+    """The unit an effect on ``scale`` is stated in, for a table's Unit column.
+
+    Examples
+    --------
+    >>> unit_words("percentage points"), unit_words("per 1,000 occupied bed days")
+    ('percentage points', 'per 1,000 occupied bed days')
+    """
+    return {"score points": "points (0-10)", "percentage change": "% relative change"}.get(scale, scale)
+
+
+def ci_text(e: EffectSummary) -> str:
+    """'-3.56 per 1,000 occupied bed days (95% CI -5.70 to -1.42)': the unit written once.
+
+    Examples
+    --------
+    >>> e = EffectSummary(outcome="x", comparison="", scale="percentage points", estimate=0.052, ci_low=0.024,
+    ...                   ci_high=0.079, period="", method="")
+    >>> ci_text(e)
+    '+5.2 percentage points (95% CI +2.4 to +7.9)'
+    """
+    if not e.estimable:
+        return "not estimated"
+    lo_hi = bare_effect(e).split(" (", 1)[1][:-1]
+    return f"{w.fmt_effect(e.estimate, e.scale)} ({e.level}% CI {lo_hi})"
+
+
+def verdict_sentence(e: EffectSummary, *, baseline: float | None = None, baseline_words: str = "") -> str:
+    """A headline effect: the number with its 95% CI on one scale, how it relates to the level
+    before coaching, and the verdict ("improvement" only when the interval excludes no change in
+    the improving direction).
+
+    Examples
+    --------
+    >>> e = EffectSummary(outcome="Restraint", comparison="", scale="per 1,000 occupied bed days",
+    ...                   estimate=-0.9, ci_low=-2.0, ci_high=0.3, period="", method="", improvement="decrease")
+    >>> s = verdict_sentence(e, baseline=8.2, baseline_words="pre-coaching average")
+    >>> "improvement" in s, "-0.90 per 1,000 occupied bed days (95% CI -2.00 to +0.30)" in s
+    (False, True)
+    """
+    if not e.estimable:
+        return f"{e.outcome}: not estimated ({e.reason})."
+    rel = ""
+    if baseline is not None and np.isfinite(baseline):
+        rel = ", " + w.relative_to_baseline(e.estimate, baseline, e.scale, baseline_words=baseline_words)
+    return f"{e.outcome}: {ci_text(e)}{rel}: {_VERDICT_WORDS[e.verdict]}."
 
 
 @dataclass
 class ProgrammeReport:
-    """The programme evaluation. Build it with :meth:`build`."""
+    """The programme evaluation. Build it with :meth:`build`; each section method returns a Section."""
 
     prog: ProgrammeData
     cfg: ProgrammeConfig
     outcomes: dict[str, OutcomeEvaluation] = field(default_factory=dict)
-    staff: dict[str, dict] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    staff: dict[str, OutcomeEvaluation] = field(default_factory=dict)
     seconds: float = 0.0
-    config_path: str = ""
+    config_hash: str = ""
 
     @classmethod
     def build(cls, data_dir=None, config=None, *, outcomes=None) -> ProgrammeReport:
@@ -81,32 +233,45 @@ class ProgrammeReport:
         Parameters
         ----------
         data_dir, config : optional
-            As for :class:`cocEval.report.provider.ProviderReport`; None = project defaults.
+            Data folder and config (path or :class:`ProgrammeConfig`); None = project defaults.
         outcomes : list of str, optional
             Outcome keys to evaluate (default: all configured).
 
         Examples
         --------
-        >>> rep = ProgrammeReport.build()  # doctest: +SKIP
-        >>> rep.conclusions()  # doctest: +SKIP
+        >>> cfg = load_inputs()[0]
+        >>> quick = cfg.model_copy(update={"staff_indicators": {}, "did": cfg.did.model_copy(update={"n_boot": 100})})
+        >>> rep = ProgrammeReport.build(config=quick, outcomes=["positive_experience"])
+        >>> rep.sections()[0].title
+        'Verdict'
         """
         t0 = time.perf_counter()
-        cfg, prog, config = load_inputs(data_dir, config)
-        rep = cls(prog, cfg, config_path=str(config))
+        cfg, prog, _ = load_inputs(data_dir, config)
+        rep = cls(prog, cfg, config_hash=hashlib.sha256(cfg.model_dump_json().encode()).hexdigest())
         use_nhs_style(dpi=cfg.report.dpi)
         for key in outcomes or list(cfg.outcomes):
             rep.outcomes[key] = rep._evaluate(key)
-        for key, _ind in cfg.staff_indicators.items():
+        for key in cfg.staff_indicators:
             rep.staff[key] = rep._evaluate_staff(key)
         rep.seconds = time.perf_counter() - t0
         return rep
 
     # ------------------------------------------------------------------------------------
-    def _did(self, panel, time_col, cohort_col, notes):
+    # Estimation
+    # ------------------------------------------------------------------------------------
+    @property
+    def gate(self) -> Gate:
+        return Gate(self.cfg.disclosure.preset, dpi=self.cfg.report.dpi)
+
+    @property
+    def provisional(self) -> list[pd.Timestamp]:
+        return [pd.Timestamp(m) for m in provisional_months(self.prog, self.cfg.report.exclude_provisional_months)]
+
+    def _did(self, ev: OutcomeEvaluation, time_col: str, cohort_col: str) -> None:
         o = self.cfg.did
-        res = _quiet(
+        ev.attgt = _quiet(
             att_gt,
-            panel,
+            ev.panel,
             "value",
             "provider_id",
             time_col,
@@ -116,204 +281,367 @@ class ProgrammeReport:
             bootstrap=o.bootstrap,
             n_boot=o.n_boot,
             seed=o.seed,
-            notes=notes,
+            notes=ev.notes,
         )
-        return res
+        ev.dynamic = _quiet(ev.attgt.aggregate, "dynamic", min_e=o.min_e, max_e=o.max_e, notes=ev.notes)
+        ev.simple = _quiet(ev.attgt.aggregate, "simple", notes=ev.notes)
+        ev.group = _quiet(ev.attgt.aggregate, "group", notes=ev.notes)
+        ev.primary = {"dynamic": ev.dynamic, "simple": ev.simple, "group": ev.group}[
+            self.cfg.primary_analysis.aggregation
+        ]
+        pre = ev.dynamic.table.index[(ev.dynamic.table.index < 0) & np.isfinite(ev.dynamic.table["att"])]
+        test = _quiet(ev.dynamic.pretrend_test, notes=ev.notes)
+        ev.pretrend = dict(test, first=int(pre.min()) if len(pre) else None, last=int(pre.max()) if len(pre) else None)
 
     def _evaluate(self, key: str) -> OutcomeEvaluation:
         o = self.cfg.outcomes[key]
         notes: list[str] = []
-        prov = [f"{m:%Y-%m}" for m in provisional_months(self.prog, self.cfg.report.exclude_provisional_months)]
-        panel = _quiet(provider_month_panel, self.prog, o.numerator, exclude_months=prov, notes=notes)
-        all_ids = set(self.prog.participation["provider_id"])
-        dropped = sorted(all_ids - set(panel["provider_id"]))
+        prov = [w.fmt_period(m) for m in self.provisional]
+        panel = _quiet(provider_month_panel, self.prog, o.numerator, per=o.per, exclude_months=prov, notes=notes)
+        missing = sorted(set(self.prog.participation["provider_id"]) - set(panel["provider_id"]))
+        gaps: list[str] = []
         if o.table == "restrictive_practice":
             # A stretch of months with nothing reported is a recording gap: keep that provider out
             # of the panel rather than read the gap as a fall in restrictive practice.
-            gaps = [p for p in panel["provider_id"].unique() if len(zero_stretches(self.prog, p))]
+            gaps = sorted(p for p in panel["provider_id"].unique() if len(zero_stretches(self.prog, p)))
             panel = panel[~panel["provider_id"].isin(gaps)]
-            dropped += gaps
-        panel = panel.assign(value=panel["value"] * o.display_per / o.per)  # shares in percentage points
-        res = self._did(panel, "month", "start_month", notes)
-        dyn = _quiet(res.aggregate, "dynamic", min_e=self.cfg.did.min_e, max_e=self.cfg.did.max_e, notes=notes)
-        simple = _quiet(res.aggregate, "simple", notes=notes)
-        group = _quiet(res.aggregate, "group", notes=notes)
-        tw = bd = None
+        scale = "percentage points" if o.is_share else w.rate_scale(o.per)
+        base = panel.loc[(panel["post"] == 0) & panel["start_month"].notna(), "value"].mean()
+        ev = OutcomeEvaluation(key, panel, scale, float(base), dropped_missing=missing, dropped_gaps=gaps, notes=notes)
+        self._did(ev, "month", "start_month")
         try:
-            tw = _quiet(twfe, panel, "value", "provider_id", "month", "post", cluster="provider_id", notes=notes)
-            bd = _quiet(bacon_decomposition, panel, "value", "provider_id", "month", "post", notes=notes)
-        except ValueError as exc:
+            ev.twfe = _quiet(twfe, panel, "value", "provider_id", "month", "post", cluster="provider_id", notes=notes)
+            ev.bacon = _quiet(bacon_decomposition, panel, "value", "provider_id", "month", "post", notes=notes)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # estimators outside cocEval.errors still raise these
             notes.append(f"TWFE / Bacon decomposition not computed: {exc}")
-        effects = self._provider_effects(key, notes)
-        pooled, by_cohort = None, {}
-        if len(effects) >= 2:
-            pooled = _quiet(
-                random_effects,
-                effects["log_effect"],
-                effects["se"],
-                labels=effects["provider_id"],
-                method="REML",
-                hartung_knapp=True,
-                notes=notes,
-            )
-            for c, g in effects.groupby("cohort"):
-                if len(g) >= 2:
-                    by_cohort[c] = _quiet(
-                        random_effects,
-                        g["log_effect"],
-                        g["se"],
-                        labels=g["provider_id"],
-                        method="REML",
-                        hartung_knapp=True,
-                        notes=notes,
-                    )
-        return OutcomeEvaluation(
-            key, panel, dropped, res, dyn, simple, group, tw, bd, pooled, effects, by_cohort, notes
-        )
+        self._pool(ev)
+        return ev
 
-    def _provider_effects(self, key: str, notes: list) -> pd.DataFrame:
-        """Each provider's ITS log ratio in month 12 of coaching, where its data reach that month."""
+    def _pool(self, ev: OutcomeEvaluation) -> None:
+        """Each provider's ITS log ratio in month 12 of coaching, pooled by random effects."""
         months = model_months(self.prog, self.cfg)
         rows = []
+        for cohort, g in self.prog.participating.groupby("cohort"):
+            reach = int((months >= g["start_month"].min()).sum())
+            if reach < POOL_MONTH:
+                ev.pool_excluded.append((cohort, len(g), reach))
+        excluded = {c for c, _, _ in ev.pool_excluded}
         for _, p in self.prog.participating.iterrows():
-            if (months >= p["start_month"]).sum() < POOL_MONTH:
+            if p["cohort"] in excluded or (months >= p["start_month"]).sum() < POOL_MONTH:
                 continue
-            m = fit_outcome(self.prog, self.cfg, p["provider_id"], key)
+            m = fit_outcome(self.prog, self.cfg, p["provider_id"], ev.key)
             if m.its is None:
-                notes.append(f"{p['provider_id']}: not modelled ({m.error})")
+                ev.not_modelled.append((p["provider_id"], m.error))
                 continue
             est, se = log_effect_at(m.its, POOL_MONTH - 1)
             if np.isfinite(est) and np.isfinite(se) and se > 0:
                 rows.append({"provider_id": p["provider_id"], "cohort": p["cohort"], "log_effect": est, "se": se})
-        return pd.DataFrame(rows, columns=["provider_id", "cohort", "log_effect", "se"])
+            else:
+                ev.not_modelled.append((p["provider_id"], "no finite month-12 effect"))
+        ev.provider_effects = pd.DataFrame(rows, columns=["provider_id", "cohort", "log_effect", "se"])
+        e = ev.provider_effects
+        if len(e) >= 2:
+            kw = dict(method="REML", hartung_knapp=True, notes=ev.notes)
+            ev.pooled = _quiet(random_effects, e["log_effect"], e["se"], labels=e["provider_id"], **kw)
+            for c, g in e.groupby("cohort"):
+                if len(g) >= 2:
+                    ev.pooled_by_cohort[c] = _quiet(
+                        random_effects, g["log_effect"], g["se"], labels=g["provider_id"], **kw
+                    )
 
-    def _evaluate_staff(self, key: str) -> dict:
+    def _evaluate_staff(self, key: str) -> OutcomeEvaluation:
         ind = self.cfg.staff_indicators[key]
-        notes: list[str] = []
         panel = provider_year_panel(self.prog, ind.column).dropna(subset=["value"])
         years = panel.groupby("provider_id")["survey_year"].nunique()
+        missing = sorted(years[years < years.max()].index)
         panel = panel[panel["provider_id"].isin(years[years == years.max()].index)]
-        scale = 1 if ind.is_score else 100
-        panel = panel.assign(value=panel["value"] * scale)
+        base = panel.loc[(panel["post"] == 0) & (panel["first_year"] > 0), "value"].mean()
+        scale = "score points" if ind.is_score else "percentage points"
+        ev = OutcomeEvaluation(key, panel, scale, float(base), dropped_missing=missing)
         try:
-            res = self._did(panel, "survey_year", "first_year", notes)
-            simple = _quiet(res.aggregate, "simple", notes=notes)
-            return {
-                "simple": simple,
-                "attgt": res,
-                "notes": notes,
-                "panel": panel,
-                "factor": scale,
-                "scale": "points" if scale == 1 else "percentage points",
-            }
-        except ValueError as exc:
-            return {"error": str(exc), "notes": notes}
+            self._did(ev, "survey_year", "first_year")
+        except (ValueError, NotEstimableError) as exc:
+            ev.error = str(exc)
+        return ev
 
     # ------------------------------------------------------------------------------------
-    # Words and tables
+    # Effect summaries: the numbers every section quotes
     # ------------------------------------------------------------------------------------
-    def _unit(self, key: str) -> str:
-        o = self.cfg.outcomes[key]
-        return "percentage points" if o.is_share else "per 1,000 occupied bed days"
+    def _name(self, key: str) -> str:
+        return self.cfg.outcomes[key].name
 
-    def did_sentence(self, key: str) -> str:
-        """Plain-English result of the staggered DiD for one outcome."""
-        ev, o = self.outcomes[key], self.cfg.outcomes[key]
-        s = ev.simple.overall
-        base = ev.panel.loc[(ev.panel["post"] == 0) & ev.panel["start_month"].notna(), "value"].mean()
-        good = (s.att < 0) == (o.improvement == "decrease")
-        clear = s.ci_low > 0 or s.ci_high < 0
-        return (
-            f"{o.name}: after coaching started, providers' {('share' if o.is_share else 'rate')} was on average "
-            f"{abs(s.att):.2f} {self._unit(key)} {'lower' if s.att < 0 else 'higher'} than in comparable providers "
-            f"not yet coached (95% CI {s.ci_low:+.2f} to {s.ci_high:+.2f}; pre-coaching average {base:.1f}), "
-            f"{'an improvement' if good else 'a deterioration'}{'' if clear else ' that could be chance'}."
-        )
+    def _unit_words(self, scale: str) -> str:
+        return "percentage points" if scale == "percentage points" else scale.replace("score points", "points")
 
-    def pooled_sentence(self, key: str) -> str:
-        """Plain-English result of the pooled provider ITS effects."""
-        ev, o = self.outcomes[key], self.cfg.outcomes[key]
-        m = ev.pooled
-        if m is None:
-            return f"{o.name}: too few providers with {POOL_MONTH} months of coaching data to pool."
-        ratio = "share" if o.is_share else "rate"
-        return (
-            f"{o.name}: pooling {m.k} providers' interrupted time series, the {ratio} in month {POOL_MONTH} of "
-            f"coaching was {np.exp(m.estimate):.2f} times what pre-coaching trends predicted (95% CI "
-            f"{np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f}). Providers differ (I-squared {m.i2:.0f}%): a new "
-            f"provider's effect would likely lie between {np.exp(m.pi_low):.2f} and {np.exp(m.pi_high):.2f}."
-        )
+    def _level(self, value: float, scale: str, *, unit: bool = True) -> str:
+        if scale == "percentage points":
+            return w.fmt_pct(value)
+        text = w.fmt_effect(value, scale, signed=False)
+        u = w.SCALES[scale].unit
+        return text if unit or not text.endswith(u) else text[: -len(u)]
 
-    def conclusions(self) -> pd.DataFrame:
-        """One row per outcome: DiD, pooled ITS, heterogeneity, TWFE."""
-        rows = []
-        for key, ev in self.outcomes.items():
-            o, s = self.cfg.outcomes[key], ev.simple.overall
-            row = {
-                "Outcome": o.name,
-                "Unit": self._unit(key),
-                "Staggered DiD effect (95% CI)": f"{s.att:+.2f} ({s.ci_low:+.2f} to {s.ci_high:+.2f})",
-                "TWFE (95% CI)": ""
-                if ev.twfe is None
-                else f"{ev.twfe.estimate:+.2f} ({ev.twfe.ci_low:+.2f} to {ev.twfe.ci_high:+.2f})",
-            }
-            m = ev.pooled
-            row[f"Pooled ITS ratio, month {POOL_MONTH} (95% CI)"] = (
-                "" if m is None else (f"{np.exp(m.estimate):.2f} ({np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f})")
+    def did_caveats(self, key: str) -> list[str]:
+        """Exclusions of the DiD panel of one outcome, with counts and reasons."""
+        ev = self.outcomes[key]
+        out = [f"{w.fmt_month(m)} is provisional and left out." for m in self.provisional]
+        out += self._composition_caveat()
+        if ev.dropped_missing:
+            out.append(
+                f"{len(ev.dropped_missing)} provider(s) left out of this panel for missing months: "
+                f"{_ids(ev.dropped_missing)}."
             )
-            row["Prediction interval"] = "" if m is None else f"{np.exp(m.pi_low):.2f} to {np.exp(m.pi_high):.2f}"
-            row["I-squared"] = "" if m is None else f"{m.i2:.0f}%"
-            rows.append(row)
-        return pd.DataFrame(rows)
+        if ev.dropped_gaps:
+            out.append(
+                f"{len(ev.dropped_gaps)} provider(s) left out of this panel for a stretch of three or more months with "
+                f"nothing reported (a recording gap): {_ids(ev.dropped_gaps)}."
+            )
+        return out
 
-    def write_summary(self, path) -> None:
-        """Write headline effects as JSON for the batch index (no-op when path is None)."""
-        if path:
-            import json
-            from pathlib import Path
+    def _composition_caveat(self) -> list[str]:
+        """Which cohorts the later event times of the dynamic aggregation rest on."""
+        pa, max_e = self.cfg.primary_analysis, self.cfg.did.max_e
+        if pa.aggregation != "dynamic" or pa.event_time is not None or max_e is None:
+            return []
+        months = model_months(self.prog, self.cfg)
+        short = [
+            f"{c} only months 1 to {n}"
+            for c, g in self.prog.participating.groupby("cohort")
+            if (n := int((months >= g["start_month"].min()).sum())) < max_e + 1
+        ]
+        if not short:
+            return []
+        return [
+            f"The average gives each month since the start equal weight, and later months rest on fewer cohorts: "
+            f"the data cover {', '.join(short)}."
+        ]
 
-            heads = {}
-            for key, ev in self.outcomes.items():
-                if self.cfg.outcomes[key].headline:
-                    s = ev.simple.overall
-                    heads[self.cfg.outcomes[key].name] = (
-                        f"{s.att:+.2f} {self._unit(key)} ({s.ci_low:+.2f} to {s.ci_high:+.2f})"
-                    )
-            Path(path).write_text(json.dumps(heads))
+    def primary_effect(self, key: str) -> EffectSummary:
+        """The primary analysis's effect for one outcome (as pre-specified in the config)."""
+        ev = self.outcomes[key]
+        o = self.cfg.outcomes[key]
+        return ev.primary.effect_summary(
+            outcome=o.name,
+            scale=ev.scale,
+            improvement=o.improvement,
+            event_time=self.cfg.primary_analysis.event_time,
+            unit_name="providers in the panel (coached and comparison)",
+            caveats=self.did_caveats(key),
+        )
+
+    def twfe_effect(self, key: str) -> EffectSummary:
+        ev, o = self.outcomes[key], self.cfg.outcomes[key]
+        if ev.twfe is None:
+            return EffectSummary.not_estimable(o.name, "TWFE could not be computed", scale=ev.scale)
+        return ev.twfe.effect_summary(outcome=o.name, scale=ev.scale, improvement=o.improvement)
+
+    def pool_caveats(self, key: str) -> list[str]:
+        """Who the pooled ITS leaves out, with counts and reasons."""
+        ev = self.outcomes[key]
+        out = [
+            f"It leaves out {c} ({n} providers), whose data reach only {m} coaching months."
+            for c, n, m in ev.pool_excluded
+        ]
+        if ev.not_modelled:
+            out.append(
+                f"{len(ev.not_modelled)} provider(s) could not be modelled and are left out: "
+                + "; ".join(f"{p} ({r})" for p, r in ev.not_modelled)
+                + "."
+            )
+        return out
+
+    def pooled_effect(self, key: str) -> EffectSummary:
+        ev, o = self.outcomes[key], self.cfg.outcomes[key]
+        if ev.pooled is None:
+            return EffectSummary.not_estimable(
+                o.name, f"fewer than two providers with {POOL_MONTH} months of coaching data", scale="percentage change"
+            )
+        return ev.pooled.effect_summary(
+            outcome=o.name,
+            transform="percentage change",
+            improvement=o.improvement,
+            period=coaching_month_label(POOL_MONTH),
+            caveats=self.pool_caveats(key),
+        )
+
+    def staff_effect(self, key: str) -> EffectSummary:
+        ev, ind = self.staff[key], self.cfg.staff_indicators[key]
+        if ev.error:
+            return EffectSummary.not_estimable(ind.label, ev.error, scale=ev.scale)
+        return ev.primary.effect_summary(
+            outcome=ind.label,
+            scale=ev.scale,
+            improvement=ind.improvement,
+            unit_name="providers in the panel (coached and comparison)",
+        )
+
+    def headline_keys(self) -> list[str]:
+        keys = [k for k in self.outcomes if self.cfg.outcomes[k].headline]
+        return keys or list(self.outcomes)
+
+    def primary_words(self) -> str:
+        pa, d = self.cfg.primary_analysis, self.cfg.did
+        ctrl = "providers not yet coached" if d.control_group == "notyettreated" else "providers never coached"
+        if pa.aggregation == "dynamic" and pa.event_time is None:
+            agg = (
+                "dynamic aggregation: the average of the event-study effects from month 1 of coaching to month "
+                f"{(d.max_e or 0) + 1}"
+            )
+        elif pa.aggregation == "dynamic":
+            agg = f"dynamic aggregation: the event-study effect in month {pa.event_time + 1} of coaching"
+        elif pa.aggregation == "simple":
+            agg = "simple aggregation: the average over all coached provider-months, weighting cohorts by size"
+        else:
+            agg = "group aggregation: the average of the cohort effects, weighting cohorts by size"
+        return f"staggered difference-in-differences (Callaway & Sant'Anna 2021), {agg}, with {ctrl} as controls"
+
+    # ------------------------------------------------------------------------------------
+    # Secondary analyses: do they agree, and if not, why
+    # ------------------------------------------------------------------------------------
+    def twfe_agreement(self, key: str, *, named: bool = False) -> str:
+        """Whether TWFE agrees with the primary analysis, and the reason in words when it does not."""
+        p, t = self.primary_effect(key), self.twfe_effect(key)
+        lead = f"{self._name(key)}, TWFE" if named else "TWFE"
+        if not t.estimable:
+            return f"{lead}: not computed ({t.reason})."
+        ev = self.outcomes[key]
+        s = ev.bacon.summary_by_type() if ev.bacon is not None else pd.DataFrame(columns=["estimate", "weight"])
+        bad_w = float(s["weight"].get("Later vs Earlier Treated", 0.0))
+        bad_e = s["estimate"].get("Later vs Earlier Treated", np.nan)
+        forbidden = (
+            f"{bad_w:.0%} of its weight rests on 'forbidden' comparisons that use already-coached providers as "
+            f"controls (their average {w.fmt_effect(bad_e, t.scale)}; Goodman-Bacon decomposition), which bias TWFE "
+            "when effects build up over time"
+        )
+        head = f"{lead}: {ci_text(t)}: {_VERDICT_WORDS[t.verdict]}."
+        if t.verdict == p.verdict:
+            return f"{head} It agrees with the primary analysis; {forbidden}."
+        return (
+            f"{head} It does not agree with the primary analysis, which found {ci_text(p)}: "
+            f"{_VERDICT_WORDS[p.verdict]}. Why: TWFE averages all before/after comparisons with regression weights "
+            f"instead of comparing each cohort with providers not yet coached, and {forbidden}. The primary analysis "
+            "avoids these comparisons, so where the two differ it is the one to rely on."
+        )
+
+    def pooled_agreement(self, key: str, *, named: bool = False) -> str:
+        """Whether the pooled ITS agrees with the primary analysis, and why they can differ."""
+        p, m = self.primary_effect(key), self.pooled_effect(key)
+        lead = f"{self._name(key)}, pooled ITS" if named else "Pooled ITS"
+        if not m.estimable:
+            return f"{lead}: not estimated ({m.reason})."
+        ev = self.outcomes[key]
+        rel = w.fmt_effect(p.estimate / ev.baseline if ev.baseline else np.nan, "percentage change")
+        head = (
+            f"{lead}: {w.fmt_effect(m.estimate, m.scale)} relative change against expected in "
+            f"{coaching_month_label(POOL_MONTH)} (95% CI {w.fmt_interval(m.ci_low, m.ci_high, m.scale)}; "
+            f"{m.n} providers): {_VERDICT_WORDS[m.verdict]}."
+        )
+        estimand = (
+            f"each provider's level in month {POOL_MONTH} against its own projected pre-coaching trend, with no "
+            "comparison providers, pooled with random-effects weights; the primary analysis compares with providers "
+            f"not yet coached, averaged over the months since the start ({rel} of the pre-coaching level)"
+        )
+        excl = " ".join(self.pool_caveats(key))
+        if m.verdict == p.verdict:
+            return f"{head} It agrees with the primary analysis. It is a different estimand: {estimand}. {excl}".strip()
+        return (
+            f"{head} It does not agree with the primary analysis, which found {ci_text(p)}: "
+            f"{_VERDICT_WORDS[p.verdict]}. Why: it is a different estimand: {estimand}; its narrower interval rests on "
+            f"each provider's projected trend being right. {excl}"
+        ).strip()
 
     # ------------------------------------------------------------------------------------
     # Sections
     # ------------------------------------------------------------------------------------
-    def title(self) -> None:
+    def title(self) -> Section:
+        """The report title and what the data cover."""
         p = self.prog
-        d.show_html("<h1>Culture of Care programme evaluation</h1>")
-        d.paragraph(
-            f"{len(p.participating)} providers in {p.participating['cohort'].nunique()} cohorts and "
-            f"{len(p.participation) - len(p.participating)} providers not in the programme; monthly data "
-            f"{p.months[0]:%B %Y} to {p.months[-1]:%B %Y}."
+        return Section("Culture of Care programme evaluation", level=1).add(
+            Paragraph(
+                f"{len(p.participating)} providers in {p.participating['cohort'].nunique()} cohorts and "
+                f"{len(p.participation) - len(p.participating)} providers not in the programme; monthly data "
+                f"{w.fmt_month(p.months[0])} to {w.fmt_month(p.months[-1])}."
+            ),
+            self.gate.banner(),
         )
 
-    def findings(self) -> None:
-        """Section 1: conclusions first."""
-        d.heading("Findings")
-        for key, o in self.cfg.outcomes.items():
-            if key in self.outcomes and o.headline:
-                d.finding(self.did_sentence(key))
-                d.finding(self.pooled_sentence(key))
-        d.show_table(
-            self.conclusions(),
-            rule=self.cfg.disclosure.preset,
-            caption="Staggered DiD: Callaway & Sant'Anna, not-yet-coached providers as controls, average over all "
-            "coached provider-months. Pooled ITS: random-effects meta-analysis (REML, Hartung-Knapp) of "
-            "each provider's fitted/expected ratio in month 12 of coaching.",
+    def verdict(self) -> Section:
+        """Section 1: the verdict of the pre-specified primary analysis, and whether the others agree."""
+        sec = Section("Verdict")
+        sec.add(
+            Paragraph(
+                "Primary analysis, pre-specified in the programme configuration before looking at the results: "
+                f"{self.primary_words()}. Two-way fixed effects (TWFE), pooled interrupted time series (ITS) and the "
+                "staff survey are secondary. An effect is called an improvement only when its 95% confidence "
+                "interval excludes no change in the improving direction."
+            )
         )
+        summary = [f"{self._name(k)}: {_VERDICT_WORDS[self.primary_effect(k).verdict]}" for k in self.headline_keys()]
+        sec.add(Callout("In short (primary analysis): " + "; ".join(summary) + ".", kind="info"))
+        rows = []
+        for key in self.headline_keys():
+            e = self.primary_effect(key)
+            ev = self.outcomes[key]
+            sec.add(Heading(self.cfg.outcomes[key].label, 3))
+            sec.add(
+                Paragraph(
+                    verdict_sentence(e, baseline=ev.baseline, baseline_words=self._relative_words(key))
+                    + f" Period: {e.period}; {e.n_label}.",
+                    kind="finding",
+                )
+            )
+            sec.add(
+                Paragraph("Checks and exclusions:"),
+                Bullets([pretrend_sentence(ev.pretrend), *e.caveats]),
+                Paragraph("Do the secondary analyses agree?"),
+                Bullets([self.twfe_agreement(key), self.pooled_agreement(key)]),
+            )
+            rows.append(self._effect_row(key, e))
+        sec.add(
+            self.gate.table(
+                pd.DataFrame(rows),
+                caption="Headline outcomes, primary analysis. The same numbers appear in the staggered "
+                "difference-in-differences section below.",
+            )
+        )
+        if self.staff:
+            items = [verdict_sentence(self.staff_effect(k)) for k in self.staff]
+            sec.add(
+                Paragraph(
+                    "Staff survey (secondary: the same method on the yearly staff survey, survey years since "
+                    "coaching started, averaged):"
+                ),
+                Bullets(items),
+            )
+        return sec
 
-    def participation(self) -> None:
-        """Section 2: who joined when."""
+    def _relative_words(self, key: str) -> str:
+        ev = self.outcomes[key]
+        return "coached providers' pre-coaching " + ("share" if ev.scale == "percentage points" else "average")
+
+    def _effect_row(self, key: str, e: EffectSummary) -> dict:
+        ev = self.outcomes[key]
+        p = ev.pretrend.get("p_value")
+        return {
+            "Outcome": self.cfg.outcomes[key].name,
+            "Effect (95% CI)": bare_effect(e),
+            "Unit": unit_words(e.scale),
+            "Pre-coaching level": self._level(ev.baseline, ev.scale, unit=False),
+            "Relative to pre-coaching level": w.fmt_effect(e.estimate / ev.baseline, "percentage change")
+            if ev.baseline
+            else "",
+            "Verdict": e.verdict,
+            "Pre-trend test": w.fmt_p(p),
+            "Providers in the panel": e.n_label.split()[0] if e.n_label else "",
+        }
+
+    def participation(self) -> Section:
+        """Who joined when: table and timeline."""
+        import matplotlib.dates as mdates
         import matplotlib.pyplot as plt
 
-        d.heading("Participation")
+        sec = Section("Participation")
         p = self.prog.participating
+        months = model_months(self.prog, self.cfg)
         t = (
             p.groupby("cohort")
             .agg(
@@ -324,279 +652,475 @@ class ProgrammeReport:
             )
             .reset_index()
         )
-        t["start"], t["end"] = t["start"].dt.strftime("%Y-%m"), t["end"].dt.strftime("%Y-%m")
-        d.show_table(
-            t.rename(
-                columns={
-                    "cohort": "Cohort",
-                    "providers": "Providers",
-                    "wards": "Wards enrolled",
-                    "start": "Coaching starts",
-                    "end": "Coaching ends",
-                }
-            ),
-            rule=self.cfg.disclosure.preset,
+        t["in_data"] = [int((months >= s).sum()) for s in t["start"]]
+        shown = pd.DataFrame(
+            {
+                "Cohort": t["cohort"],
+                "Providers": t["providers"],
+                "Wards enrolled": t["wards"],
+                "Coaching starts": [w.fmt_month(m) for m in t["start"]],
+                "Coaching ends": [w.fmt_month(m) if pd.notna(m) else "" for m in t["end"]],
+                "Coaching months in the data": t["in_data"],
+            }
         )
-        import matplotlib.dates as mdates
-
+        sec.add(
+            self.gate.table(
+                shown,
+                caption=f"Coaching months in the data count from the start month (month 1) to "
+                f"{w.fmt_month(months[-1])}, the last month analysed.",
+            )
+        )
+        data = self.gate.frame(t.rename(columns={"cohort": "Cohort"}), values=["start", "end", "providers"])
         fig, ax = plt.subplots(figsize=(8, 0.7 * len(t) + 1.2))
-        for i, r in enumerate(t.itertuples()):
+        for i, r in enumerate(data.itertuples()):
             s, e = pd.Timestamp(r.start), pd.Timestamp(r.end) + pd.offsets.MonthEnd(0)
             ax.barh(i, (e - s).days, left=s, color=PALETTE[i % len(PALETTE)], height=0.5)
-            ax.text(s, i - 0.3, f"{r.cohort}: {r.providers} providers", fontsize=8, va="bottom")
-        last = self.prog.months[-1]
+            ax.text(s, i - 0.3, f"{r.Cohort}: {r.providers} providers", fontsize=8, va="bottom")
+        last = months[-1]
         ax.axvline(last, color=NHS_GREY, ls="--", lw=1)
-        ax.annotate(" data end", xy=(last, 1), xycoords=("data", "axes fraction"), fontsize=8, color=NHS_GREY, va="top")
+        ax.annotate(" last month analysed", xy=(last, 1), xycoords=("data", "axes fraction"), fontsize=8, va="top")
         ax.set_yticks([])
         ax.invert_yaxis()
         locator = mdates.AutoDateLocator(maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        first, latest = pd.Timestamp(t["start"].min()), pd.Timestamp(t["start"].max())
-        ax.set_title(f"Coaching started in {len(t)} cohort(s) between {first:%B %Y} and {latest:%B %Y}")
-        d.show_figure(fig)
+        ax.set_xlabel("Month")
+        first, latest = t["start"].min(), t["start"].max()
+        ax.set_title(f"Coaching started in {len(t)} cohorts between {w.fmt_month(first)} and {w.fmt_month(latest)}")
+        alt = "Timeline of coaching by cohort: " + "; ".join(
+            f"{r.cohort}, {r.providers} providers, coaching from {w.fmt_month(r.start)}"
+            + (f" to {w.fmt_month(r.end)}" if pd.notna(r.end) else "")
+            for r in t.itertuples()
+        )
+        sec.add(self.gate.figure(fig, data=data, alt=alt + f". Data end {w.fmt_month(last)}."))
+        return sec
 
-    def staggered_did(self) -> None:
-        """Section 3: event studies and cohort effects."""
-        d.heading("Staggered difference-in-differences")
-        d.paragraph(
-            "Each coached provider is compared with providers not yet coached at the same time (Callaway & "
-            "Sant'Anna 2021, doubly robust, multiplier-bootstrap bands). The event study shows the effect by "
-            "months since coaching started; estimates before 0 check the parallel-trends assumption and "
-            "should sit around zero."
+    def _axis_unit(self, scale: str) -> tuple[float, str]:
+        """Plot factor and axis unit for a scale (shares are plotted in percentage points)."""
+        if scale == "percentage points":
+            return 100.0, "percentage points"
+        if scale == "score points":
+            return 1.0, "points"
+        return 1.0, scale
+
+    def event_study_figure(self, key: str):
+        """The event study of one outcome as a gated Figure."""
+        import matplotlib.pyplot as plt
+
+        ev = self.outcomes[key]
+        o = self.cfg.outcomes[key]
+        f, unit = self._axis_unit(ev.scale)
+        d = ev.dynamic.table.reset_index()
+        d = d.assign(att=d["att"] * f, ci_low=d["ci_low"] * f, ci_high=d["ci_high"] * f)
+        data = self.gate.frame(d, values=["event_time", "att", "ci_low", "ci_high"])
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for before, colour, marker in ((True, NHS_GREY, "s"), (False, NHS_BLUE, "o")):
+            s = data[(data["event_time"] < 0) == before]
+            ax.fill_between(s["event_time"], s["ci_low"], s["ci_high"], color=colour, alpha=0.2, lw=0)
+            ax.plot(
+                s["event_time"],
+                s["att"],
+                marker=marker,
+                ms=3,
+                color=colour,
+                ls=":" if before else "-",
+                label="before coaching" if before else "after coaching started",
+            )
+        ax.axhline(0, color="black", lw=0.8)
+        ax.axvline(-0.5, color=NHS_GREY, ls="--", lw=1)
+        ax.set_xlabel("Months since coaching started (0 = month 1 of coaching)")
+        ax.set_ylabel(f"Effect ({unit})")
+        e = self.primary_effect(key)
+        ax.set_title(f"{o.name}: {w.fmt_effect(e.estimate, e.scale)} on average after the start")
+        ax.legend(frameon=False, fontsize=8)
+        post = data[data["event_time"] >= 0]
+        alt = (
+            f"Event study of {o.name}, effect in {unit} by months since coaching started, event times "
+            f"{int(data['event_time'].min())} to {int(data['event_time'].max())}, with 95% simultaneous bands. "
+            f"Before the start the estimates range from {data.loc[data['event_time'] < 0, 'att'].min():.2f} to "
+            f"{data.loc[data['event_time'] < 0, 'att'].max():.2f}; after it from {post['att'].min():.2f} to "
+            f"{post['att'].max():.2f}, last {post['att'].iloc[-1]:.2f} at event time {int(post['event_time'].iloc[-1])}."
+        )
+        return self.gate.figure(
+            fig,
+            data=data,
+            alt=alt,
+            caption="Shaded: 95% simultaneous bootstrap band. Event time 0 is the start month (month 1 of coaching).",
+        )
+
+    def staggered_did(self) -> Section:
+        """The primary analysis in full: effects, pre-trend tests, event studies and cohort effects."""
+        sec = Section("Staggered difference-in-differences (primary analysis)")
+        sec.add(
+            Paragraph(
+                "Each coached provider is compared with providers not yet coached at the same time (Callaway & "
+                "Sant'Anna 2021, doubly robust, multiplier-bootstrap bands). The event study shows the effect by "
+                "months since coaching started; the estimates before the start are tested jointly for parallel "
+                f"trends ({PRETREND_TEST})."
+            )
+        )
+        sec.add(
+            self.gate.table(
+                pd.DataFrame([self._effect_row(k, self.primary_effect(k)) for k in self.outcomes]),
+                caption=f"Every outcome, primary analysis ({self.primary_words()}). Rates per 1,000 occupied bed days; "
+                "shares as % with differences in percentage points.",
+            )
         )
         for key, ev in self.outcomes.items():
             o = self.cfg.outcomes[key]
-            d.heading(o.label, 3)
-            d.paragraph(self.did_sentence(key))
-            if ev.dropped:
-                d.paragraph(
-                    f"{len(ev.dropped)} provider(s) left out of this panel (missing months or a stretch of "
-                    f"nothing reported): {', '.join(ev.dropped)}."
-                )
-            d.paragraph(self._pretrend_sentence(ev))
-            fig, ax = ev.dynamic.plot()
-            ax.set_ylabel(f"Effect ({self._unit(key)})")
-            ax.set_title(f"{o.name}: effect by months since coaching started")
-            d.show_figure(fig)
+            e = self.primary_effect(key)
+            sec.add(Heading(o.label, 3))
+            sec.add(Paragraph(e.sentence()))
+            sec.add(Paragraph(pretrend_sentence(ev.pretrend)))
+            sec.add(self.event_study_figure(key))
             g = ev.group.table.reset_index()
-            g["cohort"] = pd.to_datetime(g["cohort"]).dt.strftime("starting %Y-%m")
-            d.show_table(
-                g.rename(
-                    columns={
-                        "cohort": "Cohort",
-                        "att": "Effect",
-                        "se": "SE",
-                        "ci_low": "Band low",
-                        "ci_high": "Band high",
-                    }
-                ),
-                rule=self.cfg.disclosure.preset,
-                caption=f"Effect by cohort ({self._unit(key)})",
-                formats={c: (lambda v: f"{v:+.2f}") for c in ("Effect", "Band low", "Band high")}
-                | {"SE": lambda v: f"{v:.2f}"},
+            z = 1.959963984540054
+            rows = pd.DataFrame(
+                {
+                    "Cohort starting": [w.fmt_month(c) for c in g["cohort"]],
+                    "Effect (95% CI)": [
+                        bare_effect(replace(e, estimate=a, ci_low=a - z * s, ci_high=a + z * s))
+                        for a, s in zip(g["att"], g["se"])
+                    ],
+                    "Unit": unit_words(ev.scale),
+                }
             )
-
-    def _pretrend_sentence(self, ev: OutcomeEvaluation) -> str:
-        pre = ev.dynamic.table[ev.dynamic.table.index < 0]
-        if pre.empty:
-            return "No pre-coaching event times to check parallel trends."
-        inside = ((pre["ci_low"] <= 0) & (pre["ci_high"] >= 0)).mean()
-        test = _quiet(ev.dynamic.pretrend_test, notes=ev.notes)
-        wald = (
-            ""
-            if not np.isfinite(test["p_value"])
-            else f" A joint Wald test that the {test['df']} pre-coaching event-time effects are all zero gives "
-            f"p = {test['p_value']:.3f}{' (a warning sign)' if test['p_value'] < 0.05 else ''}."
-        )
-        return (
-            f"Parallel-trends check: {inside:.0%} of the {len(pre)} pre-coaching event-time estimates have bands that "
-            f"include zero.{wald}"
-        )
-
-    def twfe_and_bacon(self) -> None:
-        """Section 4: why not two-way fixed effects."""
-        d.heading("Two-way fixed effects and the Goodman-Bacon decomposition")
-        d.paragraph(
-            "A two-way fixed-effects regression averages every 2x2 comparison in the data, including 'later vs "
-            "earlier coached' ones that use already-coached providers as controls. When effects build up over "
-            "time those comparisons are biased, so the TWFE estimate can differ from the staggered DiD."
-        )
-        for key, ev in self.outcomes.items():
-            o = self.cfg.outcomes[key]
-            if not o.headline or ev.twfe is None:
-                continue
-            d.paragraph(
-                f"{o.name}: TWFE {ev.twfe.estimate:+.2f} (95% CI {ev.twfe.ci_low:+.2f} to {ev.twfe.ci_high:+.2f}) "
-                f"against the staggered DiD {ev.simple.overall.att:+.2f} ({self._unit(key)})."
-            )
-            t = ev.bacon.summary_by_type().reset_index()
-            d.show_table(
-                t.rename(columns={"type": "Comparison", "estimate": "Average 2x2 estimate", "weight": "Weight"}),
-                rule=self.cfg.disclosure.preset,
-                formats={"Average 2x2 estimate": lambda v: f"{v:+.2f}", "Weight": lambda v: f"{v:.1%}"},
-            )
-            fig, ax = ev.bacon.plot()
-            ax.set_title(f"{o.name}: the 2x2 comparisons inside TWFE")
-            d.show_figure(fig)
-
-    def pooled_its(self) -> None:
-        """Section 5: per-provider ITS effects pooled by random effects, with forest plots."""
-        d.heading("Provider effects pooled")
-        d.paragraph(
-            f"Each provider's interrupted time series gives the ratio of what happened to what pre-coaching "
-            f"trends predicted in month {POOL_MONTH} of coaching; providers whose data do not yet reach month "
-            f"{POOL_MONTH} are not pooled. The diamond is the pooled effect; the dashed line where a new "
-            "provider's effect would likely fall."
-        )
-        for key, ev in self.outcomes.items():
-            o = self.cfg.outcomes[key]
-            if not o.headline or ev.pooled is None:
-                continue
-            d.paragraph(self.pooled_sentence(key))
-            fig, ax = ev.pooled.forest_plot(
-                transform=np.exp,
-                xlabel="Ratio (1 = no change)",
-                title=f"{o.name}: ratio to expected in month {POOL_MONTH}, by provider",
-            )
-            fig.set_size_inches(8, max(4, 0.18 * ev.pooled.k + 2))
-            d.show_figure(fig)
-
-    def cohorts(self) -> None:
-        """Section 6: do cohorts differ?"""
-        d.heading("Cohort comparisons")
-        rows = []
-        for key, ev in self.outcomes.items():
-            o = self.cfg.outcomes[key]
-            for c, g in ev.group.table.iterrows():
-                rows.append(
-                    {
-                        "Outcome": o.name,
-                        "Cohort start": f"{pd.Timestamp(c):%Y-%m}",
-                        "DiD effect (band)": f"{g['att']:+.2f} ({g['ci_low']:+.2f} to {g['ci_high']:+.2f})",
-                        "Unit": self._unit(key),
-                    }
+            sec.add(
+                self.gate.table(
+                    rows,
+                    caption=f"{o.name}: effect by cohort (average over the cohort's coached months; pointwise 95% CI). "
+                    "Later cohorts have had less time in coaching.",
                 )
-        d.show_table(
-            pd.DataFrame(rows),
-            rule=self.cfg.disclosure.preset,
-            caption="Later cohorts have had less time in coaching, so smaller effects are expected while effects build up.",
+            )
+        return sec
+
+    def twfe_and_bacon(self) -> Section:
+        """Secondary: two-way fixed effects and why it can differ (Goodman-Bacon)."""
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import PercentFormatter
+
+        sec = Section("Two-way fixed effects and the Goodman-Bacon decomposition (secondary)")
+        sec.add(
+            Paragraph(
+                "A two-way fixed-effects (TWFE) regression averages every before/after comparison in the data, "
+                "including 'forbidden' ones that use already-coached providers as controls. When effects build up "
+                "over time those comparisons are biased, so TWFE can differ from the staggered DiD. It rests on the "
+                "same parallel-trends assumption, checked by the pre-trend test of the staggered DiD above."
+            )
         )
+        rows = []
+        for key in self.outcomes:
+            t, p = self.twfe_effect(key), self.primary_effect(key)
+            rows.append(
+                {
+                    "Outcome": self._name(key),
+                    "TWFE (95% CI)": bare_effect(t),
+                    "Staggered DiD (95% CI)": bare_effect(p),
+                    "Unit": unit_words(p.scale),
+                }
+            )
+        sec.add(self.gate.table(pd.DataFrame(rows), caption="TWFE beside the primary analysis, same units."))
+        for key in self.outcomes:
+            if key not in self.headline_keys():
+                sec.add(Paragraph(self.twfe_agreement(key, named=True)))
+        for key in self.headline_keys():
+            ev = self.outcomes[key]
+            if ev.bacon is None:
+                continue
+            o = self.cfg.outcomes[key]
+            sec.add(Heading(o.label, 3), Paragraph(self.twfe_agreement(key)))
+            s = ev.bacon.summary_by_type().reset_index()
+            s["type"] = s["type"].map(BACON_WORDS).fillna(s["type"])
+            sec.add(
+                self.gate.table(
+                    pd.DataFrame(
+                        {
+                            "Comparison": s["type"],
+                            f"Average estimate ({unit_words(ev.scale)})": [
+                                bare_effect(replace(self.twfe_effect(key), estimate=v, ci_low=v, ci_high=v)).split(
+                                    " ("
+                                )[0]
+                                for v in s["estimate"]
+                            ],
+                            "Weight": [w.fmt_pct(v) for v in s["weight"]],
+                        }
+                    ),
+                    caption=f"{o.name}: the before/after comparisons inside TWFE, by type.",
+                )
+            )
+            f, unit = self._axis_unit(ev.scale)
+            d = ev.bacon.table.assign(
+                estimate=ev.bacon.table["estimate"] * f, type=ev.bacon.table["type"].map(BACON_WORDS).fillna("other")
+            )
+            data = self.gate.frame(d, values=["estimate", "weight"])
+            fig, ax = plt.subplots(figsize=(8, 4))
+            for i, (typ, g) in enumerate(data.groupby("type")):
+                ax.scatter(g["weight"], g["estimate"], label=typ, color=PALETTE[i % len(PALETTE)], s=18)
+            ax.axhline(ev.twfe.estimate * f, color=NHS_GREY, ls="--", lw=1, label="TWFE estimate")
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_xlabel("Weight in the TWFE estimate (%)")
+            ax.set_ylabel(f"Comparison estimate ({unit})")
+            ax.set_title(f"{o.name}: the comparisons inside TWFE")
+            ax.legend(frameon=False, fontsize=8)
+            alt = (
+                f"Scatter of the {len(data)} comparisons inside the TWFE estimate of {o.name} ({unit}) against their weight: "
+                + "; ".join(
+                    f"{r['type']}: weight {r['weight']:.0%}, average {w.fmt_effect(r['estimate'], ev.scale)}"
+                    for _, r in s.iterrows()
+                )
+            )
+            sec.add(self.gate.figure(fig, data=data, alt=alt + "."))
+        return sec
+
+    def forest_figure(self, key: str):
+        """(fig, ax) of the pooled ITS forest plot of one outcome, on the percentage-change scale."""
+        from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
+        ev = self.outcomes[key]
+        o = self.cfg.outcomes[key]
+        m = ev.pooled
+        fig, ax = m.forest_plot(
+            transform=lambda v: 100 * np.expm1(v),
+            xlabel=f"Relative change against expected in month {POOL_MONTH} of coaching (%; 0 = no change)",
+            title=f"{o.name}: month {POOL_MONTH} of coaching against expected, by provider",
+        )
+        ax.set_xscale("linear")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, min_n_ticks=4))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        num = re.compile(r"(-?[\d.]+) \[(-?[\d.]+), (-?[\d.]+)\](.*)")
+        for t in ax.texts:  # "estimate [low, high] weight" in whole per cent, as the tables
+            if mt := num.fullmatch(t.get_text()):
+                a, lo, hi = (float(x) for x in mt.groups()[:3])
+                t.set_text(f"{a:+.0f}% ({lo:+.0f}% to {hi:+.0f}%){mt.group(4)}")
+        leg = ax.get_legend()
+        if leg is not None:
+            for t in leg.get_texts():
+                t.set_text(t.get_text().replace("Study", "Provider"))
+        fig.set_size_inches(8, max(4, 0.2 * m.k + 2))
+        return fig, ax
+
+    def pooled_its(self) -> Section:
+        """Secondary: per-provider ITS effects in month 12 pooled by random effects, with forest plots."""
+        sec = Section("Provider effects pooled (secondary)")
+        sec.add(
+            Paragraph(
+                f"Each provider's interrupted time series gives the change in {coaching_month_label(POOL_MONTH)} "
+                "against what its own pre-coaching trend and seasonality predicted. These are pooled by random-effects "
+                "meta-analysis. Providers whose data do not reach month "
+                f"{POOL_MONTH} are left out. The diamond is the pooled effect; the dashed line the 95% prediction "
+                "interval, where a new provider's effect would be expected."
+            )
+        )
+        rows = []
+        for key in self.outcomes:
+            e = self.pooled_effect(key)
+            m = self.outcomes[key].pooled
+            rows.append(
+                {
+                    "Outcome": self._name(key),
+                    f"Relative change in month {POOL_MONTH}, % (95% CI)": bare_effect(e),
+                    "Prediction interval": ""
+                    if m is None
+                    else w.fmt_interval(np.expm1(m.pi_low), np.expm1(m.pi_high), "percentage change"),
+                    "I²": "" if m is None else f"{m.i2:.0f}%",
+                    "Providers": "" if m is None else str(m.k),
+                    "Verdict": e.verdict,
+                }
+            )
+        common = [
+            f"{c} ({n} providers) is left out: its data reach only {m} coaching months."
+            for c, n, m in next(iter(self.outcomes.values())).pool_excluded
+        ]
+        sec.add(
+            self.gate.table(
+                pd.DataFrame(rows),
+                caption="Pooled ITS, relative change against each provider's expected level. " + " ".join(common),
+            )
+        )
+        unmodelled = [
+            f"{self._name(k)}: " + "; ".join(f"{p} ({r})" for p, r in ev.not_modelled)
+            for k, ev in self.outcomes.items()
+            if ev.not_modelled
+        ]
+        if unmodelled:
+            sec.add(Paragraph("Providers that could not be modelled, left out of the pooling:"), Bullets(unmodelled))
+        for key in self.outcomes:
+            if key not in self.headline_keys():
+                sec.add(Paragraph(self.pooled_agreement(key, named=True)))
+        for key in self.headline_keys():
+            ev = self.outcomes[key]
+            if ev.pooled is None:
+                continue
+            o = self.cfg.outcomes[key]
+            e = self.pooled_effect(key)
+            sec.add(Heading(o.label, 3), Paragraph(e.sentence()))
+            fig, _ = self.forest_figure(key)
+            d = ev.pooled.get_plot_data(transform=lambda v: 100 * np.expm1(v))
+            data = self.gate.frame(d, values=["estimate", "low", "high", "weight"])
+            studies = data[data["kind"] == "study"]
+            alt = (
+                f"Forest plot of {o.name}: {len(studies)} providers' change in month {POOL_MONTH} of coaching against "
+                f"expected, from {studies['estimate'].min():.0f}% to {studies['estimate'].max():.0f}%; pooled "
+                f"{w.fmt_effect(e.estimate, e.scale)} (95% CI {w.fmt_interval(e.ci_low, e.ci_high, e.scale)})."
+            )
+            sec.add(self.gate.figure(fig, data=data, alt=alt))
+        return sec
+
+    def cohorts(self) -> Section:
+        """Do cohorts differ? DiD cohort effects and pooled ITS by cohort."""
+        sec = Section("Cohort comparisons")
         rows = []
         for key, ev in self.outcomes.items():
             for c, m in ev.pooled_by_cohort.items():
+                e = m.effect_summary(outcome=self._name(key), transform="percentage change")
                 rows.append(
                     {
-                        "Outcome": self.cfg.outcomes[key].name,
+                        "Outcome": self._name(key),
                         "Cohort": c,
-                        "Providers": m.k,
-                        f"Pooled ITS ratio, month {POOL_MONTH} (95% CI)": f"{np.exp(m.estimate):.2f} ({np.exp(m.ci_low):.2f} to {np.exp(m.ci_high):.2f})",
+                        "Providers": str(m.k),
+                        f"Pooled ITS relative change in month {POOL_MONTH}, % (95% CI)": bare_effect(e),
+                        "I²": f"{m.i2:.0f}%",
                     }
+                )
+        sec.add(
+            Paragraph(
+                "The staggered DiD effect of each cohort is shown with each outcome above. Pooled ITS by cohort, for "
+                f"the cohorts whose data reach month {POOL_MONTH}:"
+            )
+        )
+        if rows:
+            sec.add(self.gate.table(pd.DataFrame(rows), caption="Later cohorts have had less time in coaching."))
+        else:
+            sec.add(Paragraph(f"No cohort has two or more providers with {POOL_MONTH} coaching months of data."))
+        return sec
+
+    def staff_experience(self) -> Section:
+        """Secondary: staff survey, staggered DiD by survey year."""
+        sec = Section("Staff experience (secondary)")
+        sec.add(
+            Paragraph(
+                "NHS Staff Survey indicators by provider and year; a survey year counts as after the start when "
+                "coaching began by September. Same method as the primary analysis, on the provider-year panel; "
+                "scores in points (0-10), shares of respondents as % with differences in percentage points."
+            )
+        )
+        rows, notes = [], []
+        for key, ev in self.staff.items():
+            e = self.staff_effect(key)
+            rows.append(
+                {
+                    "Indicator": self.cfg.staff_indicators[key].label,
+                    "Effect (95% CI)": bare_effect(e),
+                    "Unit": unit_words(e.scale),
+                    "Pre-coaching level": self._level(ev.baseline, ev.scale, unit=False),
+                    "Verdict": e.verdict,
+                    "Pre-trend test": w.fmt_p(ev.pretrend.get("p_value")) if not ev.error else "",
+                    "Providers in the panel": e.n_label.split()[0] if e.n_label else "",
+                }
+            )
+            if not ev.error:
+                notes.append(
+                    pretrend_sentence(ev.pretrend, unit="survey year", label=self.cfg.staff_indicators[key].label)
+                )
+            if ev.dropped_missing:
+                notes.append(
+                    f"{self.cfg.staff_indicators[key].label}: {len(ev.dropped_missing)} provider(s) left out for a "
+                    f"missing survey year: {_ids(ev.dropped_missing)}."
                 )
         if rows:
-            d.show_table(pd.DataFrame(rows), rule=self.cfg.disclosure.preset)
-
-    def staff_experience(self) -> None:
-        """Section 7: staff survey, staggered DiD by survey year."""
-        d.heading("Staff experience")
-        d.paragraph(
-            "NHS Staff Survey indicators by provider and year; a survey year counts as after the start when "
-            "coaching began by September. Comparison: providers not yet coached."
-        )
-        rows = []
-        for key, r in self.staff.items():
-            ind = self.cfg.staff_indicators[key]
-            if "error" in r:
-                rows.append({"Indicator": ind.label, "Effect (95% CI)": f"not estimated: {r['error']}", "Unit": ""})
-                continue
-            s = r["simple"].overall
-            good = (s.att > 0) == (ind.improvement == "increase")
-            rows.append(
-                {
-                    "Indicator": ind.label,
-                    "Effect (95% CI)": f"{s.att:+.2f} ({s.ci_low:+.2f} to {s.ci_high:+.2f})",
-                    "Unit": r["scale"],
-                    "Direction": "better" if good else "worse",
-                    "Clear?": "yes" if (s.ci_low > 0 or s.ci_high < 0) else "no",
-                }
+            sec.add(self.gate.table(pd.DataFrame(rows), caption="Staff survey, staggered DiD (secondary)."))
+            sec.add(
+                Paragraph(
+                    f"Pre-trend test of each indicator: {PRETREND_TEST}. Not rejecting it does not prove parallel "
+                    "trends: with few survey years the test can miss a difference in trends small enough to matter."
+                ),
+                Bullets(notes),
             )
-        d.show_table(pd.DataFrame(rows), rule=self.cfg.disclosure.preset)
+        return sec
 
-    def truth(self) -> None:
-        """Section 8 (synthetic data only): estimates against the known truth."""
+    def truth(self) -> Section:
+        """Synthetic data only: estimates against the known truth."""
+        sec = Section("Do the methods recover the known truth?")
         if self.prog.truth is None or not self.cfg.report.show_truth:
-            return
-        from cocEval.synthetic import true_effects
+            return Section("")
 
-        d.heading("Do the methods recover the known truth?")
-        d.paragraph(
-            "These data are synthetic, generated with known effects (truth.csv). Each estimate is set against "
-            "the true value of the same quantity over the same providers and months."
+        sec.add(
+            Paragraph(
+                "These data are synthetic, generated with known effects. Each estimate is set against the true value "
+                "of the same quantity over the same providers and months."
+            )
         )
-        truth = self.prog.truth
         rows = []
+
+        def row(name, estimand, e: EffectSummary, true):
+            ok = e.ci_low <= true <= e.ci_high
+            return {
+                "Outcome": name,
+                "Estimand": estimand,
+                "Estimate (95% CI)": bare_effect(e),
+                "Truth": bare_effect(replace(e, estimate=true, ci_low=true, ci_high=true)).split(" (")[0],
+                "Unit": unit_words(e.scale),
+                "Covered": "yes" if ok else "no",
+            }
+
         for key, ev in self.outcomes.items():
             o = self.cfg.outcomes[key]
-            months = set(ev.panel["month"].dt.strftime("%Y-%m"))
-            sub = truth[
-                (truth["outcome"] == o.numerator)
-                & truth["provider_id"].isin(set(ev.panel["provider_id"]))
-                & truth["period"].isin(months)
-            ]
-            te = true_effects(sub, by=None)
-            true_att = float(te["difference"].iloc[0]) * o.display_per / o.per
-            s = ev.simple.overall
-            rows.append(
-                {
-                    "Outcome": o.name,
-                    "Estimand": f"ATT, {self._unit(key)}",
-                    "Estimate": s.att,
-                    "95% CI": f"{s.ci_low:+.2f} to {s.ci_high:+.2f}",
-                    "Truth": true_att,
-                    "Covered": "yes" if s.ci_low <= true_att <= s.ci_high else "no",
-                }
-            )
+            sub = self._truth_rows(ev, o.numerator, "month")
+            rows.append(row(o.name, "primary analysis", self.primary_effect(key), self._true_primary(ev, sub)))
             if ev.pooled is not None:
-                true_log = self._true_log_effect(ev, o.numerator)
                 rows.append(
-                    {
-                        "Outcome": o.name,
-                        "Estimand": f"pooled log ratio, month {POOL_MONTH}",
-                        "Estimate": ev.pooled.estimate,
-                        "95% CI": f"{ev.pooled.ci_low:+.3f} to {ev.pooled.ci_high:+.3f}",
-                        "Truth": true_log,
-                        "Covered": "yes" if ev.pooled.ci_low <= true_log <= ev.pooled.ci_high else "no",
-                    }
+                    row(
+                        o.name,
+                        f"pooled ITS, month {POOL_MONTH}",
+                        self.pooled_effect(key),
+                        float(np.expm1(self._true_log_effect(ev, o.numerator))),
+                    )
                 )
-        for key, r in self.staff.items():
-            if "error" in r:
+        for key, ev in self.staff.items():
+            if ev.error:
                 continue
             ind = self.cfg.staff_indicators[key]
-            sub = truth[
-                (truth["outcome"] == ind.column)
-                & truth["provider_id"].isin(set(r["panel"]["provider_id"]))
-                & truth["period"].isin({str(y) for y in r["panel"]["survey_year"]})
-            ]
-            true_att = float(true_effects(sub, by=None)["difference"].iloc[0]) * r["factor"]
-            s = r["simple"].overall
-            rows.append(
-                {
-                    "Outcome": ind.label,
-                    "Estimand": f"ATT, {r['scale']}",
-                    "Estimate": s.att,
-                    "95% CI": f"{s.ci_low:+.2f} to {s.ci_high:+.2f}",
-                    "Truth": true_att,
-                    "Covered": "yes" if s.ci_low <= true_att <= s.ci_high else "no",
-                }
-            )
+            sub = self._truth_rows(ev, ind.column, "survey_year")
+            rows.append(row(ind.label, "primary analysis", self.staff_effect(key), self._true_primary(ev, sub)))
         t = pd.DataFrame(rows)
-        d.show_table(
-            t,
-            rule=self.cfg.disclosure.preset,
-            formats={"Estimate": lambda v: f"{v:+.3f}", "Truth": lambda v: f"{v:+.3f}"},
-        )
+        sec.add(self.gate.table(t, caption="Truth: the true effect of the same estimand."))
         covered = (t["Covered"] == "yes").mean()
-        d.finding(f"{covered:.0%} of the {len(t)} intervals cover the true value.")
+        sec.add(Paragraph(f"{covered:.0%} of the {len(t)} intervals cover the true value.", kind="finding"))
+        return sec
+
+    def _truth_rows(self, ev: OutcomeEvaluation, outcome: str, time_col: str) -> pd.DataFrame:
+        truth = self.prog.truth
+        if time_col == "month":
+            periods = set(ev.panel["month"].dt.strftime("%Y-%m"))
+        else:
+            periods = {str(y) for y in ev.panel["survey_year"]}
+        return truth[
+            (truth["outcome"] == outcome)
+            & truth["provider_id"].isin(set(ev.panel["provider_id"]))
+            & truth["period"].isin(periods)
+        ]
+
+    def _true_primary(self, ev: OutcomeEvaluation, sub: pd.DataFrame) -> float:
+        """The true value of the primary estimand (dynamic: the mean over event times of the true effects)."""
+        from cocEval.synthetic import true_effects
+
+        pa = self.cfg.primary_analysis
+        if pa.aggregation != "dynamic":
+            return float(true_effects(sub, by=None)["difference"].iloc[0])
+        first = ev.panel.drop_duplicates("provider_id").set_index("provider_id")
+        if "month" in ev.panel:
+            start = first["start_month"]
+            t = pd.to_datetime(sub["period"])
+            s = pd.to_datetime(sub["provider_id"].map(start))
+            e = (t.dt.year - s.dt.year) * 12 + (t.dt.month - s.dt.month)
+        else:
+            e = sub["period"].astype(int) - sub["provider_id"].map(first["first_year"])
+        sub = sub.assign(e=e)
+        keep = [x for x in ev.dynamic.table.index if x >= 0]
+        if pa.event_time is not None:
+            keep = [pa.event_time]
+        vals = [float(true_effects(g, by=None)["difference"].iloc[0]) for x, g in sub[sub["e"].isin(keep)].groupby("e")]
+        return float(np.mean(vals)) if vals else float("nan")
 
     def _true_log_effect(self, ev: OutcomeEvaluation, outcome: str) -> float:
         """Mean over pooled providers of the true log effect in month 12 of coaching."""
@@ -604,43 +1128,118 @@ class ProgrammeReport:
         starts = self.prog.participation.set_index("provider_id")["start_month"]
         vals = []
         for pid in ev.provider_effects["provider_id"]:
-            month = f"{starts[pid] + pd.DateOffset(months=POOL_MONTH - 1):%Y-%m}"
+            month = w.fmt_period(starts[pid] + pd.DateOffset(months=POOL_MONTH - 1))
             r = truth[(truth["provider_id"] == pid) & (truth["outcome"] == outcome) & (truth["period"] == month)]
             if len(r):
-                vals.append(np.log(r["effect"].iloc[0]))  # ratio of expected counts = ratio of rates or shares
+                vals.append(np.log(r["effect"].iloc[0]))
         return float(np.mean(vals)) if vals else float("nan")
 
-    def methods(self) -> None:
-        """Section 9: methods, assumptions, provenance."""
-        d.heading("Methods, assumptions and provenance")
+    def methods(self) -> Section:
+        """Methods, assumptions and the terms used."""
         o = self.cfg.did
-        d.bullets(
-            [
-                f"Staggered DiD (Callaway & Sant'Anna 2021): {o.control_group} controls, {o.method} estimator, varying base "
-                f"period, {'multiplier bootstrap (' + str(o.n_boot) + ' draws) with simultaneous bands' if o.bootstrap else 'analytic standard errors'}, "
-                "clustered by provider. The overall effect averages all coached provider-months, weighting cohorts by size.",
-                "Provider-month panel: rates per 1,000 occupied bed days summed over wards; shares of positive responses in "
-                "percentage points. The provisional latest month is left out; providers with missing months or a stretch of "
-                "nothing reported are left out of that outcome's panel.",
-                "Two-way fixed effects with provider-clustered standard errors (fixest's small-sample convention) and the "
-                "Goodman-Bacon (2021) decomposition.",
-                f"Pooled ITS: each provider's segmented regression with seasonality ({family_words(self.cfg)}); the month-{POOL_MONTH} log ratio pooled by REML random effects "
-                "with the Hartung-Knapp adjustment (as metafor), with a prediction interval.",
-            ]
-        )
-        notes = sorted({n for ev in self.outcomes.values() for n in ev.notes})
-        if notes:
-            d.paragraph(f"Model notes ({len(notes)}): " + " | ".join(notes[:30]) + (" ..." if len(notes) > 30 else ""))
-        d.show_table(
-            pd.DataFrame(
+        sec = Section("Methods and assumptions")
+        prov = ", ".join(w.fmt_month(m) for m in self.provisional) or "none"
+        sec.add(
+            Bullets(
                 [
-                    {"Item": "Data folder", "Value": str(self.prog.source)},
-                    {"Item": "Data hash (SHA-256)", "Value": self.prog.data_hash[:16]},
-                    {"Item": "cocEval version", "Value": cocEval.__version__},
-                    {"Item": "Configuration", "Value": self.config_path},
-                    {"Item": "Estimation time", "Value": f"{self.seconds:.1f} s"},
-                    {"Item": "Rendered", "Value": time.strftime("%Y-%m-%d %H:%M")},
+                    f"Primary analysis (pre-specified): {self.primary_words()}. {o.method.upper()} estimator, varying "
+                    f"base period, "
+                    + (
+                        f"multiplier bootstrap ({o.n_boot} draws, seed {o.seed}) with simultaneous bands"
+                        if o.bootstrap
+                        else "analytic standard errors"
+                    )
+                    + ", clustered by provider. Event times from "
+                    f"{o.min_e} to {o.max_e} months; event time 0 is the start month (month 1 of coaching).",
+                    f"Pre-trend test: {PRETREND_TEST} (the event times {o.min_e} to -1), with the clustered "
+                    "covariance of their influence functions; it has limited power.",
+                    "Provider-month panel: rates per 1,000 occupied bed days summed over wards; shares of positive "
+                    "responses as %, with differences in percentage points. Provisional months left out: "
+                    f"{prov}. Providers with missing months, or (restrictive practice) a stretch of three or more "
+                    "months with nothing reported, are left out of that outcome's panel.",
+                    "TWFE: provider and month fixed effects, provider-clustered standard errors (fixest's small-sample "
+                    "convention), with the Goodman-Bacon (2021) decomposition.",
+                    f"Pooled ITS: each provider's segmented regression with seasonality ({family_words(self.cfg)}); "
+                    f"the log ratio in month {POOL_MONTH} of coaching pooled by REML random effects with the "
+                    "Hartung-Knapp adjustment (as metafor), with a 95% prediction interval; shown as a percentage "
+                    "change.",
                 ]
-            ),
-            rule=self.cfg.disclosure.preset,
+            )
         )
+        terms = [
+            "95% CI",
+            "Difference-in-differences",
+            "Parallel trends",
+            "Pre-trend test",
+            "Event study",
+            "TWFE",
+            "Goodman-Bacon decomposition",
+            "Interrupted time series",
+            "Dispersion (phi)",
+            "Prediction interval",
+            "I²",
+            "tau²",
+            "Percentage points",
+        ]
+        sec.add(Heading("Terms used", 3), Bullets([f"{t}: {w.GLOSSARY[t]}" for t in terms if t in w.GLOSSARY]))
+        notes = sorted(
+            {
+                _clean(n)
+                for ev in [*self.outcomes.values(), *self.staff.values()]
+                for n in ev.notes
+                if not n.startswith("provider_month_panel(")  # stated as exclusions where the estimate is quoted
+            }
+        )
+        if notes:
+            sec.add(
+                Paragraph(
+                    f"Model notes ({len(notes)}): " + " | ".join(notes[:20]) + (" ..." if len(notes) > 20 else ""),
+                    kind="note",
+                )
+            )
+        return sec
+
+    def provenance(self) -> Section:
+        """Which code, dependencies, data, configuration and random seeds produced this report."""
+        info = provenance(
+            data_hash=self.prog.data_hash,
+            config_hash=self.config_hash,
+            seeds={"DiD multiplier bootstrap": self.cfg.did.seed},
+        )
+        info["Estimation time"] = f"{self.seconds:.0f} s"
+        t = pd.DataFrame({"Item": list(info), "Value": list(info.values())})
+        return Section("Provenance").add(self.gate.table(t))
+
+    def sections(self) -> list[Section]:
+        """The report's sections in order: verdict, evidence, methods, provenance."""
+        return [
+            self.title(),
+            self.verdict(),
+            self.participation(),
+            self.staggered_did(),
+            self.twfe_and_bacon(),
+            self.pooled_its(),
+            self.cohorts(),
+            self.staff_experience(),
+            self.truth(),
+            # "How robust is this?" (cocEval.report.robustness) goes here, before the methods.
+            self.methods(),
+            self.provenance(),
+        ]
+
+    def write_summary(self, path) -> None:
+        """Write headline effects of the primary analysis as JSON for the batch index (no-op when path is None)."""
+        if path:
+            import json
+            from pathlib import Path
+
+            heads = {self._name(k): ci_text(self.primary_effect(k)) for k in self.headline_keys()}
+            Path(path).write_text(json.dumps(heads))
+
+
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[\w.+-]+){2,}/?")
+
+
+def _clean(note: str) -> str:
+    """A model note without machine paths."""
+    return _PATH.sub("<path>", note)

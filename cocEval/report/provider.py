@@ -1,14 +1,24 @@
-"""The per-provider report: every number the provider notebook shows, computed in one place.
+"""The per-provider report: every section as data, computed and worded in one place.
 
 :class:`ProviderReport` holds the models for one provider (interrupted time series and SPC for
 each monthly outcome, a staff survey comparison with providers not yet started, funnel
-positions) and offers one method per report section. The notebook only calls them, so the
-same analysis is available to an evaluator in their own notebook::
+positions) and offers one method per report section. Each returns a
+:class:`cocEval.report.blocks.Section` (headings, paragraphs, tables and figures that passed the
+disclosure gate) and makes no display call: a notebook shows a section by leaving it as a cell's
+value, ``print(section)`` gives plain text, and tests read the blocks.
 
-    rep = ProviderReport.build("SYN001", "data/synthetic", "params/programme.yaml")
-    rep.its["restrictive_interventions"].summary()
+Every number in the words comes from an :class:`cocEval.effects.EffectSummary` (ITS, SPC,
+funnel, staff survey) or :mod:`cocEval.wording`; every table from :meth:`Gate.table`; every
+figure from :meth:`Gate.figure`, drawn from :meth:`Gate.frame` data. Months of coaching are
+counted from 1 (the start month is month 1).
 
 A report names no other provider: peers appear only as anonymous points.
+
+Examples
+--------
+>>> rep = ProviderReport.build("SYN001")
+>>> print(rep.title().blocks[0].text)
+Culture of Care evaluation: Synthetic Provider 01 (Wendley)
 """
 
 from __future__ import annotations
@@ -16,27 +26,84 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-import cocEval
+from cocEval import wording as w
 from cocEval.config import Outcome, ProgrammeConfig, load_inputs
 from cocEval.data import ProgrammeData, provider_year_panel
+from cocEval.effects import EffectSummary
+from cocEval.errors import InputError, NotEstimableError
 from cocEval.funnel import funnel_proportions, funnel_rates
 from cocEval.quality import provisional_months, ward_completeness, zero_stretches
-from cocEval.report import display as d
+from cocEval.report.blocks import Bullets, Callout, Heading, Paragraph, Section
+from cocEval.report.gate import Gate, alt_text
 from cocEval.report.models import StaffComparison, family_words, fit_outcome, staff_comparison, sustain_start
+from cocEval.report.provenance import provenance
 from cocEval.spc import xmr
-from cocEval.style import use_nhs_style
+from cocEval.style import NHS_BLUE, NHS_GREY, NHS_MID_GREY, use_nhs_style
+
+__all__ = ["HEADLINE_MONTH", "ProviderReport"]
 
 THIS = "This provider"
-HEADLINE_MONTH = 12  # the at-a-glance effect is read in the 12th month of coaching (or the latest)
+#: The at-a-glance effect is read in the 12th month of coaching (or the latest modelled month).
+HEADLINE_MONTH = 12
+#: A monthly chart with more than this share of suppressed months is not drawn.
+MOSTLY_SUPPRESSED = 0.5
+#: Staff indicators quoted in the findings paragraph.
+HEADLINE_STAFF = ("engagement", "violence")
+#: Glossary terms a provider report uses (definitions in :data:`cocEval.wording.GLOSSARY`).
+GLOSSARY_TERMS = (
+    "95% CI",
+    "Interrupted time series",
+    "Percentage change",
+    "Percentage points",
+    "SPC",
+    "Common cause",
+    "Special cause",
+    "Process limits",
+    "Funnel plot",
+    "Prediction interval",
+    "Occupied bed days",
+    "Provisional month",
+    "Suppressed (*)",
+)
+
+_VERDICT_WORDS = {
+    "improvement": "Improvement: the interval excludes no change",
+    "deterioration": "Deterioration: the interval excludes no change",
+    "unclear": "Cannot tell: the interval includes no change",
+    "change": "A change: the interval excludes no change",
+}
+
+_SPC_WORDS = {
+    "common_cause": "no unusual variation (common cause)",
+    "special_cause_improvement": "unusual variation in the better direction (special cause improvement)",
+    "special_cause_concern": "unusual variation in the worse direction (special cause concern)",
+    "special_cause_neutral_high": "unusually high (special cause)",
+    "special_cause_neutral_low": "unusually low (special cause)",
+}
 
 
-@dataclass
+def verdict_words(e: EffectSummary) -> str:
+    """What an effect's interval says, in words (the reason when it is not estimable).
+
+    Examples
+    --------
+    >>> e = EffectSummary("Seclusion", "observed against expected", "percentage change", -0.1, -0.3, 0.1,
+    ...                   "month 12 of coaching", "ITS", improvement="decrease")
+    >>> verdict_words(e)
+    'Cannot tell: the interval includes no change'
+    """
+    if not e.estimable:
+        return f"Not estimated: {e.reason}"
+    return _VERDICT_WORDS[e.verdict]
+
+
+@dataclass(repr=False)
 class ProviderReport:
     """Everything one provider's report shows. Build it with :meth:`build`."""
 
@@ -53,46 +120,61 @@ class ProviderReport:
     notes: list[str] = field(default_factory=list)
     excluded: dict[str, list[pd.Timestamp]] = field(default_factory=dict)
     seconds: float = 0.0
-    config_path: str = ""
-    _headlines: dict = field(default_factory=dict, repr=False)  # cache of _headline_effect
+    gate: Gate = field(default_factory=Gate)
+    _effects: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------
     @classmethod
     def build(cls, provider_id: str, data_dir=None, config=None) -> ProviderReport:
         """Load data and config, then fit every model for one provider.
 
-        Model failures (e.g. too few events) do not stop the report: they are kept in
-        ``its_errors`` / ``staff_errors`` and said in plain words.
+        Models the data cannot support (e.g. too few events) do not stop the report: the
+        reason is kept in ``its_errors`` / ``staff_errors`` and said in plain words.
+
+        Raises
+        ------
+        InputError
+            The provider is not in the participation table, or never started coaching.
 
         Examples
         --------
-        >>> rep = ProviderReport.build("SYN001", "data/synthetic")  # doctest: +SKIP
-        >>> rep.headlines()  # doctest: +SKIP
+        >>> rep = ProviderReport.build("SYN001")
+        >>> rep.effect("restrictive_interventions").period
+        'month 12 of coaching (March 2025)'
         """
         t0 = time.perf_counter()
-        cfg, prog, config = load_inputs(data_dir, config)
+        cfg, prog, _ = load_inputs(data_dir, config)
         part = prog.participation.set_index("provider_id")
         if provider_id not in part.index:
-            raise ValueError(f"provider {provider_id!r} is not in participation")
+            raise InputError(f"provider {provider_id!r} is not in participation")
         info = part.loc[provider_id]
         if pd.isna(info["start_month"]):
-            raise ValueError(f"provider {provider_id!r} never started coaching: no provider report")
-        rep = cls(
-            provider_id,
-            prog,
-            cfg,
-            info,
-            config_path=str(config) if not isinstance(config, ProgrammeConfig) else "in memory",
-        )
+            raise InputError(f"provider {provider_id!r} never started coaching: no provider report")
+        rep = cls(provider_id, prog, cfg, info, gate=Gate(cfg.disclosure.preset, dpi=cfg.report.dpi))
         use_nhs_style(dpi=cfg.report.dpi)
         rep._fit_outcomes()
         rep._fit_staff()
         rep.seconds = time.perf_counter() - t0
         return rep
 
+    def __repr__(self) -> str:
+        head = [k for k, o in self.cfg.outcomes.items() if o.headline]
+        lines = [
+            f"ProviderReport({self.provider_id} {self.name!r}, {self.info['cohort']}, coaching from "
+            f"{w.fmt_month(self.start)})",
+            f"  {len(self.its)} of {len(self.cfg.outcomes)} outcomes modelled; {len(self.staff)} staff comparisons",
+        ]
+        lines += [f"  {self.cfg.outcomes[k].name}: {self.effect(k).estimate_text(short=True)}" for k in head]
+        return "\n".join(lines)
+
     @property
     def start(self) -> pd.Timestamp:
         return self.info["start_month"]
+
+    @property
+    def end(self) -> pd.Timestamp | None:
+        e = self.info["coaching_end_month"]
+        return None if pd.isna(e) else e
 
     @property
     def name(self) -> str:
@@ -102,21 +184,28 @@ class ProviderReport:
     def sustain_start(self) -> pd.Timestamp | None:
         return sustain_start(self.prog, self.cfg, self.provider_id)
 
+    @property
+    def provisional(self) -> list[pd.Timestamp]:
+        """Months left out of every model as provisional (the latest, incomplete months)."""
+        return provisional_months(self.prog, self.cfg.report.exclude_provisional_months)
+
     def sustain_sentence(self) -> str:
         """Whether the data can say if the change lasted after coaching ended."""
-        end = self.info["coaching_end_month"]
-        if pd.isna(end):
+        if self.end is None:
             return "No end of coaching is recorded, so whether the change lasted cannot be judged."
         if self.sustain_start is None:
             return (
-                f"Coaching ends in {end:%B %Y}; the data do not yet reach three months beyond it, so whether the "
-                "change lasted after coaching cannot be judged yet."
+                f"Coaching ends in {w.fmt_month(self.end)}; the data do not yet reach three months beyond it, so "
+                "whether the change lasted after coaching cannot be judged yet."
             )
         return (
-            f"Coaching ended in {end:%B %Y}; the models add a further change in level and trend from "
-            f"{self.sustain_start:%B %Y} to show whether the change lasted."
+            f"Coaching ended in {w.fmt_month(self.end)}; the models add a further change in level and trend from "
+            f"{w.fmt_month(self.sustain_start)} to show whether the change lasted."
         )
 
+    # ------------------------------------------------------------------------------------
+    # Fitting
+    # ------------------------------------------------------------------------------------
     def _fit_outcomes(self) -> None:
         for key, o in self.cfg.outcomes.items():
             m = fit_outcome(self.prog, self.cfg, self.provider_id, key)
@@ -125,30 +214,34 @@ class ProviderReport:
             if m.its is not None:
                 self.its[key] = m.its
             else:
-                self.its_errors[key] = m.error
+                self.its_errors[key] = m.error or "not fitted"
             # SPC: the 12-month baseline before coaching sets the limits; coaching months follow.
             s = m.series
             base_start = self.start - pd.DateOffset(months=self.cfg.report.baseline_months)
             sp = s[(s["month"] >= base_start) & ~s["excluded"] & s["value"].notna()]
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    self.spc[key] = xmr(
-                        sp["value"].to_numpy() * o.display_per / o.per,
-                        index=pd.DatetimeIndex(sp["month"]),
-                        improvement=o.improvement,
-                        fix_after_n_points=max(12, int((sp["month"] < self.start).sum())),
-                    )
-                self.notes += [f"{o.name} SPC: {w.message}" for w in caught]
-            except ValueError as exc:
-                self.notes.append(f"{o.name}: SPC chart not drawn ({exc})")
+            n_base = int((sp["month"] < self.start).sum())
+            if n_base < 12 or len(sp) <= n_base:
+                self.notes.append(
+                    f"{o.name}: no SPC chart ({n_base} baseline month(s) before coaching; 12 are needed, and at "
+                    "least one month after)."
+                )
+                continue
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self.spc[key] = xmr(
+                    sp["value"].to_numpy() * o.display_per / o.per,
+                    index=pd.DatetimeIndex(sp["month"]),
+                    improvement=o.improvement,
+                    fix_after_n_points=n_base,
+                )
+            self.notes += [f"{o.name} SPC: {x.message}" for x in caught]
 
     def _fit_staff(self) -> None:
         for key, ind in self.cfg.staff_indicators.items():
             panel = provider_year_panel(self.prog, ind.column)
             try:
                 r = staff_comparison(panel.dropna(subset=["value"]), self.provider_id)
-            except ValueError as exc:
+            except NotEstimableError as exc:
                 self.staff_errors[key] = str(exc)
                 continue
             self.staff.append(
@@ -156,239 +249,572 @@ class ProviderReport:
                     indicator=key,
                     label=ind.label,
                     **r,
-                    scale="points" if ind.is_score else "percentage points",
+                    scale="score points" if ind.is_score else "percentage points",
                     improvement=ind.improvement,
                 )
             )
 
     # ------------------------------------------------------------------------------------
-    # Words
+    # Units, exclusions and effects
     # ------------------------------------------------------------------------------------
-    def _headline_effect(self, key: str) -> dict | None:
-        if key not in self._headlines:
-            self._headlines[key] = self._compute_headline_effect(key)
-        return self._headlines[key]
+    @staticmethod
+    def unit(o: Outcome) -> str:
+        """The one unit an outcome's levels are shown in: '%' or ' per 1,000 occupied bed days'."""
+        return "%" if o.is_share else " " + w.rate_scale(o.per)
 
-    def _compute_headline_effect(self, key: str) -> dict | None:
+    def level_text(self, o: Outcome, v: float) -> str:
+        """A level of an outcome (rate or share, already in display units) with its unit."""
+        return f"{w.fmt_number(float(v), 1)}{self.unit(o)}"
+
+    def axis_label(self, o: Outcome) -> str:
+        """The y-axis label of an outcome's charts, with its unit."""
+        return f"{o.label} (%)" if o.is_share else o.label
+
+    def exclusions(self, key: str) -> pd.DataFrame:
+        """Months left out of an outcome's model, each with its reason in words."""
+        o = self.cfg.outcomes[key]
+        prov = set(self.provisional)
+        configured = {pd.Timestamp(m) for m in self.cfg.excluded_months(self.provider_id)}
+        gaps = set()
+        if o.table == "restrictive_practice":
+            for z in zero_stretches(self.prog, self.provider_id).itertuples():
+                gaps |= set(pd.date_range(pd.Timestamp(z.first_month), pd.Timestamp(z.last_month), freq="MS"))
+        rows = []
+        for m in self.excluded.get(key, []):
+            if m in prov:
+                why = "provisional: the latest month's data are incomplete"
+            elif m in configured:
+                why = "excluded in the programme configuration"
+            elif m in gaps:
+                why = "no restrictive practice recorded at all while beds were occupied: a recording gap"
+            else:
+                why = "left out"
+            rows.append({"month": m, "reason": why})
+        return pd.DataFrame(rows, columns=["month", "reason"])
+
+    def exclusion_caveat(self, key: str, *, since: pd.Timestamp | None = None, what: str = "the model") -> str:
+        """One sentence naming the months left out of an outcome's model (or chart), how many and why.
+
+        ``since`` keeps only the months from then on (e.g. an SPC chart's first month).
+        """
+        ex = self.exclusions(key)
+        if since is not None:
+            ex = ex[ex["month"] >= since]
+        if ex.empty:
+            return ""
+        parts = []
+        for why, g in ex.groupby("reason", sort=False):
+            months = g["month"].sort_values()
+            first, last = w.fmt_month(months.iloc[0]), w.fmt_month(months.iloc[-1])
+            runs = _month_runs(list(months))
+            span = (
+                first if len(months) == 1 else f"{first} to {last}" if len(runs) == 1 else f"between {first} and {last}"
+            )
+            parts.append(f"{len(months)} month{'s' if len(months) > 1 else ''} ({span}; {why})")
+        return f"Left out of {what}: {' and '.join(parts)}."
+
+    def _month_date(self, m: int) -> pd.Timestamp:
+        return self.start + pd.DateOffset(months=m - 1)
+
+    def effect(self, key: str, month: int = HEADLINE_MONTH) -> EffectSummary:
+        """The ITS effect of one outcome in month ``month`` of coaching (counted from 1).
+
+        When fewer months are modelled, the latest modelled month is used and the caveats say
+        so; the months left out of the model are named with their reasons. An effect the model
+        cannot estimate comes back as not estimable, with the reason.
+        """
+        ck = (key, month)
+        if ck in self._effects:
+            return self._effects[ck]
+        o = self.cfg.outcomes[key]
         res = self.its.get(key)
         if res is None:
-            return None
-        pred = res.predict()
-        # months of coaching the model has data for (provisional or excluded months do not count)
-        post = pred[(pred["period"] >= self.start) & ~pred["excluded"]]
-        h = int(min(HEADLINE_MONTH - 1, max(len(post) - 1, 0)))
-        e = res.effect_at(h).iloc[0]
-        return {
-            "h": h,
-            "relative": e["relative"],
-            "low": e["relative_low"],
-            "high": e["relative_high"],
-            "absolute": e["absolute"],
-            "abs_low": e["absolute_low"],
-            "abs_high": e["absolute_high"],
-        }
+            e = EffectSummary.not_estimable(o.name, _reason_words(self.its_errors.get(key, "not fitted")))
+        else:
+            e = res.effect_summary(month, outcome=o.name, improvement=o.improvement, per=o.per)
+            if e.estimable and not np.all(np.isfinite([e.estimate, e.ci_low, e.ci_high])):
+                e = EffectSummary.not_estimable(o.name, "too few events for a finite estimate")
+            elif e.estimable:
+                used = min(month, res.months_after_start)
+                when = self._month_date(used)
+                period = e.period
+                if self.end is not None and when > self.end:
+                    after = (when.year - self.end.year) * 12 + when.month - self.end.month
+                    period = (
+                        f"month {used} from the start of coaching ({w.fmt_month(when)}), "
+                        f"{after} month{'s' if after > 1 else ''} after coaching ended"
+                    )
+                if e.scale == "difference":  # a linear model of the rate or share itself: state it in its unit
+                    f = 100.0 if o.is_share else 1.0
+                    e = replace(
+                        e,
+                        scale="percentage points" if o.is_share else w.rate_scale(o.per),
+                        estimate=e.estimate / f,
+                        ci_low=e.ci_low / f,
+                        ci_high=e.ci_high / f,
+                    )
+                caveats = tuple(c for c in e.caveats if not c.startswith("Left out of the model"))
+                if used < month:
+                    caveats = tuple(c for c in caveats if not c.startswith("Only ")) + (
+                        f"Only {used} months of coaching are modelled so far, so the effect is read in month {used}.",
+                    )
+                e = replace(e, period=period, caveats=caveats).with_caveats(self.exclusion_caveat(key))
+        self._effects[ck] = e
+        return e
 
-    def effect_sentence(self, key: str) -> str:
-        """One plain-English sentence on what changed for an outcome (from the ITS model)."""
-        o = self.cfg.outcomes[key]
-        if key not in self.its:
-            return f"{o.name}: not modelled ({self.its_errors.get(key, 'no model')})."
-        e = self._headline_effect(key)
-        month = e["h"] + 1
-        direction = "lower" if e["relative"] < 0 else "higher"
-        lo, hi = (e["abs_low"], e["abs_high"]) if o.is_share else (e["low"], e["high"])
-        sure = (
-            "The 95% interval does not include no change."
-            if (lo > 0 or hi < 0)
-            else "The 95% interval includes no change, so this could be chance."
-        )
-        good = (e["relative"] < 0) == (o.improvement == "decrease")
-        verdict = "an improvement" if good else "a deterioration"
-        return (
-            f"{o.name}: in month {month} of coaching, {_effect_words(o, e)} {direction} than expected had "
-            f"pre-coaching trends continued (95% CI {_effect_range(o, e)}), {verdict}. {sure}"
-        )
+    def effect_months(self, key: str) -> list[int]:
+        """Months of coaching the ITS table shows: 1, 12, the last month of coaching, the latest modelled."""
+        res = self.its.get(key)
+        if res is None:
+            return []
+        avail = res.months_after_start
+        months = {1, min(HEADLINE_MONTH, avail), avail}
+        if self.end is not None:
+            last = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+            if 1 <= last <= avail:
+                months.add(last)
+        return sorted(months)
+
+    def staff_effects(self) -> dict[str, EffectSummary]:
+        """The staff survey comparisons as EffectSummaries, by indicator key."""
+        return {s.indicator: s.effect_summary() for s in self.staff}
+
+    def effect_summaries(self) -> list[EffectSummary]:
+        """Every ITS and staff survey effect the report quotes."""
+        out = [self.effect(k, m) for k in self.cfg.outcomes for m in (self.effect_months(k) or [HEADLINE_MONTH])]
+        return out + list(self.staff_effects().values())
 
     def headlines(self) -> dict[str, str]:
         """Short headline effects for the batch index (headline outcomes only)."""
-        out = {}
-        for key, o in self.cfg.outcomes.items():
-            if not o.headline:
-                continue
-            e = self._headline_effect(key)
-            out[o.name] = "not modelled" if e is None else f"{_effect_signed(o, e)} ({_effect_range(o, e)})"
-        return out
+        return {o.name: self.effect(k).estimate_text(short=True) for k, o in self.cfg.outcomes.items() if o.headline}
 
     def write_summary(self, path) -> None:
         """Write the headline effects as JSON for the batch index (no-op when path is None)."""
         if path:
             Path(path).write_text(json.dumps(self.headlines()))
 
+    def findings(self) -> list[str]:
+        """The findings sentences: headline outcomes' ITS effects, then headline staff indicators."""
+        out = [self.effect(k).sentence() for k, o in self.cfg.outcomes.items() if o.headline]
+        staff = self.staff_effects()
+        return out + [staff[k].sentence() for k in HEADLINE_STAFF if k in staff]
+
     # ------------------------------------------------------------------------------------
     # Sections
     # ------------------------------------------------------------------------------------
-    def title(self) -> None:
+    def sections(self) -> list[Section]:
+        """Every section in report order."""
+        return [
+            self.title(),
+            self.at_a_glance(),
+            self.data_quality(),
+            self.restrictive_practice(),
+            self.patient_experience(),
+            self.staff_experience(),
+            self.peers(),
+            self.methods(),
+            self.provenance(),
+        ]
+
+    def title(self) -> Section:
         """Report title and one line of context."""
         i = self.info
-        end = "" if pd.isna(i["coaching_end_month"]) else f" to {i['coaching_end_month']:%B %Y}"
-        d.show_html(f"<h1>Culture of Care evaluation: {d.esc(self.name)}</h1>")
-        d.paragraph(
-            f"{self.provider_id} - {i['cohort']}: quality-improvement coaching from "
-            f"{self.start:%B %Y}{end}, {int(i['wards_enrolled']) if pd.notna(i['wards_enrolled']) else 'unknown'} "
-            f"wards enrolled. Data {self.prog.months[0]:%B %Y} to {self.prog.months[-1]:%B %Y}."
-        )
+        end = "" if self.end is None else f" to {w.fmt_month(self.end)}"
+        wards = int(i["wards_enrolled"]) if pd.notna(i["wards_enrolled"]) else "unknown"
+        return Section(
+            "",
+            [
+                Heading(f"Culture of Care evaluation: {self.name}", 1),
+                Paragraph(
+                    f"{self.provider_id}, {i['cohort']}: quality-improvement coaching from {w.fmt_month(self.start)}"
+                    f"{end}, {wards} wards enrolled. Data {w.fmt_month(self.prog.months[0])} to "
+                    f"{w.fmt_month(self.prog.months[-1])}."
+                ),
+            ],
+        ).add(self.gate.banner())
 
-    def at_a_glance(self) -> None:
-        """Section 1: what changed, by how much, how sure we are."""
-        d.heading("At a glance")
-        for key, o in self.cfg.outcomes.items():
-            if o.headline:
-                d.finding(self.effect_sentence(key))
-        staff = [s for s in self.staff if s.indicator in ("engagement", "violence")]
-        for s in staff:
-            d.finding(self._staff_sentence(s))
+    def at_a_glance(self) -> Section:
+        """What changed, by how much and how sure we are; each number is in the table below."""
+        sec = Section("At a glance")
+        for text in self.findings():
+            sec.add(Paragraph(text, kind="finding"))
+        if any(k in self.staff_effects() for k in HEADLINE_STAFF):
+            sec.add(Paragraph("The staff survey figures are in the staff experience table further down.", kind="note"))
         rows = []
         for key, o in self.cfg.outcomes.items():
             s = self.series[key]
             base = s[
                 (s["month"] < self.start)
                 & (s["month"] >= self.start - pd.DateOffset(months=self.cfg.report.baseline_months))
+                & ~s["excluded"]
             ]
             post = s[(s["month"] >= self.start) & ~s["excluded"]]
-            e = self._headline_effect(key)
+            e = self.effect(key)
             chart = self.spc.get(key)
             rows.append(
                 {
                     "Measure": o.name,
+                    "Unit": self.unit(o).strip(),
                     "b_n": base["numerator"].sum(),
                     "b_d": base["denominator"].sum(),
                     "p_n": post["numerator"].sum(),
                     "p_d": post["denominator"].sum(),
-                    "12 months before coaching": base["numerator"].sum()
-                    / max(base["denominator"].sum(), 1)
-                    * o.display_per,
-                    "Since coaching started": post["numerator"].sum()
-                    / max(post["denominator"].sum(), 1)
-                    * o.display_per,
-                    "Modelled change (95% CI)": "not modelled"
-                    if e is None
-                    else f"{_effect_signed(o, e)} ({_effect_range(o, e)})",
-                    "SPC signal": chart.icon_label() if chart is not None else "",
+                    "12 months before coaching": _ratio(base) * o.display_per,
+                    "Since coaching started": _ratio(post) * o.display_per,
+                    "Change against expected without coaching (95% CI)": e.estimate_text(),
+                    "When": e.period if e.estimable else "",
+                    "What the interval says": verdict_words(e),
+                    "SPC chart, latest month": _SPC_WORDS[chart.variation] if chart is not None else "no chart",
                 }
             )
-        t = pd.DataFrame(rows)
-        den = {"12 months before coaching": ("b_n", "b_d"), "Since coaching started": ("p_n", "p_d")}
-        d.show_table(
-            t,
-            rates=den,
-            rule=self.cfg.disclosure.preset,
-            drop=["b_n", "b_d", "p_n", "p_d"],
-            caption="Rates per 1,000 occupied bed days (restrictive practice) or % positive (patient experience). "
-            "Modelled change: interrupted time series at month 12 of coaching, or the latest month.",
-            formats={c: (lambda v: f"{v:.1f}") for c in den},
+        rates = {"12 months before coaching": ("b_n", "b_d"), "Since coaching started": ("p_n", "p_d")}
+        prov = ", ".join(w.fmt_month(m) for m in self.provisional)
+        sec.add(
+            self.gate.table(
+                pd.DataFrame(rows),
+                counts=["b_n", "p_n"],
+                rates=rates,
+                drop=["b_n", "b_d", "p_n", "p_d"],
+                formats={c: _one_decimal for c in rates},
+                caption="Restrictive practice as rates per 1,000 occupied bed days, patient experience as % of "
+                "responses. Change: interrupted time series, observed against expected had pre-coaching trends "
+                f"continued, in month {HEADLINE_MONTH} of coaching (the start month is month 1) or the latest "
+                "modelled month; restrictive practice as a percentage change, patient experience in percentage "
+                f"points. Both periods leave out the months the models leave out (see data completeness)"
+                + (f", such as the provisional month {prov}." if prov else "."),
+            )
         )
-        if self.spc:
-            fig, axes = _icon_strip({self.cfg.outcomes[k].name: c for k, c in self.spc.items()})
-            d.show_figure(fig)
+        sec.add(
+            Paragraph(
+                "The model's change is the headline: it allows for the trend and seasons before coaching. The SPC "
+                "column only compares each month with the 12 months before coaching, so the two can differ.",
+                kind="note",
+            )
+        )
+        return sec
 
-    def data_quality(self) -> None:
-        """Section 2: completeness, zero-reporting stretches, provisional months."""
-        d.heading("Data completeness and quality")
+    def data_quality(self) -> Section:
+        """Completeness, zero-reporting stretches, provisional months; every exclusion with its reason."""
+        sec = Section("Data completeness and quality")
         wc = ward_completeness(self.prog, self.provider_id)
         zs = zero_stretches(self.prog, self.provider_id)
-        prov = provisional_months(self.prog, self.cfg.report.exclude_provisional_months)
         missing = int((wc["months_expected"] - wc["rp_months"]).sum())
         text = (
-            f"{len(wc)} wards reported restrictive practice for {int(wc['rp_months'].sum())} ward-months; "
-            f"{missing} ward-month(s) are missing."
+            f"{len(wc)} wards reported restrictive practice for {int(wc['rp_months'].sum()):,} ward-months; "
+            f"{missing} ward-month{'s' if missing != 1 else ''} {'are' if missing != 1 else 'is'} missing."
         )
         if len(zs):
-            text += (
-                f" The provider reported no restrictive interventions at all for {len(zs)} stretch(es) of three or more "
-                f"months ({', '.join(f'{r.first_month} to {r.last_month}' for r in zs.itertuples())}) while reporting "
-                "occupied bed days: treated as a recording gap and left out of the restrictive practice models."
+            spans = ", ".join(
+                f"{w.fmt_month(pd.Timestamp(r.first_month))} to {w.fmt_month(pd.Timestamp(r.last_month))} "
+                f"({r.months} months)"
+                for r in zs.itertuples()
             )
-        if prov:
-            text += f" The latest month ({', '.join(f'{m:%Y-%m}' for m in prov)}) is provisional and left out of the models."
-        d.paragraph(text)
-        d.show_table(
-            wc.rename(
-                columns={
-                    "ward_id": "Ward",
-                    "first_month": "First month",
-                    "last_month": "Last month",
-                    "months_expected": "Months expected",
-                    "rp_months": "Restrictive practice months",
-                    "pe_months": "Patient experience months",
-                    "missing_months": "Missing months",
-                }
-            ),
-            rule=self.cfg.disclosure.preset,
+            text += (
+                f" The provider reported no restrictive interventions at all for {len(zs)} stretch"
+                f"{'es' if len(zs) > 1 else ''} of three or more months ({spans}) while beds were occupied: treated "
+                "as a recording gap and left out of the restrictive practice models."
+            )
+        if self.provisional:
+            text += (
+                f" The latest month ({', '.join(w.fmt_month(m) for m in self.provisional)}) is provisional and left "
+                "out of every model."
+            )
+        sec.add(Paragraph(text))
+        sec.add(
+            self.gate.table(
+                wc.rename(
+                    columns={
+                        "ward_id": "Ward",
+                        "first_month": "First month",
+                        "last_month": "Last month",
+                        "months_expected": "Months expected",
+                        "rp_months": "Restrictive practice months",
+                        "pe_months": "Patient experience months",
+                        "missing_months": "Missing months",
+                    }
+                ),
+                caption="Months each ward reported. Months are counted, not people or events, so nothing is "
+                "suppressed.",
+            )
         )
+        rows = []
+        for key, o in self.cfg.outcomes.items():
+            ex = self.exclusions(key)
+            for why, g in ex.groupby("reason", sort=False):
+                rows.append(
+                    {
+                        "Measure": o.name,
+                        "Months left out": ", ".join(
+                            w.fmt_period(a) if a == b else f"{w.fmt_period(a)} to {w.fmt_period(b)}"
+                            for a, b in _month_runs(list(g["month"]))
+                        ),
+                        "Number of months": len(g),
+                        "Reason": why,
+                    }
+                )
+        if rows:
+            sec.add(
+                self.gate.table(pd.DataFrame(rows), caption="Months left out of each model, with the reason.", digits=0)
+            )
+        return sec
 
-    def _outcome_block(self, key: str, *, charts: bool = True) -> None:
-        """Words and table for one outcome; its SPC and ITS charts when ``charts``."""
+    # -- one outcome ------------------------------------------------------------------------
+    def _gated_series(self, key: str, frame: pd.DataFrame, x: str, value: str) -> pd.DataFrame:
+        """``frame`` joined to the outcome's monthly counts and passed through the gate.
+
+        ``value`` is a rate or share computed from those counts; every other numeric column is a
+        model value (fitted line, limits) that carries no count.
+        """
+        s = self.series[key][["month", "numerator", "denominator"]]
+        d = frame.merge(s, left_on=x, right_on="month", how="left", suffixes=("", "_series"))
+        if "month" in d.columns and x != "month":
+            d = d.drop(columns="month")
+        vals = [
+            c for c in d.columns if c not in (value, "numerator", "denominator") and pd.api.types.is_numeric_dtype(d[c])
+        ]
+        return self.gate.frame(d, counts=["numerator"], rates={value: ("numerator", "denominator")}, values=vals)
+
+    def small_numbers(self, o: Outcome) -> str:
+        """Why a month of an outcome is suppressed, in words (from the disclosure rule)."""
+        r = self.gate.rule
+        what = "events" if o.table == "restrictive_practice" else "positive responses"
+        text = f"fewer than {r.suppress_below} {what}"
+        if r.min_denominator is not None:
+            den = "occupied bed days" if o.table == "restrictive_practice" else "responses"
+            text += f" or fewer than {r.min_denominator:,.0f} {den}"
+        return text
+
+    def _suppressed_callout(self, o: Outcome, data: pd.DataFrame, what: str) -> Callout | None:
+        n_hidden, n = int(data["suppressed"].sum()), len(data)
+        if n and n_hidden / n > MOSTLY_SUPPRESSED:
+            return Callout(
+                f"The {what} of {o.name} is not shown: {n_hidden} of {n} months rest on {self.small_numbers(o)} and "
+                "are suppressed to protect privacy, so the chart would be mostly gaps. The results in words and "
+                "tables use every month.",
+                kind="info",
+            )
+        return None
+
+    def spc_text(self, key: str) -> str:
+        """The SPC chart in words: mean and limits (a rate's lower limit never below zero), latest month, signals."""
+        o, chart = self.cfg.outcomes[key], self.spc[key]
+        lim = chart.limits(floor=0.0)
+        t = chart.table
+        after = t[~t["baseline"]]
+        n_imp = int((after["point_type"] == "special_cause_improvement").sum())
+        n_con = int((after["point_type"] == "special_cause_concern").sum())
+        n_base = int(t["baseline"].sum())
+        text = (
+            f"SPC chart: the {n_base} months before coaching set the mean ({self.level_text(o, lim['mean'])}) and the "
+            f"process limits ({w.fmt_number(lim['lcl'], 1)} to {self.level_text(o, lim['ucl'])})."
+        )
+        if lim["clipped"]:
+            text += (
+                f" The lower limit works out below zero; it is shown as 0 because a {'share' if o.is_share else 'rate'}"
+                " cannot be negative."
+            )
+        text += (
+            f" The latest month ({w.fmt_month(t.index[-1])}) shows {_SPC_WORDS[chart.variation]}. Of the "
+            f"{len(after)} months since coaching started, {n_imp} show special cause improvement and {n_con} special "
+            "cause concern."
+        )
+        e = self.spc_effect(key)
+        text += " " + e.sentence()
+        return text
+
+    def spc_effect(self, key: str) -> EffectSummary:
+        """The SPC comparison of coaching months with the baseline, in the outcome's own unit."""
+        o, chart = self.cfg.outcomes[key], self.spc[key]
+        t = chart.table
+        after = t[~t["baseline"]]
+        months = [
+            (m.year - self.start.year) * 12 + m.month - self.start.month + 1 for m in (after.index[0], after.index[-1])
+        ]
+        return chart.effect_summary(
+            outcome="Mean since coaching started",
+            scale="percentage points" if o.is_share else w.rate_scale(o.per),
+            unit_factor=100.0 if o.is_share else 1.0,
+            period=f"months {months[0]} to {months[1]} of coaching ({w.fmt_month(after.index[0])} to "
+            f"{w.fmt_month(after.index[-1])})",
+        ).with_caveats(self.exclusion_caveat(key, since=t.index[0], what="the chart"))
+
+    def spc_figure(self, key: str):
+        """``(fig, ax, data)``: the SPC chart drawn from disclosed data, lower limit at 0 at least."""
+        o, chart = self.cfg.outcomes[key], self.spc[key]
+        data = self._gated_series(key, chart.get_plot_data(), "x", "value")
+        for c in ("lcl", "near_lcl"):
+            data[c] = data[c].clip(lower=0.0)
+        if o.is_share:
+            for c in ("ucl", "near_ucl"):
+                data[c] = data[c].clip(upper=100.0)
+        fig, ax = chart.plot(
+            title=f"{o.name}: {_SPC_WORDS[chart.variation].split(' (')[0]} in the latest month",
+            ylabel=self.axis_label(o),
+            data=data,
+            floor=0.0,
+            icons=False,
+            suppressed_label="Month not shown (small numbers)",
+        )
+        if o.is_share:  # a share's axis need not start at 0
+            ax.autoscale(axis="y")
+            ax.set_ylim(auto=True)
+            ax.relim()
+            ax.autoscale_view(scaley=True)
+        ax.set_xlabel("Month")
+        ax.axvline(self.start, color=NHS_GREY, linestyle=":", linewidth=1)
+        ax.annotate(
+            " coaching starts (month 1)",
+            xy=(self.start, 1),
+            xycoords=("data", "axes fraction"),
+            va="top",
+            fontsize=8,
+            color=NHS_GREY,
+        )
+        return fig, ax, data
+
+    def its_frame(self, key: str) -> pd.DataFrame:
+        """The model's observed, fitted and expected values in display units, disclosed."""
+        o, res = self.cfg.outcomes[key], self.its[key]
+        p = res.predict(per=o.per)
+        p = p[p["series"] == "treated"].drop(columns="series")
+        if o.is_share:
+            for c in p.columns:
+                if c.startswith(("observed", "fitted", "counterfactual")):
+                    p[c] = p[c] * 100.0
+        return self._gated_series(key, p, "period", "observed")
+
+    def its_figure(self, key: str):
+        """``(fig, ax, data)``: observed against expected without coaching, from disclosed data."""
+        import matplotlib.pyplot as plt
+
         o = self.cfg.outcomes[key]
-        d.heading(o.label, 3)
-        chart = self.spc.get(key)
-        if chart is not None:
-            d.paragraph(chart.summary())
-            if charts:
-                fig, ax = chart.plot(
-                    title=f"{o.name}: {chart.headline().lower()}", ylabel=o.label + (" (%)" if o.is_share else "")
-                )
-                ax.axvline(self.start, color="#4C6272", linestyle=":", linewidth=1)
-                ax.annotate(
-                    " coaching starts",
-                    xy=(self.start, 1),
-                    xycoords=("data", "axes fraction"),
-                    va="top",
-                    fontsize=8,
-                    color="#4C6272",
-                )
-                d.show_figure(fig)
-        res = self.its.get(key)
-        if res is None:
-            d.paragraph(f"No interrupted time series model: {self.its_errors.get(key, 'not fitted')}.")
-            return
-        d.paragraph(res.narrative())
-        eff = res.effects.reset_index(drop=True).rename(
-            columns={
-                "effect": "Effect",
-                "scale": "Scale",
-                "estimate": "Estimate",
-                "ci_low": "95% CI low",
-                "ci_high": "95% CI high",
-                "p_value": "p-value",
-            }
-        )
-        d.show_table(
-            eff,
-            rule=self.cfg.disclosure.preset,
-            formats={c: (lambda v: f"{v:.3f}") for c in ("Estimate", "95% CI low", "95% CI high", "p-value")},
-        )
-        if charts:
-            fig, ax = res.plot(title=f"{o.name}: observed and expected without coaching")
-            d.show_figure(fig)
+        d = self.its_frame(key)
+        e = self.effect(key)
+        fig, ax = plt.subplots(figsize=(8, 4))
+        _draw_its(ax, d, self.start, self.sustain_start, zero=not o.is_share)
+        ax.set_ylabel(self.axis_label(o))
+        ax.set_xlabel("Month")
+        ax.set_title(f"{o.name}: {_its_headline(e)}")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+        return fig, ax, d
 
-    def _small_multiples(self, keys: list[str]) -> None:
+    def _effects_table(self, keys: list[str], caption: str):
+        rows = []
+        for key in keys:
+            o = self.cfg.outcomes[key]
+            for m in self.effect_months(key) or [HEADLINE_MONTH]:
+                e = self.effect(key, m)
+                rows.append(
+                    {
+                        "Measure": o.name,
+                        "When": e.period if e.estimable else "",
+                        "Change against expected without coaching (95% CI)": e.estimate_text(),
+                        "What the interval says": verdict_words(e),
+                    }
+                )
+        return self.gate.table(pd.DataFrame(rows), caption=caption)
+
+    def _effects_caption(self, key: str) -> str:
+        o = self.cfg.outcomes[key]
+        unit = "in percentage points" if o.is_share else "as a percentage change"
+        cav = self.exclusion_caveat(key)
+        return (
+            f"Interrupted time series: {o.name} observed against expected had pre-coaching trends and seasons "
+            f"continued, {unit}. Months of coaching are counted from 1 (the start month is month 1). {cav}"
+        ).strip()
+
+    def _outcome_blocks(self, key: str) -> list:
+        """Words, tables and charts (SPC, then ITS) for one outcome."""
+        o = self.cfg.outcomes[key]
+        blocks: list = [Heading(o.label, 3)]
+        if key in self.spc:
+            blocks.append(Paragraph(self.spc_text(key)))
+            fig, ax, data = self.spc_figure(key)
+            hidden = self._suppressed_callout(o, data, "SPC chart")
+            if hidden is not None:
+                import matplotlib.pyplot as plt
+
+                plt.close(fig)
+                blocks.append(hidden)
+            else:
+                lim = self.spc[key].limits(floor=0.0)
+                alt = alt_text(f"SPC chart of {o.name} by month", data, "x", "value", unit=self.unit(o))
+                alt += (
+                    f" Mean before coaching {self.level_text(o, lim['mean'])}; process limits "
+                    f"{w.fmt_number(lim['lcl'], 1)} to {self.level_text(o, lim['ucl'])}."
+                )
+                blocks.append(
+                    self.gate.figure(
+                        fig,
+                        data=data,
+                        alt=alt,
+                        caption="Grey: months; blue diamonds: special cause improvement; orange squares: special "
+                        "cause concern. Dashed lines: process limits from the 12 months before coaching.",
+                    )
+                )
+        else:
+            blocks.append(
+                Paragraph(
+                    f"No SPC chart for {o.name}: fewer than 12 months before coaching that are not left out of the "
+                    "analysis, so there is no baseline to set its limits."
+                )
+            )
+        e = self.effect(key)
+        if not e.estimable:
+            blocks.append(Paragraph(f"No interrupted time series model for {o.name}: {e.reason}."))
+            return blocks
+        blocks.append(Paragraph(e.sentence()))
+        blocks.append(self._effects_table([key], self._effects_caption(key)))
+        fig, ax, data = self.its_figure(key)
+        hidden = self._suppressed_callout(o, data, "model chart")
+        if hidden is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+            blocks.append(hidden)
+        else:
+            kept = data[~data["excluded"].astype(bool)]
+            alt = alt_text(f"Monthly {o.name} against the model", kept, "period", "observed", unit=self.unit(o))
+            alt += f" {e.sentence().split('. ')[0]}."
+            blocks.append(
+                self.gate.figure(
+                    fig,
+                    data=data,
+                    alt=alt,
+                    caption="Points: observed months (open: left out of the model). Solid line: the model. Dashed "
+                    "line and band: expected without coaching, with its 95% interval.",
+                )
+            )
+        return blocks
+
+    def _small_multiples(self, keys: list[str]):
         """Observed against expected-without-coaching for several outcomes in one figure."""
         import matplotlib.pyplot as plt
 
-        keys = [k for k in keys if k in self.its]
-        if not keys:
-            return
+        frames, shown, hidden = [], [], []
+        for key in keys:
+            d = self.its_frame(key)
+            (hidden if d["suppressed"].mean() > MOSTLY_SUPPRESSED else shown).append(key)
+            frames.append(d.assign(measure=self.cfg.outcomes[key].name))
+        if not shown:
+            return None, hidden
         ncol = 2
-        nrow = -(-len(keys) // ncol)
+        nrow = -(-len(shown) // ncol)
         fig, axes = plt.subplots(nrow, ncol, figsize=(10, 3.2 * nrow), squeeze=False)
-        for ax, key in zip(axes.flat, keys):
-            self.its[key].plot(ax=ax, title=self.cfg.outcomes[key].name)
+        for ax, key in zip(axes.flat, shown):
+            o = self.cfg.outcomes[key]
+            d = frames[keys.index(key)]
+            _draw_its(ax, d, self.start, self.sustain_start, zero=not o.is_share)
+            ax.set_title(o.name, fontsize=10)
             ax.set_xlabel("")
-            ax.set_ylabel("per 1,000 occupied bed days")
-            if ax is not axes.flat[0] and ax.get_legend() is not None:
-                ax.get_legend().remove()
-        for ax in axes.flat[len(keys) :]:
+            ax.set_ylabel(self.unit(o).strip().replace("occupied bed days", "bed days"))
+        for ax in axes.flat[len(shown) :]:
             ax.set_visible(False)
+        legend: dict = {}
+        for ax in axes.flat[: len(shown)]:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                legend.setdefault(lab, h)
+        fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=3, frameon=False, fontsize=8)
         fig.suptitle(
             "Restrictive practice by type: observed and expected without coaching (dashed)",
             x=0.01,
@@ -396,101 +822,128 @@ class ProviderReport:
             fontweight="bold",
             fontsize=11,
         )
-        fig.tight_layout()
-        d.show_figure(fig)
+        fig.tight_layout(rect=(0, 0.1 if nrow == 1 else 0.06, 1, 1))
+        data = pd.concat([frames[keys.index(k)] for k in shown], ignore_index=True)
+        data.attrs = frames[0].attrs
+        alt = "; ".join(
+            alt_text(self.cfg.outcomes[k].name, frames[keys.index(k)], "period", "observed").split(":")[0]
+            + ": "
+            + self.effect(k).estimate_text()
+            for k in shown
+        )
+        fig_block = self.gate.figure(
+            fig,
+            data=data,
+            alt=f"Monthly rates per 1,000 occupied bed days by type of restrictive practice, with the model. {alt}.",
+            caption="Each panel: observed months (points), the model (solid) and expected without coaching (dashed).",
+        )
+        return fig_block, hidden
 
-    def restrictive_practice(self) -> None:
-        """Section 3: SPC and ITS for restrictive interventions; ITS for the key types."""
-        d.heading("Restrictive practice")
-        d.paragraph(
-            "The SPC chart shows the 12 months before coaching (which set its limits) and the months since. "
-            "The model charts show what the data would have looked like had pre-coaching trends and seasons "
-            "continued (dashed) against what happened. " + self.sustain_sentence()
+    def restrictive_practice(self) -> Section:
+        """SPC and ITS for restrictive interventions; ITS for each type."""
+        sec = Section("Restrictive practice")
+        sec.add(
+            Paragraph(
+                "The SPC chart shows the 12 months before coaching (which set its limits) and the months since. "
+                "The model chart shows what the data would have looked like had pre-coaching trends and seasons "
+                "continued (dashed) against what happened. " + self.sustain_sentence()
+            )
         )
         keys = [k for k, o in self.cfg.outcomes.items() if o.table == "restrictive_practice"]
         for key in keys:
             if self.cfg.outcomes[key].headline:
-                self._outcome_block(key)
+                sec.add(*self._outcome_blocks(key))
         types = [k for k in keys if not self.cfg.outcomes[k].headline]
         if types:
-            d.heading("By type of restrictive practice", 3)
-            self._small_multiples(types)
-            for key in types:
-                self._outcome_block(key, charts=False)
+            sec.add(Heading("By type of restrictive practice", 3))
+            modelled = [k for k in types if self.effect(k).estimable]
+            fig, hidden = self._small_multiples(modelled) if modelled else (None, [])
+            sec.add(fig)
+            if hidden:
+                names = ", ".join(self.cfg.outcomes[k].name for k in hidden)
+                sec.add(
+                    Callout(
+                        f"Not drawn: {names}. Most of their months rest on fewer than "
+                        f"{self.gate.rule.suppress_below} events and are suppressed to protect privacy. The table "
+                        "below uses every month.",
+                        kind="info",
+                    )
+                )
+            for k in types:
+                if not self.effect(k).estimable:
+                    sec.add(Paragraph(f"{self.cfg.outcomes[k].name}: not modelled ({self.effect(k).reason})."))
+            if modelled:
+                cav = " ".join(dict.fromkeys(self.exclusion_caveat(k) for k in modelled if self.exclusion_caveat(k)))
+                sec.add(
+                    self._effects_table(
+                        modelled,
+                        "Interrupted time series by type, each observed against expected had pre-coaching trends "
+                        "continued, as a percentage change. Months of coaching are counted from 1. " + cav,
+                    )
+                )
+        return sec
 
-    def patient_experience(self) -> None:
-        """Section 4: share of positive responses, SPC and ITS."""
-        d.heading("Patient experience")
+    def patient_experience(self) -> Section:
+        """Share of positive responses: SPC and ITS."""
+        sec = Section("Patient experience")
         for key, o in self.cfg.outcomes.items():
             if o.table == "patient_experience":
-                self._outcome_block(key)
+                sec.add(*self._outcome_blocks(key))
+        return sec
 
-    def _staff_sentence(self, s: StaffComparison) -> str:
-        unit = 100 if s.scale == "percentage points" else 1
-        good = (s.difference > 0) == (s.improvement == "increase")
-        clear = s.ci_low > 0 or s.ci_high < 0
-        return (
-            f"{s.label}: from {s.before_year} to {s.after_year} this provider's result changed by "
-            f"{(s.after - s.before) * unit:+.1f} {s.scale}, against {s.comparison_change * unit:+.1f} among "
-            f"{s.n_comparison} providers not yet coached: a difference of {s.difference * unit:+.1f} "
-            f"(95% interval {s.ci_low * unit:+.1f} to {s.ci_high * unit:+.1f}), "
-            f"{'better' if good else 'worse'} than comparison providers"
-            f"{'' if clear else ', but within the range of their changes'}."
+    def staff_experience(self) -> Section:
+        """Staff survey before and after the start against providers not yet started."""
+        sec = Section("Staff experience")
+        sec.add(
+            Paragraph(
+                "NHS Staff Survey results (fieldwork September to November) the year before and the first year after "
+                "coaching started, set against the same change among providers not yet coached. The interval shows "
+                "where a provider without coaching would fall, so it is wide: one provider's change is compared with "
+                "the spread of others' changes."
+            )
         )
-
-    def staff_experience(self) -> None:
-        """Section 5: staff survey before and after the start against providers not yet started."""
-        d.heading("Staff experience")
-        d.paragraph(
-            "NHS Staff Survey results (fieldwork September to November) the year before and the first year after "
-            "coaching started, set against the same change among providers not yet coached. The interval shows "
-            "where a provider without coaching would fall, so it is wide: one provider's change is compared with "
-            "the spread of others' changes."
-        )
+        effects = self.staff_effects()
         for s in self.staff:
-            d.paragraph(self._staff_sentence(s))
+            sec.add(Paragraph(replace(effects[s.indicator], caveats=()).sentence()))
         if self.staff:
-            rows = [
-                {
-                    "Indicator": s.label,
-                    "Before": s.before,
-                    "After": s.after,
-                    "Comparison change": s.comparison_change,
-                    "Difference": s.difference,
-                    "95% interval": (s.ci_low, s.ci_high),
-                    "scale": s.scale,
-                }
-                for s in self.staff
-            ]
-            t = pd.DataFrame(rows)
-
-            def f(row, v):
-                return f"{v * 100:.1f}%" if row["scale"] == "percentage points" else f"{v:.2f}"
-
-            for c in ("Before", "After", "Comparison change", "Difference"):
-                t[c] = [f(r, r[c]) for _, r in t.iterrows()]
-            t["95% interval"] = [
-                f"{f(r, r['95% interval'][0])} to {f(r, r['95% interval'][1])}" for _, r in t.iterrows()
-            ]
-            d.show_table(
-                t.drop(columns="scale"),
-                rule=self.cfg.disclosure.preset,
-                caption="Shares are % of respondents; differences of shares are percentage points.",
+            rows = []
+            for s in self.staff:
+                e = effects[s.indicator]
+                rows.append(
+                    {
+                        "Indicator": s.label,
+                        "Survey before coaching": f"{_staff_level(s, s.before)} ({s.before_year})",
+                        "First survey after the start": f"{_staff_level(s, s.after)} ({s.after_year})",
+                        "Change at this provider": w.fmt_effect(s.after - s.before, s.scale),
+                        "Average change, providers not yet coached": w.fmt_effect(s.comparison_change, s.scale),
+                        "Difference (95% CI)": e.estimate_text(),
+                        "What the interval says": verdict_words(e),
+                    }
+                )
+            sec.add(
+                self.gate.table(
+                    pd.DataFrame(rows),
+                    caption="Scores are on the survey's 0-10 scale (changes in score points); shares are % of "
+                    "respondents (changes in percentage points).",
+                )
             )
         for k, why in self.staff_errors.items():
-            d.paragraph(f"{self.cfg.staff_indicators[k].label}: no comparison ({why}).")
+            sec.add(Paragraph(f"{self.cfg.staff_indicators[k].label}: no comparison ({why})."))
+        return sec
 
-    def peers(self) -> None:
-        """Section 6: funnel plots against all providers, this provider highlighted, peers anonymous."""
-        d.heading("Position among peers")
-        last = [
-            m
-            for m in self.prog.months
-            if m not in provisional_months(self.prog, self.cfg.report.exclude_provisional_months)
-        ][-12:]
-        d.paragraph(
-            f"All providers over the same 12 months ({last[0]:%B %Y} to {last[-1]:%B %Y}). Other providers are "
-            "shown as anonymous grey points."
+    def peers(self) -> Section:
+        """Funnel plots against all providers, this provider highlighted, peers anonymous."""
+        sec = Section("Position among peers")
+        prov = set(self.provisional)
+        last = [m for m in self.prog.months if m not in prov][-12:]
+        span = f"{w.fmt_month(last[0])} to {w.fmt_month(last[-1])}"
+        sec.add(
+            Paragraph(
+                f"All providers over the same 12 months ({span}"
+                + (f"; the provisional month {', '.join(w.fmt_month(m) for m in prov)} is left out" if prov else "")
+                + "). Other providers are shown as anonymous grey points; providers whose value rests on a suppressed "
+                "count are not drawn."
+            )
         )
         for _key, o in self.cfg.outcomes.items():
             if not o.headline:
@@ -499,120 +952,294 @@ class ProviderReport:
             tot = df[df["month"].isin(last)].groupby("provider_id")[[o.numerator, o.denominator]].sum()
             tot = tot[tot[o.denominator] > 0]
             if self.provider_id not in tot.index:
-                d.paragraph(f"{o.name}: this provider has no data in these months.")
+                sec.add(Paragraph(f"{o.name}: this provider has no data in these months."))
                 continue
             labels = [THIS if p == self.provider_id else f"Peer {i + 1}" for i, p in enumerate(tot.index)]
-            fn = funnel_rates if o.table == "restrictive_practice" else funnel_proportions
-            kw = {"per": o.per} if o.table == "restrictive_practice" else {}
+            is_rate = o.table == "restrictive_practice"
+            fn = funnel_rates if is_rate else funnel_proportions
+            kw = (
+                {"per": o.per, "denominator_name": "occupied bed days"}
+                if is_rate
+                else {"denominator_name": "responses"}
+            )
             res = fn(
                 tot[o.numerator].to_numpy(),
                 tot[o.denominator].to_numpy(),
                 labels=labels,
                 overdispersion="additive",
+                numerator_name=o.name.lower(),
                 **kw,
             )
-            d.paragraph(res.summary(highlight=THIS))
-            fig, ax = res.plot(highlight=THIS, title=f"{o.name}: this provider against all providers")
-            d.show_figure(fig)
-
-    def methods(self) -> None:
-        """Section 7: model choices, diagnostics, provenance."""
-        d.heading("Methods, assumptions and provenance")
-        opts = self.cfg.its_options(self.provider_id)
-        d.bullets(
-            [
-                "Interrupted time series (segmented regression): pre-coaching level and trend, then a change in level and in "
-                "trend from the first month of coaching, and a further change after coaching ended where the data reach it. "
-                f"Models: {family_words(self.cfg)}; restrictive practice counts use occupied bed days as exposure "
-                f"(rate ratios). Seasonality: {opts.seasonality} Fourier pair(s); "
-                f"standard errors: {opts.errors}.",
-                "SPC: NHS Making Data Count XmR charts; limits from the 12 months before coaching; special-cause rules as "
-                "NHSRplotthedots (outside limits; 7-point trend; 2 of 3 close to a limit; 7-point shift).",
-                "Staff survey: this provider's change from the year before to the first year after the start, against the "
-                "changes of providers not yet coached (a prediction interval).",
-                "Funnel plots: exact Poisson/binomial limits (95% and 99.8%) with an additive random-effects adjustment for "
-                "over-dispersion between providers.",
-                "Disclosure control: counts under 5 are suppressed and other counts rounded to the nearest 5; rates are "
-                "suppressed when the count behind them is under 5 or bed days under 100.",
-            ]
-        )
-        diag = []
-        for key, res in self.its.items():
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    dg = res.diagnostics(warn=False)
-            except Exception as exc:  # diagnostics are informative only
-                self.notes.append(f"{key}: diagnostics unavailable ({exc})")
-                continue
-            row = {"Model": self.cfg.outcomes[key].name}
-            row.update(_diagnostic_row(dg))
-            diag.append(row)
-        if diag:
-            d.show_table(
-                pd.DataFrame(diag),
-                rule=self.cfg.disclosure.preset,
-                caption="ITS model diagnostics (p-values)",
-                formats={c: (lambda v: f"{v:.3f}") for c in pd.DataFrame(diag).columns if c != "Model"},
+            vcol = "rate" if is_rate else "proportion"
+            pts = res.table[["label", "observed", "denominator", vcol]].copy()
+            data = self.gate.frame(
+                pts, counts=["observed"], rates={vcol: ("observed", "denominator")}, values=["denominator"]
             )
-        if self.notes:
-            d.paragraph("Model notes: " + " ".join(sorted(set(self.notes))))
-        d.show_table(
-            pd.DataFrame(
+            mine = data[data["label"] == THIS].iloc[0]
+            sec.add(Heading(o.name, 3))
+            if pd.isna(mine[vcol]):
+                sec.add(
+                    Callout(
+                        f"{o.name}: this provider's value for these months rests on fewer than "
+                        f"{self.gate.rule.suppress_below} events and is not shown.",
+                        kind="info",
+                    )
+                )
+                continue
+            e = res.effect_summary(
+                THIS,
+                outcome=o.name,
+                improvement=o.improvement,
+                period=f"the 12 months {span}",
+                unit_factor=1.0,
+            )
+            row = res.table[res.table["label"] == THIS].iloc[0]
+            k = len(res.table)
+            outer = f"{100 * max(res.limits):g}%"
+            n_out = int(res.table["position"].str.endswith(outer).sum())
+            value = row[vcol] * (100 if o.is_share else 1)
+            target = res.target * (100 if o.is_share else 1)
+            text = (
+                f"This provider: {self.level_text(o, value)} against the average of all {k} providers, "
+                f"{self.level_text(o, target)}; {res._position_text(row['position'])}. {e.sentence()}"
+                f" Of the {k} providers, {n_out} lie outside the {outer} limits."
+            )
+            if res.adjusted:
+                text += (
+                    " Providers differ more than chance alone would explain, so the limits are widened to allow for "
+                    "that (an overdispersion adjustment)."
+                )
+            sec.add(Paragraph(text))
+            fig, ax = res.plot(highlight=THIS, title=f"{o.name}: this provider against all providers", points=data)
+            n_hidden = int(data["suppressed"].sum())
+            alt = (
+                f"Funnel plot of {o.name} for {k} providers, {span}: this provider at {self.level_text(o, value)} "
+                f"against an average of {self.level_text(o, target)}, {res._position_text(row['position'])}."
+            )
+            if n_hidden:
+                alt += f" {n_hidden} provider(s) with a suppressed value are not drawn."
+            sec.add(
+                self.gate.figure(
+                    fig,
+                    data=data,
+                    alt=alt,
+                    caption="Dashed and dotted lines: 95% and 99.8% control limits around the average; grey points: "
+                    "other providers (anonymous)"
+                    + (f"; {n_hidden} provider(s) with a suppressed value not drawn." if n_hidden else "."),
+                )
+            )
+        return sec
+
+    def methods(self) -> Section:
+        """Model choices, diagnostics, notes and a glossary of the terms used."""
+        sec = Section("Methods and assumptions")
+        opts = self.cfg.its_options(self.provider_id)
+        rule = self.gate.rule
+        sec.add(
+            Bullets(
                 [
-                    {"Item": "Provider", "Value": self.provider_id},
-                    {"Item": "Data folder", "Value": str(self.prog.source)},
-                    {"Item": "Data hash (SHA-256)", "Value": self.prog.data_hash[:16]},
-                    {"Item": "cocEval version", "Value": cocEval.__version__},
-                    {"Item": "Configuration", "Value": self.config_path},
-                    {
-                        "Item": "Months left out of models",
-                        "Value": "; ".join(
-                            f"{self.cfg.outcomes[k].name}: {', '.join(f'{m:%Y-%m}' for m in v)}"
-                            for k, v in self.excluded.items()
-                            if v and k in ("restrictive_interventions", "positive_experience")
-                        ),
-                    },
-                    {"Item": "Model fitting time", "Value": f"{self.seconds:.1f} s"},
-                    {"Item": "Rendered", "Value": time.strftime("%Y-%m-%d %H:%M")},
+                    "Interrupted time series (segmented regression): pre-coaching level and trend, then a change in "
+                    "level and in trend from the first month of coaching, and a further change after coaching ended "
+                    f"where the data reach it. Models: {family_words(self.cfg)}; restrictive practice counts use "
+                    f"occupied bed days as exposure. Seasonality: {opts.seasonality} pair(s) of sine and cosine terms "
+                    "by calendar month. Effects are read in a given month of coaching, counted from 1 (the start "
+                    "month is month 1).",
+                    "SPC: NHS Making Data Count XmR charts; limits from the 12 months before coaching; a rate's lower "
+                    "limit is never shown below zero. Special cause: a month outside the limits, a run of 7 rising or "
+                    "falling months, 2 of 3 months close to a limit, or 7 months on one side of the mean.",
+                    "Staff survey: this provider's change from the year before to the first year after the start, "
+                    "against the changes of providers not yet coached (a prediction interval).",
+                    "Funnel plots: exact Poisson or binomial limits (95% and 99.8%), widened when providers differ "
+                    "more than chance would explain.",
+                    f"Disclosure control: counts under {rule.suppress_below} are suppressed and other counts rounded "
+                    f"to the nearest {rule.rounding_base}; rates and shares are suppressed when the count behind them "
+                    "is suppressed"
+                    + (
+                        f" or their denominator is under {rule.min_denominator:g}."
+                        if rule.min_denominator is not None
+                        else "."
+                    ),
+                    "Months left out: the provisional latest month(s) of every model, and stretches of three or more "
+                    "months with no restrictive practice recorded at all (a recording gap), as listed under data "
+                    "completeness.",
                 ]
-            ),
-            rule=self.cfg.disclosure.preset,
+            )
+        )
+        diag = self.diagnostics_table()
+        if diag is not None:
+            sec.add(diag)
+        if self.notes:
+            sec.add(Paragraph("Model notes: " + " ".join(sorted(set(self.notes))), kind="note"))
+        sec.add(Heading("Glossary", 3))
+        sec.add(Bullets(f"{t}: {w.GLOSSARY[t]}" for t in GLOSSARY_TERMS if t in w.GLOSSARY))
+        return sec
+
+    def diagnostics_table(self):
+        """The ITS models' residual checks, one row per model, headed in words."""
+        rows = []
+        for key, res in self.its.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dg = res.diagnostics(warn=False)
+            p_lb = dg.at["ljung_box", "p_value"] if "ljung_box" in dg.index else np.nan
+            p_bg = dg.at["breusch_godfrey", "p_value"] if "breusch_godfrey" in dg.index else np.nan
+            disp = dg.at["dispersion", "statistic"] if "dispersion" in dg.index else np.nan
+            autocorr = bool(min(p_lb, p_bg) < 0.05)
+            rows.append(
+                {
+                    "Measure": self.cfg.outcomes[key].name,
+                    "Autocorrelation test (Ljung-Box)": w.fmt_p(p_lb),
+                    "Autocorrelation test (Breusch-Godfrey)": w.fmt_p(p_bg),
+                    "Dispersion (about 1 when the model's variance fits)": w.fmt_number(float(disp), 1),
+                    "What it means": "Months left correlated after the model: intervals may be too narrow"
+                    if autocorr
+                    else "No sign of correlated months",
+                }
+            )
+        if not rows:
+            return None
+        return self.gate.table(
+            pd.DataFrame(rows),
+            caption="Checks of the interrupted time series models: a small p-value (under 0.05) means the months "
+            "left over after the model are correlated, so its intervals may be too narrow.",
         )
 
+    def provenance(self) -> Section:
+        """Which code, dependencies, data, configuration and seeds produced this report (no machine paths)."""
+        import hashlib
 
-def _effect_words(o: Outcome, e: dict) -> str:
-    """Size of an effect: percentage points for shares, per cent for rates."""
-    return f"{abs(e['absolute']) * 100:.1f} percentage points" if o.is_share else f"{abs(e['relative']):.0%}"
-
-
-def _effect_signed(o: Outcome, e: dict) -> str:
-    return f"{e['absolute'] * 100:+.1f} pp" if o.is_share else f"{e['relative']:+.0%}"
-
-
-def _effect_range(o: Outcome, e: dict) -> str:
-    if o.is_share:
-        return f"{e['abs_low'] * 100:+.1f} to {e['abs_high'] * 100:+.1f} pp"
-    return f"{e['low']:+.0%} to {e['high']:+.0%}"
+        cfg_hash = hashlib.sha256(self.cfg.model_dump_json().encode()).hexdigest()
+        info = {"Provider": self.provider_id}
+        info.update(provenance(data_hash=self.prog.data_hash, config_hash=cfg_hash, seeds={}))
+        info["Model fitting time"] = f"{w.fmt_number(self.seconds, 1)} seconds"
+        t = pd.DataFrame({"Item": list(info), "Value": list(info.values())})
+        return Section("Provenance", [self.gate.table(t, caption="What produced this report.")])
 
 
-def _diagnostic_row(dg: pd.DataFrame) -> dict:
-    """Flatten an ITS diagnostics frame into p-values by test name."""
-    if "p_value" in dg.columns:
-        key = "test" if "test" in dg.columns else dg.columns[0]
-        return {str(r[key]): r["p_value"] for _, r in dg.iterrows() if pd.notna(r["p_value"])}
-    return {}
+# ------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------
+def _month_runs(months: list) -> list[tuple]:
+    """Consecutive months grouped into ``(first, last)`` runs.
+
+    Examples
+    --------
+    >>> ms = [pd.Timestamp(m) for m in ("2024-01-01", "2024-02-01", "2024-05-01")]
+    >>> [(f"{a:%m}", f"{b:%m}") for a, b in _month_runs(ms)]
+    [('01', '02'), ('05', '05')]
+    """
+    runs: list[list] = []
+    for m in sorted(pd.Timestamp(x) for x in months):
+        if runs and m == runs[-1][1] + pd.DateOffset(months=1):
+            runs[-1][1] = m
+        else:
+            runs.append([m, m])
+    return [(a, b) for a, b in runs]
 
 
-def _icon_strip(charts: dict):
-    """One row of MDC variation/assurance icons, labelled by measure."""
-    import matplotlib.pyplot as plt
+def _ratio(df: pd.DataFrame) -> float:
+    d = df["denominator"].sum()
+    return float(df["numerator"].sum() / d) if d > 0 else float("nan")
 
-    n = len(charts)
-    fig, axes = plt.subplots(1, n, figsize=(1.6 * n, 1.9))
-    axes = np.atleast_1d(axes)
-    for ax, (name, c) in zip(axes, charts.items()):
-        c.icons(ax=ax)
-        ax.set_title(name, fontsize=8, fontweight="normal", loc="center", wrap=True)
-    fig.tight_layout()
-    return fig, axes
+
+def _one_decimal(v) -> str:
+    return w.fmt_number(float(v), 1)
+
+
+def _staff_level(s: StaffComparison, v: float) -> str:
+    return w.fmt_pct(v, 1) if s.scale == "percentage points" else w.fmt_number(float(v), 2)
+
+
+def _reason_words(msg: str) -> str:
+    """A model's not-estimable message in plain words for a reader."""
+    m = msg.lower()
+    if "zero in every" in m or "0% or 100%" in m or "no finite estimate" in m:
+        return "too few events to model"
+    if "needed on each side" in m or "at least" in m and "are needed" in m:
+        return "too few months before or after coaching started to model"
+    if "too few to fit" in m or "rank deficient" in m:
+        return "too few months to fit the model"
+    return msg.split(":")[-1].strip() or "not fitted"
+
+
+def _its_headline(e: EffectSummary) -> str:
+    """An active chart title from an effect: '29% lower than expected in month 12 of coaching'."""
+    if not e.estimable:
+        return "not modelled"
+    size = w.fmt_effect(abs(e.estimate), e.scale, signed=False)
+    word = w.direction_word(e.estimate, e.null, past=False)
+    sure = " (could be chance)" if e.verdict == "unclear" else ""
+    month = e.period.split(" (")[0]
+    return f"{size} {word} than expected in {month}{sure}"
+
+
+def _draw_its(ax, d: pd.DataFrame, start, sustain, *, zero: bool = True) -> None:
+    """Observed points (gaps where suppressed), model, and expected without coaching, on ``ax``."""
+    kept = d[~d["excluded"].astype(bool)]
+    ax.plot(kept["period"], kept["observed"], ls="none", marker="o", ms=4, color=NHS_BLUE, label="Observed")
+    ex = d[d["excluded"].astype(bool)]
+    if ex["observed"].notna().any():
+        ax.plot(
+            ex["period"],
+            ex["observed"],
+            ls="none",
+            marker="o",
+            ms=5,
+            mfc="white",
+            color=NHS_MID_GREY,
+            label="Left out of the model",
+        )
+    phase_first = True
+    for _, seg in d.groupby("phase", sort=False):
+        ax.plot(seg["period"], seg["fitted"], color=NHS_BLUE, lw=2, label="Model" if phase_first else None)
+        phase_first = False
+    post = d[d["phase"] != "before"]
+    ax.plot(post["period"], post["counterfactual"], color=NHS_GREY, ls="--", lw=1.5, label="Expected without coaching")
+    ax.fill_between(
+        post["period"],
+        post["counterfactual_low"],
+        post["counterfactual_high"],
+        color=NHS_GREY,
+        alpha=0.15,
+        lw=0,
+        label="95% interval of expected",
+    )
+    if d["suppressed"].any():
+        hid = d[d["suppressed"].astype(bool)]
+        ax.scatter(
+            hid["period"],
+            np.zeros(len(hid)),
+            transform=ax.get_xaxis_transform(),
+            marker="|",
+            s=60,
+            color=NHS_GREY,
+            clip_on=False,
+            zorder=4,
+            label="Month not shown (small numbers)",
+        )
+    if zero:
+        ax.set_ylim(bottom=0)
+    ax.axvline(start, color=NHS_GREY, ls=":", lw=1)
+    ax.annotate(
+        " coaching starts",
+        xy=(start, 1),
+        xycoords=("data", "axes fraction"),
+        va="top",
+        fontsize=8,
+        color=NHS_GREY,
+    )
+    if sustain is not None:
+        ax.axvline(sustain, color=NHS_GREY, ls="-.", lw=1)
+        ax.annotate(
+            " after coaching",
+            xy=(sustain, 0.92),
+            xycoords=("data", "axes fraction"),
+            va="top",
+            fontsize=8,
+            color=NHS_GREY,
+        )
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
