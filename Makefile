@@ -57,4 +57,4 @@ benchmarks: setup
 	for f in benchmarks/*.py; do $(PY) "$$f" || exit 1; done
 
 clean:
-	rm -rf $(VENV) reports/providers reports/*.html reports/manifest.json
+	rm -rf $(VENV) reports/providers reports/executed reports/stale reports/.coc-tmp reports/*.html reports/manifest.json reports/run.log

@@ -30,7 +30,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-NOTEBOOK = ROOT / "notebooks" / "provider_report.ipynb"
+NOTEBOOK = ROOT / "cocEval" / "notebooks" / "provider_report.ipynb"
 
 
 def _timed(fn) -> tuple[float, object]:
@@ -91,36 +91,26 @@ def batch(providers: list[str], out: Path, jobs: int) -> list[float]:
 
 def floor(providers: list[str], out: Path, jobs: int) -> list[float]:
     """Kernel start plus library imports through the same batch machinery."""
-    from cocEval.batch import Task, _run_local
+    from cocEval.batch import BatchOptions, run_reports
 
     nb = nbformat.v4.new_notebook(
         metadata={"kernelspec": {"name": "cocEval", "display_name": "cocEval", "language": "python"}}
     )
-    params = nbformat.v4.new_code_cell("provider_id = None\nsummary_path = None")
+    params = nbformat.v4.new_code_cell("provider_id = None\ndata_dir = None\nconfig = None\nsummary_path = None")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [
         params,
         nbformat.v4.new_code_cell("%matplotlib inline\nfrom cocEval.report.provider import ProviderReport"),
     ]
-    path = out / "floor.ipynb"
+    path = out.parent / "floor.ipynb"
     nbformat.write(nb, path)
-    tasks = [
-        Task(
-            name=p,
-            notebook=str(path),
-            parameters={"provider_id": p},
-            html_path=str(out / f"{p}.html"),
-            executed_path=str(out / "executed" / f"{p}.ipynb"),
-            key=p,
-        )
-        for p in providers
-    ]
-    done = []
-    _run_local(tasks, jobs, done.append)
-    failed = [o for o in done if o.status != "ok"]
-    if failed:
-        raise RuntimeError(f"floor notebook failed: {failed[0].reason}")
-    return [o.seconds for o in done]
+    opts = BatchOptions(
+        output=out, providers=tuple(providers), jobs=jobs, force=True, programme=False, provider_notebook=path
+    )
+    if run_reports(opts) != 0:
+        raise RuntimeError("floor notebook failed: see the manifest")
+    manifest = json.loads((out / "manifest.json").read_text())
+    return [manifest["reports"][p]["seconds"] for p in providers]
 
 
 def main() -> int:

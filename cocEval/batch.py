@@ -1,19 +1,43 @@
 """Batch rendering: one HTML report per provider plus the programme report.
 
-``python -m cocEval reports`` validates the config and the data once, then runs the
-parameterised notebooks with papermill (in-process, on the named ``cocEval`` kernel) in parallel
-worker processes, or on an existing Dask cluster with ``--scheduler``, and exports each to a
-self-contained HTML page with no code, prompts, warnings or stderr.
+``python -m cocEval reports`` (or :func:`run_reports` with a :class:`BatchOptions`) validates the
+options, the config and the data once, then runs the parameterised notebooks with papermill on
+the named ``cocEval`` kernel, one worker process per report (at most ``jobs`` at a time), or on
+an existing Dask cluster with ``--scheduler``, and exports each to a self-contained HTML page with
+no code, prompts, warnings or stderr.
+
+How it stays correct when things go wrong:
+
+- **Workers never write the output folder.** A worker returns the rendered HTML, the executed
+  notebook and the small headline summary; the batch (the client) writes them. So a Dask worker
+  on another machine needs no access to the client's paths (with ``--scheduler`` the data and the
+  config travel with the task too).
+- **Kernel faults.** Kernels run under the asynchronous kernel manager and client (the ones
+  nbclient expects), so a dead kernel is noticed within about a second; the report is retried
+  once with a fresh kernel, then marked failed with the reason. A report that runs past its hard
+  deadline is killed with its kernel.
+- **Worker faults.** One process per report: a killed worker costs only its own report.
+- **Signals.** SIGTERM or SIGINT stops every worker and kernel of the batch, removes partial
+  files, writes a consistent manifest and index (unfinished reports are marked "interrupted"),
+  and exits 143 or 130. A re-run resumes: reports whose inputs are unchanged are skipped.
+- **One batch per output folder.** A lock (``.coc-lock``, an ``flock`` released by the system
+  when its holder dies, so a stale lock is taken over safely); a second batch refuses, naming the
+  holder's pid, or waits with ``--wait``.
+- **Outputs never lie about themselves.** When a report fails, its previous HTML (from older
+  inputs) is moved to ``stale/`` and the manifest and index say so. Files are written atomically
+  (temporary files in the output folder's own ``.coc-tmp/``, removed at the end) with mode 0644.
+- **Safe names.** Report file names come from :func:`report_filename` only, which accepts only
+  ids that pass the data layer's rule (:func:`cocEval.data.check_provider_id`).
 
 It is restartable: every report's inputs (data hash, config, notebook, package source) are
 hashed, and a report whose hash matches the manifest and whose HTML exists is skipped unless
-``--force``. Writes are atomic (a temporary file renamed over the old one), so a half-written
-report never replaces a good one. One provider failing never stops the others; the exit status
-is 1 when any report failed, and the index lists the reason.
+``force``. Exit status: 0 all reports ok, 1 some report failed (the index gives the reason),
+2 bad input or options (a one-line message), 130/143 interrupted.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import html
 import json
@@ -22,24 +46,24 @@ import os
 import platform
 import random
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from multiprocessing import get_context
+from importlib.resources import files as _resource_files
 from pathlib import Path
 
 import cocEval
+from cocEval.disclosure import index_note
+from cocEval.errors import BatchError, DataError, InputError, UsageError
 
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(cocEval.__file__).resolve().parent
-ROOT = PACKAGE_DIR.parent
-NOTEBOOKS = ROOT / "notebooks"
-TEMPLATES = PACKAGE_DIR / "templates"
 DEPENDENCIES = (
     "numpy",
     "pandas",
@@ -52,59 +76,227 @@ DEPENDENCIES = (
     "ipykernel",
 )
 
-#: Errors raised while a kernel starts or dies: worth a retry (papermill/nbclient races for ZMQ
-#: ports when several kernels start at once). Execution errors in a cell are not retried.
+#: Name (without ``.html``) of the programme report; no provider may take it (see the data layer).
+PROGRAMME = "programme"
+LOCK_NAME = ".coc-lock"
+TMP_NAME = ".coc-tmp"
+FILE_MODE = 0o644
+
+#: Errors raised while a kernel starts: worth a retry (kernels starting at once can race).
+#: Execution errors in a cell are not retried.
 TRANSIENT = (
-    "Kernel died",
     "Address already in use",
     "kernel_info",
-    "DeadKernelError",
     "Timeout waiting for",
     "ZMQError",
 )
 
 
+def resource(*parts: str) -> Path:
+    """A file shipped inside the package (notebooks, templates), found with importlib.resources.
+
+    Works the same from a checkout, an editable install and a wheel (``pip install .``).
+
+    Examples
+    --------
+    >>> resource("notebooks", "provider_report.ipynb").is_file()
+    True
+    """
+    return Path(str(_resource_files("cocEval").joinpath(*parts)))
+
+
+TEMPLATES = resource("templates")
+
+
+# ----------------------------------------------------------------------------------------
+# Options
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What a batch should do. The command line builds one; Python users build it directly.
+
+    Parameters
+    ----------
+    output : Path
+        Folder for the reports (created if absent; must not be a file).
+    config : Path, optional
+        Programme config (YAML); default ``params/programme.yaml``.
+    data : Path, optional
+        Data folder; default the config's ``data_dir``.
+    providers : tuple of str, optional
+        Provider ids to render; default every participating provider.
+    jobs : int, optional
+        Reports rendered at once (at least 1); default the number of CPUs.
+    force : bool
+        Re-render reports whose inputs are unchanged.
+    programme : bool
+        Also render the programme report.
+    scheduler : str, optional
+        Address of a Dask scheduler; workers return HTML to this process.
+    wait : bool
+        When another batch holds the output folder, wait for it instead of refusing.
+    provider_notebook, programme_notebook : Path, optional
+        Notebooks to run instead of the packaged ones (tests render tiny notebooks).
+    hard_timeout : float, optional
+        Seconds after which a report's worker is killed (default six cell timeouts, at least
+        an hour): a backstop for hangs that the cell timeout cannot see.
+    connect_timeout : float
+        Seconds to wait for ``scheduler``.
+
+    Raises
+    ------
+    UsageError
+        For an option that breaks its rule (``jobs`` below 1, an empty provider list).
+
+    Examples
+    --------
+    >>> BatchOptions(output="reports", providers=("RX4",), jobs=2).jobs
+    2
+    >>> BatchOptions(jobs=0)
+    Traceback (most recent call last):
+    cocEval.errors.UsageError: --jobs 0: must be a whole number of at least 1
+    """
+
+    output: Path = Path("reports")
+    config: Path | None = None
+    data: Path | None = None
+    providers: tuple[str, ...] | None = None
+    jobs: int | None = None
+    force: bool = False
+    programme: bool = True
+    scheduler: str | None = None
+    wait: bool = False
+    provider_notebook: Path | None = None
+    programme_notebook: Path | None = None
+    hard_timeout: float | None = None
+    connect_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", Path(self.output))
+        for name in ("config", "data", "provider_notebook", "programme_notebook"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        if self.jobs is not None and (isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1):
+            raise UsageError(f"--jobs {self.jobs}: must be a whole number of at least 1")
+        if self.providers is not None:
+            ids = self.parse_providers(self.providers) if isinstance(self.providers, str) else tuple(self.providers)
+            if not ids or any(not isinstance(p, str) or not p.strip() for p in ids):
+                raise UsageError(f"--providers {ids!r}: needs at least one non-empty provider id")
+            object.__setattr__(self, "providers", tuple(p.strip() for p in ids))
+        if self.scheduler is not None and not str(self.scheduler).strip():
+            raise UsageError("--scheduler: empty address (the rule: e.g. tcp://host:8786)")
+        if self.hard_timeout is not None and self.hard_timeout <= 0:
+            raise UsageError(f"hard_timeout {self.hard_timeout}: must be positive")
+
+    @staticmethod
+    def parse_providers(text: str) -> tuple[str, ...]:
+        """Provider ids from a comma-separated option value.
+
+        Examples
+        --------
+        >>> BatchOptions.parse_providers("RX4, TAJ")
+        ('RX4', 'TAJ')
+        >>> BatchOptions.parse_providers(",")
+        Traceback (most recent call last):
+        cocEval.errors.UsageError: --providers ',': no provider id given (the rule: comma-separated ids, e.g. SYN001,SYN002)
+        """
+        ids = tuple(p.strip() for p in str(text).split(","))
+        if not any(ids):
+            raise UsageError(
+                f"--providers {text!r}: no provider id given (the rule: comma-separated ids, e.g. SYN001,SYN002)"
+            )
+        if not all(ids):
+            raise UsageError(f"--providers {text!r}: an empty id between commas (the rule: comma-separated ids)")
+        return ids
+
+
+# ----------------------------------------------------------------------------------------
+# Safe names
+# ----------------------------------------------------------------------------------------
+
+
+def report_filename(provider_id: str) -> str:
+    """The report file name of a provider: ``<id>.html``, a plain name and nothing else.
+
+    The only place file names are derived from ids. The id must pass the data layer's rule
+    (:func:`cocEval.data.check_provider_id`: letters, digits, ``-`` and ``_``; not a reserved
+    name such as ``programme`` or ``index``), so the name can hold no separator, no ``..``
+    and cannot collide with the batch's own files.
+
+    Raises
+    ------
+    InputError
+        For an id that breaks the rule.
+
+    Examples
+    --------
+    >>> report_filename("RX4")
+    'RX4.html'
+    >>> report_filename("../../evil")
+    Traceback (most recent call last):
+    cocEval.errors.InputError: provider id '../../evil' cannot name a report file: provider id pattern (1-40 letters, digits, - or _, starting with a letter or digit)
+    """
+    from cocEval.data import check_provider_id
+
+    rule = check_provider_id(provider_id)
+    name = f"{provider_id}.html"
+    if rule is None and (Path(name).name != name or os.sep in name or (os.altsep and os.altsep in name)):
+        rule = "a plain file name"  # unreachable with the pattern; kept as a second lock
+    if rule is not None:
+        raise InputError(f"provider id {provider_id!r} cannot name a report file: {rule}")
+    return name
+
+
+def _inside(folder: Path, rel: str) -> Path:
+    """``folder / rel``, refusing anything that would resolve outside ``folder``."""
+    path = (folder / rel).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise InputError(f"{rel!r} would be written outside {folder}")
+    return path
+
+
+# ----------------------------------------------------------------------------------------
+# Tasks and outcomes
+# ----------------------------------------------------------------------------------------
+
+
 @dataclass
 class Task:
-    """One notebook to render."""
+    """One notebook to render (picklable: it travels to a worker process or a Dask worker)."""
 
     name: str  # provider id or "programme"
-    notebook: str
+    notebook_json: str  # the notebook itself, so a worker needs no path of the client
     parameters: dict
-    html_path: str
-    executed_path: str
+    html_name: str  # path inside the output folder, e.g. "providers/RX4.html"
     key: str
     kernel: str = "cocEval"
     timeout: int = 600
     retries: int = 2
+    scratch: str | None = None  # where the worker keeps temporary files (None: its own temp)
+    registry: str | None = None  # folder where the worker records its kernels' pids
+    sockets: str | None = None  # short folder for kernel IPC sockets (None: the system temp)
+    disclosure: str = "mhsds"  # the rule every number in the page must pass (the audit checks it)
 
 
 @dataclass
 class Outcome:
+    """What a worker sends back: status, timing, headline and (when ok) the rendered files."""
+
     name: str
-    status: str  # "ok", "skipped", "failed"
+    status: str  # "ok", "failed", "interrupted"
     seconds: float = 0.0
     attempts: int = 0
     reason: str = ""
     headline: dict = field(default_factory=dict)
+    html: str | None = field(default=None, repr=False)
+    notebook: str | None = field(default=None, repr=False)
 
 
 # ----------------------------------------------------------------------------------------
-# Rendering one notebook (runs in a worker process or a Dask worker)
+# Rendering one notebook (runs in a worker process or on a Dask worker)
 # ----------------------------------------------------------------------------------------
-
-
-def _atomic_write(path: Path, data: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def export_html(nb) -> str:
@@ -155,34 +347,46 @@ def export_html(nb) -> str:
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
 
-def _ipc_kernel_manager():
-    """A kernel manager whose kernels talk over IPC sockets in a private temporary path.
+def _kernel_manager_class(socket_dir: str, registry: str | None):
+    """An *asynchronous* kernel manager whose kernels talk over IPC sockets in ``socket_dir``
+    (which also holds their connection files).
 
-    Parallel kernels over TCP race for free ports ("Address already in use"), a known papermill
-    problem; IPC sockets need no ports. Each kernel gets its own socket prefix.
+    Asynchronous, because nbclient is: under a synchronous manager its client blocks the event
+    loop waiting for output, so the once-a-second liveness check never runs and a killed kernel
+    hangs the report forever. IPC sockets need no TCP ports (parallel kernels race for ports).
+    Each kernel's pid is recorded in ``registry`` so the batch can stop it on SIGTERM.
     """
     import uuid
 
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
-    class IPCKernelManager(KernelManager):
+    class CocKernelManager(AsyncKernelManager):
         @default("transport")
         def _default_transport(self):
             return "ipc"
 
         @default("ip")
         def _default_ip(self):
-            return str(Path(tempfile.gettempdir()) / f"coc-kernel-{uuid.uuid4().hex[:12]}")
+            return str(Path(socket_dir) / f"k{uuid.uuid4().hex[:8]}")
+
+        @default("connection_file")
+        def _default_connection_file(self):
+            # beside the sockets (removed with them), not /tmp/tmpXXXX.json: a killed kernel's
+            # connection file is never cleaned up by jupyter_client
+            return str(Path(socket_dir) / f"k{uuid.uuid4().hex[:8]}.json")
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
-            # The kernel process's own log lines (e.g. "KeyboardInterrupt caught in kernel" at
-            # shutdown) are noise on the batch's terminal; cell output reaches the notebook over
-            # the kernel's sockets, not this stream.
+            # The kernel's own log lines (e.g. "KeyboardInterrupt caught in kernel") are noise
+            # on the batch's terminal; cell output reaches the notebook over the sockets.
             kw.setdefault("stderr", subprocess.DEVNULL)
-            return await super()._async_launch_kernel(kernel_cmd, **kw)
+            out = await super()._async_launch_kernel(kernel_cmd, **kw)
+            pid = getattr(self.provisioner, "pid", None)
+            if registry and pid:
+                Path(registry, f"kernel-{pid}").write_text(str(os.getpid()))
+            return out
 
-    return IPCKernelManager
+    return CocKernelManager
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -190,64 +394,298 @@ def _is_transient(exc: BaseException) -> bool:
     return any(t in text for t in TRANSIENT)
 
 
-def render(task: Task) -> Outcome:
-    """Execute one notebook with papermill and export it to HTML (atomically).
+def _is_dead_kernel(exc: BaseException) -> bool:
+    return type(exc).__name__ == "DeadKernelError" or "Kernel died" in str(exc)
 
-    Never raises: a failure comes back as ``Outcome(status="failed", reason=...)``.
+
+def _materialise(task: Task, files: dict[str, bytes], folder: Path) -> dict:
+    """Write shipped inputs (data files, config) into ``folder``; the parameters that use them."""
+    import yaml
+
+    for rel, data in files.items():
+        path = _inside(folder, rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    params = dict(task.parameters, data_dir=str(folder / "data"), config=str(folder / "config.yaml"))
+    raw = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+    raw["data_dir"] = str(folder / "data")
+    if "mapping.yaml" in files:
+        raw["mapping"] = str(folder / "mapping.yaml")
+    (folder / "config.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return params
+
+
+def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
+    """Execute one notebook with papermill and export it to HTML, in memory.
+
+    Writes nothing but its own temporary files (removed before returning). A kernel that dies
+    is replaced once; a second death, a cell error or an export error comes back as
+    ``Outcome(status="failed", reason=...)``. Never raises for a report's own failure.
     """
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from cocEval.audit import audit_report
+
     t0 = time.perf_counter()
-    executed = Path(task.executed_path)
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    tmp_nb = executed.with_name(f".{executed.name}.{os.getpid()}.running.ipynb")
-    summary = Path(tempfile.mkdtemp(prefix="coc-summary-")) / "summary.json"
-    params = dict(task.parameters, summary_path=str(summary))
-    attempts = 0
-    while True:
-        attempts += 1
-        try:
-            pm.execute_notebook(
-                task.notebook,
-                str(tmp_nb),
-                parameters=params,
-                kernel_name=task.kernel,
-                execution_timeout=task.timeout,
-                progress_bar=False,
-                log_output=False,
-                request_save_on_cell_execute=False,
-                cwd=str(ROOT),
-                kernel_manager_class=_ipc_kernel_manager(),
-            )
-            break
-        except PapermillExecutionError as exc:
-            tmp_nb.unlink(missing_ok=True)
-            return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, f"{exc.ename}: {exc.evalue}"[:500])
-        except Exception as exc:  # kernel start races and deaths are retried
-            tmp_nb.unlink(missing_ok=True)
-            if attempts <= task.retries and _is_transient(exc):
-                time.sleep(0.5 + random.random() * 2 * attempts)
-                continue
-            return Outcome(
-                task.name, "failed", time.perf_counter() - t0, attempts, f"{type(exc).__name__}: {exc}"[:500]
-            )
+    if task.scratch:
+        Path(task.scratch).mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"render-{task.name}-", dir=task.scratch))
+    # IPC socket paths must stay short (about 100 characters); the batch gives a short folder
+    # that it removes at the end, even when this worker is killed before its own clean-up.
+    sockets = tempfile.mkdtemp(prefix="coc-k-", dir=task.sockets)
     try:
-        nb = nbformat.read(tmp_nb, as_version=4)
-        _atomic_write(Path(task.html_path), export_html(nb))
-        os.replace(tmp_nb, executed)
+        params = _materialise(task, files, scratch / "inputs") if files else dict(task.parameters)
+        nb_in, nb_out, summary = scratch / "in.ipynb", scratch / "out.ipynb", scratch / "summary.json"
+        nb_in.write_text(task.notebook_json, encoding="utf-8")
+        params["summary_path"] = str(summary)
+        attempts, deaths = 0, 0
+        while True:
+            attempts += 1
+            try:
+                pm.execute_notebook(
+                    str(nb_in),
+                    str(nb_out),
+                    parameters=params,
+                    kernel_name=task.kernel,
+                    execution_timeout=task.timeout,
+                    progress_bar=False,
+                    log_output=False,
+                    request_save_on_cell_execute=False,
+                    cwd=str(scratch),
+                    kernel_manager_class=_kernel_manager_class(sockets, task.registry),
+                )
+                break
+            except PapermillExecutionError as exc:
+                return Outcome(
+                    task.name, "failed", time.perf_counter() - t0, attempts, f"{exc.ename}: {exc.evalue}"[:500]
+                )
+            except Exception as exc:
+                if _is_dead_kernel(exc) and deaths == 0:
+                    deaths += 1
+                    log.warning("%s: the kernel died; retrying once with a fresh kernel", task.name)
+                    continue
+                if not _is_dead_kernel(exc) and attempts <= task.retries and _is_transient(exc):
+                    time.sleep(0.5 + random.random() * 2 * attempts)
+                    continue
+                reason = (
+                    "the kernel died twice (killed or out of memory); retried once with a fresh kernel"
+                    if _is_dead_kernel(exc)
+                    else f"{type(exc).__name__}: {exc}"
+                )
+                return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, reason[:500])
+        nb = nbformat.read(nb_out, as_version=4)
+        html_text = export_html(nb)
+        # One gate before publishing: a page with a number that fails the rule is not written.
+        findings = audit_report(html_text, task.disclosure)
+        if findings:
+            reason = "failed the disclosure audit: " + "; ".join(map(str, findings[:5]))
+            return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, reason[:500])
         headline = json.loads(summary.read_text()) if summary.is_file() else {}
-    except Exception as exc:
-        tmp_nb.unlink(missing_ok=True)
         return Outcome(
-            task.name, "failed", time.perf_counter() - t0, attempts, f"export: {type(exc).__name__}: {exc}"[:500]
+            task.name,
+            "ok",
+            time.perf_counter() - t0,
+            attempts,
+            headline=headline,
+            html=html_text,
+            notebook=nbformat.writes(nb),
         )
-    return Outcome(task.name, "ok", time.perf_counter() - t0, attempts, headline=headline)
+    except Exception as exc:
+        return Outcome(task.name, "failed", time.perf_counter() - t0, 1, f"export: {type(exc).__name__}: {exc}"[:500])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(sockets, ignore_errors=True)
+        if task.registry:  # this worker's kernels are shut down: forget their pids
+            for f in Path(task.registry).glob("kernel-*"):
+                try:
+                    if f.read_text() == str(os.getpid()):
+                        f.unlink()
+                except OSError:
+                    pass
+
+
+def _worker_loop() -> None:
+    """Main loop of a local worker process: for each line ``<task file>\t<result file>`` on
+    stdin, render the task and leave the pickled outcome in the result file (renamed into place
+    when complete). Ends when stdin closes.
+
+    Workers are fresh ``python -c`` processes (a multiprocessing child would re-import the
+    caller's main script) and are reused for several reports, so papermill and nbconvert are
+    imported once per worker, not once per report.
+    """
+    import pickle
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides what a Ctrl-C stops
+    for line in sys.stdin:
+        task_file, result_file = line.rstrip("\n").split("\t")
+        task = pickle.loads(Path(task_file).read_bytes())
+        try:
+            outcome = render(task)
+        except Exception as exc:  # reported to the batch, never lost
+            outcome = Outcome(task.name, "failed", reason=f"worker: {type(exc).__name__}: {exc}"[:500])
+        tmp = Path(f"{result_file}.part")
+        tmp.write_bytes(pickle.dumps(outcome))
+        os.replace(tmp, result_file)
 
 
 # ----------------------------------------------------------------------------------------
-# Planning and running the batch
+# Files, lock, signals
+# ----------------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, data: str | bytes, tmp_dir: Path | None = None) -> None:
+    """Write ``path`` all at once (a temporary file renamed over it), mode 0644."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = tmp_dir or path.parent
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), FILE_MODE)
+            fh.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class OutputLock:
+    """An exclusive lock on an output folder (``flock`` on ``.coc-lock``, holding the pid).
+
+    The system releases an ``flock`` when its holder dies, so a lock left by a dead batch is
+    taken over safely; the pid in the file is only for messages.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> with OutputLock(d):
+    ...     OutputLock(d).acquire()
+    Traceback (most recent call last):
+    cocEval.errors.BatchError: ...
+    """
+
+    def __init__(self, folder: Path, wait: bool = False, should_stop=lambda: False):
+        self.path = Path(folder) / LOCK_NAME
+        self.wait = wait
+        self.should_stop = should_stop
+        self.fd: int | None = None
+        #: pid of a dead batch whose lock this one took over, if any
+        self.stale_pid: int | None = None
+
+    def _holder(self) -> str:
+        try:
+            return Path(self.path).read_text().strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def acquire(self) -> OutputLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        previous = self._holder()
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = self._holder()
+                if not self.wait:
+                    os.close(fd)
+                    raise BatchError(
+                        f"--output {self.path.parent}: in use by another batch (pid {holder}); "
+                        "wait for it to finish or pass --wait"
+                    ) from None
+                if not announced:
+                    log.warning("waiting for the batch with pid %s to release %s", holder, self.path.parent)
+                    announced = True
+                if self.should_stop():
+                    os.close(fd)
+                    raise BatchError(f"--output {self.path.parent}: stopped while waiting for pid {holder}") from None
+                time.sleep(0.2)
+        if previous.isdigit() and int(previous) != os.getpid() and not _pid_alive(int(previous)):
+            self.stale_pid = int(previous)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+class _Stop:
+    """SIGTERM/SIGINT handling for the batch: the handler records the signal; loops poll it."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict[int, object] = {}
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def _handler(self, signum, frame) -> None:
+        if self.signum is None:
+            log.warning("received %s: stopping workers and kernels", signal.Signals(signum).name)
+        self.signum = signum
+
+    def __enter__(self) -> _Stop:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGTERM, signal.SIGINT):
+                self._old[s] = signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+def _kill_kernels(registry: Path, worker_pid: int | None = None) -> None:
+    """Kill the kernels recorded in ``registry`` (all, or those of one worker)."""
+    for f in registry.glob("kernel-*"):
+        try:
+            owner = int(f.read_text() or 0)
+        except (OSError, ValueError):
+            owner = 0
+        if worker_pid is not None and owner != worker_pid:
+            continue
+        pid = int(f.name.split("-", 1)[1])
+        try:  # the kernel leads its own session: kill its whole group
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        f.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------
+# Planning
 # ----------------------------------------------------------------------------------------
 
 
@@ -278,123 +716,372 @@ def versions() -> dict[str, str]:
 def _load_manifest(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return {}
 
 
-def plan(args, cfg, prog, config_path: Path) -> list[Task]:
+def plan(opts: BatchOptions, cfg, prog, config_path: Path) -> list[Task]:
     """The tasks for this run: every requested provider plus the programme report."""
     participating = prog.participating["provider_id"].tolist()
-    if args.providers:
-        wanted = [p.strip() for p in args.providers.split(",") if p.strip()]
-        unknown = sorted(set(wanted) - set(prog.participation["provider_id"]))
+    if opts.providers:
+        providers = list(dict.fromkeys(opts.providers))
+        unknown = sorted(set(providers) - set(prog.participation["provider_id"]))
         if unknown:
-            raise ValueError(f"--providers: unknown provider id(s) {', '.join(unknown)}")
-        providers = wanted
+            raise UsageError(
+                f"--providers: unknown provider id(s) {', '.join(map(repr, unknown))} "
+                "(the rule: ids from the participation table)"
+            )
     else:
         providers = participating
-    out = Path(args.output).resolve()
+        if not providers:
+            raise DataError(
+                f"{prog.source}: participation, column 'start_month': empty on every row (the rule: reports "
+                "need at least one provider that started coaching)"
+            )
     data_dir = str(Path(prog.source).resolve())
     common = _sha256(prog.data_hash, config_path.read_bytes(), cocEval.__version__, source_hash())
     rep = cfg.report
+    base = {
+        "kernel": rep.kernel,
+        "timeout": rep.timeout_seconds,
+        "retries": rep.retries,
+        "disclosure": cfg.disclosure.preset,
+    }
     tasks = []
+    prov_nb = (opts.provider_notebook or resource("notebooks", "provider_report.ipynb")).read_text(encoding="utf-8")
     for pid in providers:
-        nbp = NOTEBOOKS / "provider_report.ipynb"
         tasks.append(
             Task(
                 name=pid,
-                notebook=str(nbp),
-                key=_sha256(common, nbp.read_bytes(), pid),
+                notebook_json=prov_nb,
+                key=_sha256(common, prov_nb, pid),
                 parameters={"provider_id": pid, "data_dir": data_dir, "config": str(config_path.resolve())},
-                html_path=str(out / "providers" / f"{pid}.html"),
-                executed_path=str(out / "executed" / f"{pid}.ipynb"),
-                kernel=rep.kernel,
-                timeout=rep.timeout_seconds,
-                retries=rep.retries,
+                html_name=f"providers/{report_filename(pid)}",
+                **base,
             )
         )
-    if not getattr(args, "no_programme", False):
-        nbp = NOTEBOOKS / "programme_evaluation.ipynb"
+    if opts.programme:
+        nb = (opts.programme_notebook or resource("notebooks", "programme_evaluation.ipynb")).read_text(
+            encoding="utf-8"
+        )
         tasks.append(
             Task(
-                name="programme",
-                notebook=str(nbp),
-                key=_sha256(common, nbp.read_bytes(), "programme"),
+                name=PROGRAMME,
+                notebook_json=nb,
+                key=_sha256(common, nb, PROGRAMME),
                 parameters={"data_dir": data_dir, "config": str(config_path.resolve())},
-                html_path=str(out / "programme.html"),
-                executed_path=str(out / "executed" / "programme.ipynb"),
-                kernel=rep.kernel,
-                timeout=rep.timeout_seconds,
-                retries=rep.retries,
+                html_name=f"{PROGRAMME}.html",
+                **base,
             )
         )
     return tasks
 
 
-def _run_local(tasks: list[Task], jobs: int, on_done) -> None:
-    if jobs <= 1 or len(tasks) == 1:
-        for t in tasks:
-            on_done(render(t))
-        return
-    # Programme report first: it is the longest, so it should not start last.
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(render, t): t for t in sorted(tasks, key=lambda t: t.name != "programme")}
-        for fut in as_completed(futures):
-            try:
-                on_done(fut.result())
-            except Exception as exc:  # a worker process died
-                on_done(Outcome(futures[fut].name, "failed", reason=f"worker: {type(exc).__name__}: {exc}"))
+def _check_output(out: Path) -> None:
+    """Refuse an output path that is a file, sits under a file, or cannot be written."""
+    if out.exists() and not out.is_dir():
+        raise BatchError(f"--output {out}: is a file, not a folder (the rule: reports go into a folder)")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BatchError(f"--output {out}: {parent} is a file, so the folder cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BatchError(f"--output {out}: not writable ({parent} does not allow writing)")
 
 
-def _run_dask(tasks: list[Task], address: str, on_done) -> None:
-    from distributed import Client
-    from distributed import as_completed as dask_completed
-
-    with Client(address) as client:
-        futures = client.map(render, tasks, pure=False, key=[f"render-{t.name}-{t.key[:8]}" for t in tasks])
-        names = {f.key: t.name for f, t in zip(futures, tasks)}
-        for fut in dask_completed(futures):
-            try:
-                on_done(fut.result())
-            except Exception as exc:
-                on_done(Outcome(names[fut.key], "failed", reason=f"dask: {type(exc).__name__}: {exc}"))
-
-
-def run_reports(args) -> int:
-    """Render reports as ``python -m cocEval reports`` asks. Returns the exit status."""
-    from cocEval.config import ConfigError, load_inputs
-    from cocEval.data import DataValidationError
-
+def _prepare_output(out: Path) -> None:
+    """Create the output folder and prove it can be written (root ignores permission bits, so
+    a read-only mount shows only when writing)."""
     try:
-        # The same resolution as the notebooks: --data, else the config's data_dir; relative
-        # paths from the working folder, else the project folder.
-        cfg, prog, config_path = load_inputs(args.data, args.config)
-        out = Path(args.output)
-        tasks = plan(args, cfg, prog, config_path)
-    except (ConfigError, DataValidationError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".coc-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BatchError(f"--output {out}: not writable ({exc.strerror or exc})") from None
 
-    out.mkdir(parents=True, exist_ok=True)
-    handler = _add_file_log(out / "run.log")
+
+def _shipped_files(prog, config_path: Path, cfg) -> dict[str, bytes]:
+    """The data folder's files and the config, to send to Dask workers with the tasks."""
+    files = {f"data/{p.name}": p.read_bytes() for p in sorted(Path(prog.source).iterdir()) if p.is_file()}
+    files["config.yaml"] = config_path.read_bytes()
+    if cfg.mapping is not None:
+        from cocEval.config import project_path
+
+        files["mapping.yaml"] = project_path(cfg.mapping, cfg.mapping).read_bytes()
+    return files
+
+
+# ----------------------------------------------------------------------------------------
+# Running
+# ----------------------------------------------------------------------------------------
+
+
+def _signal_name(code: int | None) -> str:
+    """Words for a process's exit: a negative code is the signal that killed it."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+class _Worker:
+    """A local worker process and the task it is rendering (if any)."""
+
+    CODE = "from cocEval.batch import _worker_loop; _worker_loop()"
+
+    def __init__(self, tmp: Path, n: int):
+        self.log = open(tmp / f"worker-{n}.log", "wb")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.CODE],
+            stdin=subprocess.PIPE,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.task: Task | None = None
+        self.result: Path | None = None
+        self.t0 = 0.0
+
+    def give(self, task: Task, tmp: Path) -> None:
+        import pickle
+
+        stem = f"{task.name}-{random.getrandbits(32):08x}"
+        task_file, self.result = tmp / f"{stem}.task", tmp / f"{stem}.result"
+        task_file.write_bytes(pickle.dumps(task))
+        self.task, self.t0 = task, time.monotonic()
+        try:
+            self.proc.stdin.write(f"{task_file}\t{self.result}\n".encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it died: seen by the caller's poll
+
+    def take(self) -> Outcome | None:
+        """The finished task's outcome, or None while it runs."""
+        import pickle
+
+        if self.result is None or not self.result.is_file():
+            return None
+        try:
+            outcome = pickle.loads(self.result.read_bytes())
+        except Exception as exc:  # a truncated result is a failed report, not a crash
+            outcome = Outcome(self.task.name, "failed", reason=f"unreadable worker result: {exc}")
+        self.result.unlink(missing_ok=True)
+        self.task, self.result = None, None
+        return outcome
+
+    def died(self) -> Outcome:
+        """The outcome of the task a dead worker was rendering."""
+        code = self.proc.returncode
+        tail = []
+        if code is not None and code > 0:
+            self.log.flush()
+            tail = Path(self.log.name).read_text(errors="replace").strip().splitlines()[-1:]
+        reason = f"the worker process died ({_signal_name(code)}){': ' + tail[0] if tail else ''}"
+        task, self.task = self.task, None
+        return Outcome(task.name, "failed", reason=reason[:500])
+
+    def close(self, kill: bool = False) -> None:
+        if kill and self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def _run_local(
+    tasks: list[Task], jobs: int, on_done, stop, registry: Path, hard_timeout: float, tmp: Path
+) -> list[Task]:
+    """Run the tasks on at most ``jobs`` local worker processes.
+
+    A worker that dies costs only the report it was rendering; a new worker takes the rest.
+    Returns the tasks not finished because of ``stop`` (their workers and kernels are killed).
+    """
+    pending = list(tasks)
+    workers: list[_Worker] = []
+    made = 0
     try:
-        return _render_all(args, tasks, prog, config_path, out)
+        while pending or any(w.task for w in workers):
+            if stop():
+                break
+            for w in workers:
+                if w.task is None and pending:
+                    w.give(pending.pop(0), tmp)
+            while pending and len(workers) < min(jobs, len(tasks)):
+                made += 1
+                workers.append(_Worker(tmp, made))
+                workers[-1].give(pending.pop(0), tmp)
+            time.sleep(0.1)
+            for w in list(workers):
+                if w.task is None:
+                    continue
+                outcome = w.take()
+                if outcome is not None:
+                    on_done(outcome)
+                elif w.proc.poll() is not None:
+                    outcome = w.take() or w.died()  # it may have finished just before dying
+                    _kill_kernels(registry, w.proc.pid)  # its kernel must not linger
+                    w.close()
+                    workers.remove(w)
+                    on_done(outcome)
+                elif time.monotonic() - w.t0 > hard_timeout:
+                    task = w.task
+                    w.close(kill=True)
+                    _kill_kernels(registry, w.proc.pid)
+                    workers.remove(w)
+                    on_done(Outcome(task.name, "failed", reason=f"stopped after {hard_timeout:.0f} s (hard deadline)"))
     finally:
-        logging.getLogger("cocEval").removeHandler(handler)
-        handler.close()
+        # On a stop (or an unexpected error) nothing may keep running: kernels first (they lead
+        # their own sessions), then workers. Idle workers just see their stdin close.
+        busy = [w for w in workers if w.task is not None]
+        _kill_kernels(registry)
+        for w in workers:
+            w.close(kill=w.task is not None)
+        _kill_kernels(registry)  # a kernel that started while we were stopping
+    return pending + [w.task for w in busy]
 
 
-def _render_all(args, tasks: list[Task], prog, config_path: Path, out: Path) -> int:
+def _connect(opts: BatchOptions):
+    """A Dask client for ``opts.scheduler``; BatchError when it cannot be reached."""
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise BatchError(f"--scheduler needs the 'distributed' package ({exc})") from None
+    try:
+        return Client(opts.scheduler, timeout=opts.connect_timeout, set_as_default=False)
+    except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address
+        raise BatchError(
+            f"--scheduler {opts.scheduler}: cannot connect within {opts.connect_timeout:.0f} s "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+        ) from None
+
+
+def _run_dask(tasks: list[Task], client, files: dict[str, bytes], on_done, stop) -> list[Task]:
+    """Run the tasks on a Dask cluster; workers return the HTML, this process writes it.
+
+    The data files and the config travel with the tasks (scattered once), so a worker on
+    another machine needs none of this machine's paths.
+    """
+    [shipped] = client.scatter([files], broadcast=False) if files else [None]
+    left = {
+        client.submit(render, t, shipped, pure=False, key=f"render-{t.name}-{t.key[:8]}-{random.getrandbits(32):x}"): t
+        for t in tasks
+    }
+    while left and not stop():
+        time.sleep(0.2)
+        for fut in [f for f in left if f.done()]:
+            t = left.pop(fut)
+            try:
+                on_done(fut.result())
+            except Exception as exc:  # the task itself raised or its worker was lost
+                on_done(Outcome(t.name, "failed", reason=f"dask: {type(exc).__name__}: {exc}"[:500]))
+    if left:
+        client.cancel(list(left))
+    return list(left.values())
+
+
+def run_reports(opts: BatchOptions) -> int:
+    """Render reports as ``python -m cocEval reports`` asks.
+
+    Parameters
+    ----------
+    opts : BatchOptions
+
+    Returns
+    -------
+    int
+        Exit status: 0 every report ok, 1 some report failed, 130/143 stopped by SIGINT/SIGTERM.
+
+    Raises
+    ------
+    CocEvalError
+        Before anything is written, for bad options, config or data (``UsageError``,
+        ``ConfigError``, ``DataError``), and ``BatchError`` for an output folder that cannot be
+        used (a file, not writable, locked by another batch) or an unreachable scheduler.
+
+    Examples
+    --------
+    >>> run_reports(BatchOptions(output="/dev/null/reports"))
+    Traceback (most recent call last):
+    cocEval.errors.BatchError: --output /dev/null/reports: /dev/null is a file, so the folder cannot be created
+    """
+    from cocEval.config import DEFAULT_CONFIG, load_inputs, project_path
+
+    if not isinstance(opts, BatchOptions):
+        raise InputError(f"run_reports takes a BatchOptions, got {type(opts).__name__}")
+    out = opts.output
+    _check_output(out)
+    config_path = project_path(opts.config, DEFAULT_CONFIG)
+    for name, nb in (("provider_notebook", opts.provider_notebook), ("programme_notebook", opts.programme_notebook)):
+        if nb is not None and not nb.is_file():
+            raise UsageError(f"{name} {nb}: not a file")
+    # The same resolution as the notebooks: data, else the config's data_dir; relative paths
+    # from the working folder, else the project folder.
+    cfg, prog, config_path = load_inputs(opts.data, config_path)
+    tasks = plan(opts, cfg, prog, config_path)
+    client = _connect(opts) if opts.scheduler else None
+    try:
+        _prepare_output(out)
+        with _Stop() as stop:
+            with OutputLock(out, wait=opts.wait, should_stop=stop) as lock:
+                handler = _add_file_log(out / "run.log")
+                if lock.stale_pid:
+                    log.info("took over a stale lock on %s left by pid %s (no longer running)", out, lock.stale_pid)
+                try:
+                    return _render_all(opts, tasks, cfg, prog, config_path, out, stop, client)
+                finally:
+                    logging.getLogger("cocEval").removeHandler(handler)
+                    handler.close()
+                    os.chmod(out / "run.log", FILE_MODE)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: Path, out: Path, stop, client) -> int:
     """Render what changed, keep the manifest current after every report, write the index."""
     from tqdm.auto import tqdm
 
+    # We hold the lock: temporary files found now were left by a batch that died.
+    shutil.rmtree(out / TMP_NAME, ignore_errors=True)
+    run_tmp = out / TMP_NAME / f"run-{os.getpid()}"
+    registry = run_tmp / "kernels"
+    registry.mkdir(parents=True)
+    # kernel sockets need a short path: inside the output folder when it is short enough
+    sockets = run_tmp / "k" if len(str(run_tmp.resolve())) < 60 else Path(tempfile.mkdtemp(prefix="coc-k-"))
+    sockets.mkdir(exist_ok=True)
+    for t in tasks:
+        t.scratch, t.registry, t.sockets = str(run_tmp), str(registry), str(sockets)
+    try:
+        return _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client)
+    finally:
+        shutil.rmtree(out / TMP_NAME, ignore_errors=True)
+        shutil.rmtree(sockets, ignore_errors=True)
+
+
+def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client) -> int:
     manifest_path = out / "manifest.json"
     manifest = _load_manifest(manifest_path)
-    previous = manifest.get("reports", {})
+    previous = manifest.get("reports", {}) if isinstance(manifest.get("reports"), dict) else {}
     todo, results = [], {}
     for t in tasks:
         prev = previous.get(t.name, {})
-        if not args.force and prev.get("key") == t.key and prev.get("status") == "ok" and Path(t.html_path).is_file():
+        if (
+            not opts.force
+            and prev.get("key") == t.key
+            and prev.get("status") == "ok"
+            and prev.get("html") == t.html_name
+            and (out / t.html_name).is_file()
+        ):
             results[t.name] = dict(prev, status="ok", skipped=True)
         else:
             todo.append(t)
@@ -406,69 +1093,111 @@ def _render_all(args, tasks: list[Task], prog, config_path: Path, out: Path) -> 
         "config": str(config_path),
         "data_dir": str(prog.source),
         "data_hash": prog.data_hash,
+        "disclosure": cfg.disclosure.preset,
         "versions": versions(),
         "parameters": {
-            "jobs": args.jobs,
-            "force": args.force,
-            "scheduler": args.scheduler,
-            "providers": args.providers,
+            "jobs": opts.jobs,
+            "force": opts.force,
+            "scheduler": opts.scheduler,
+            "providers": list(opts.providers) if opts.providers else None,
         },
         "reports": dict(previous, **results),
     }
     by_name = {t.name: t for t in tasks}
-    bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not todo)
+    bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not todo or not sys.stderr.isatty())
+
+    def write_manifest() -> None:
+        _atomic_write(manifest_path, json.dumps(manifest, indent=2, default=str), run_tmp)
 
     def on_done(o: Outcome) -> None:
         t = by_name[o.name]
-        entry = asdict(o) | {"key": t.key, "html": os.path.relpath(t.html_path, out), "skipped": False}
-        if o.status == "failed":
-            log.error("%s failed: %s", o.name, o.reason)
-            old = previous.get(o.name)
-            entry["html"] = old.get("html") if old and Path(t.html_path).is_file() else None
-        else:
-            log.info("%s rendered in %.1f s", o.name, o.seconds)
+        entry = {k: v for k, v in asdict(o).items() if k not in ("html", "notebook")}
+        entry |= {"key": t.key, "html": None, "skipped": False}
+        if o.status == "ok":
+            try:
+                _atomic_write(_inside(out, t.html_name), o.html or "", run_tmp)
+                _atomic_write(_inside(out, f"executed/{o.name}.ipynb"), o.notebook or "", run_tmp)
+                entry["html"] = t.html_name
+                (out / "stale" / t.html_name).unlink(missing_ok=True)  # superseded
+                log.info("%s rendered in %.1f s", o.name, o.seconds)
+            except OSError as exc:
+                entry |= {"status": "failed", "reason": f"writing the report: {exc}"}
+        if entry["status"] != "ok":
+            log.error("%s %s: %s", o.name, entry["status"], entry["reason"])
+            entry |= _set_aside(out, t, run_tmp)
         manifest["reports"][o.name] = entry
-        _atomic_write(manifest_path, json.dumps(manifest, indent=2, default=str))
+        write_manifest()
         bar.update(1)
 
     t0 = time.perf_counter()
-    jobs = args.jobs or os.cpu_count() or 1
+    jobs = opts.jobs or os.cpu_count() or 1
+    hard = opts.hard_timeout or max(3600.0, 6.0 * cfg.report.timeout_seconds)
+    unfinished: list[Task] = []
     if todo:
-        if args.scheduler:
-            _run_dask(todo, args.scheduler, on_done)
+        if opts.scheduler:  # remote workers use their own temporary folders
+            for t in todo:
+                t.scratch = t.registry = t.sockets = None
+            unfinished = _run_dask(todo, client, _shipped_files(prog, config_path, cfg), on_done, stop)
         else:
-            _run_local(todo, jobs, on_done)
+            unfinished = _run_local(todo, jobs, on_done, stop, registry, hard, run_tmp)
+    for t in unfinished:
+        on_done(Outcome(t.name, "interrupted", reason="the batch was stopped before this report finished"))
     bar.close()
     manifest["wall_seconds"] = round(time.perf_counter() - t0, 2)
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if stop():
+        manifest["interrupted"] = signal.Signals(stop.signum).name
     # Only this run's reports appear in the index; the manifest keeps older entries.
     current = {t.name: manifest["reports"][t.name] for t in tasks}
-    _atomic_write(manifest_path, json.dumps(manifest, indent=2, default=str))
-    _atomic_write(out / "index.html", index_html(current, prog, manifest))
-    failed = [n for n, r in current.items() if r["status"] == "failed"]
+    write_manifest()
+    _atomic_write(out / "index.html", index_html(current, prog, manifest), run_tmp)
+    failed = [n for n, r in current.items() if r["status"] != "ok"]
     print(
-        f"{len(current) - len(failed)} report(s) ok ({len(tasks) - len(todo)} unchanged), {len(failed)} failed; index: {out / 'index.html'}"
+        f"{len(current) - len(failed)} report(s) ok ({len(tasks) - len(todo)} unchanged), {len(failed)} not; "
+        f"index: {out / 'index.html'}"
     )
+    if stop():
+        return 128 + stop.signum
     return 1 if failed else 0
+
+
+def _set_aside(out: Path, task: Task, tmp: Path) -> dict:
+    """Move a failed report's previous HTML (from older inputs) to ``stale/``, so nothing in the
+    output folder presents it as current. Returns the manifest fields that say so."""
+    fields: dict = {}
+    for rel, key in ((task.html_name, "stale_html"), (f"executed/{task.name}.ipynb", None)):
+        src = out / rel
+        if src.is_file():
+            dst = _inside(out, f"stale/{rel}")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+            if key:
+                fields[key] = f"stale/{rel}"
+    return fields
 
 
 def _add_file_log(path: Path) -> logging.Handler:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("cocEval").addHandler(handler)
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger("cocEval")
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
     return handler
 
 
 def index_html(reports: dict, prog, manifest: dict) -> str:
     """The run's index page: every report with status, headline effects and a link.
 
-    Everything that comes from data (names, reasons) is HTML-escaped.
+    Everything that comes from data (names, reasons) is HTML-escaped. A failed report's
+    previous version is named as out of date and not linked.
     """
     names = prog.participation.set_index("provider_id")["provider_name"].to_dict()
     cohorts = prog.participation.set_index("provider_id")["cohort"].to_dict()
     rows = []
-    for name, r in sorted(reports.items(), key=lambda kv: (kv[0] != "programme", kv[0])):
-        label = "Programme evaluation" if name == "programme" else f"{name} {names.get(name, '')}"
+    for name, r in sorted(reports.items(), key=lambda kv: (kv[0] != PROGRAMME, kv[0])):
+        label = "Programme evaluation" if name == PROGRAMME else f"{name} {names.get(name, '')}"
         link = (
             f'<a href="{html.escape(r["html"])}">{html.escape(label)}</a>'
             if r.get("status") == "ok" and r.get("html")
@@ -477,26 +1206,39 @@ def index_html(reports: dict, prog, manifest: dict) -> str:
         status = "ok (unchanged)" if r.get("skipped") else r.get("status", "")
         heads = "; ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in (r.get("headline") or {}).items())
         reason = html.escape(r.get("reason") or "")
-        cohort = "" if name == "programme" else html.escape(str(cohorts.get(name) or ""))
+        if r.get("stale_html"):
+            reason += (
+                f" The previous report, from older inputs, is out of date and was moved to "
+                f"<code>{html.escape(r['stale_html'])}</code>."
+            )
+        cohort = "" if name == PROGRAMME else html.escape(str(cohorts.get(name) or ""))
         rows.append(
             f"<tr class='{html.escape(r.get('status', ''))}'><td>{link}</td><td>{cohort}</td><td>{html.escape(status)}</td><td>{heads}</td><td>{reason}</td></tr>"
         )
     ok = sum(r.get("status") == "ok" for r in reports.values())
+    stopped = (
+        f"<p><strong>This batch was stopped ({html.escape(manifest['interrupted'])}) before it finished; "
+        "run it again to render the rest.</strong></p>"
+        if manifest.get("interrupted")
+        else ""
+    )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Culture of Care evaluation reports</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Culture of Care evaluation reports</title>
 <style>
 body {{ font-family: Arial, Helvetica, sans-serif; margin: 2em; color: #212b32; max-width: 70em; }}
 h1 {{ color: #005EB8; }} table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ text-align: left; padding: 6px 10px; border-bottom: 1px solid #d8dde0; vertical-align: top; }}
-th {{ background: #005EB8; color: white; }} tr.failed td {{ background: #fdeaea; }}
-a {{ color: #005EB8; }}
+th {{ background: #005EB8; color: white; }} tr.failed td, tr.interrupted td {{ background: #fdeaea; }}
+a {{ color: #005EB8; }} .wrap {{ overflow-x: auto; }}
 </style></head><body>
 <h1>Culture of Care evaluation reports</h1>
-<p>{ok} of {len(reports)} reports rendered. Data hash {html.escape(manifest["data_hash"][:12])};
+{index_note(manifest.get("disclosure", "mhsds"))}
+{stopped}<p>{ok} of {len(reports)} reports rendered. Data hash {html.escape(manifest["data_hash"][:12])};
 cocEval {html.escape(manifest["cocEval_version"])}; run finished {html.escape(manifest.get("finished", ""))}.
 Details in <code>manifest.json</code> and <code>run.log</code>.</p>
-<table><thead><tr><th>Report</th><th>Cohort</th><th>Status</th><th>Headline effects</th><th>Failure reason</th></tr></thead>
+<div class="wrap"><table data-disclosure-rule="{html.escape(manifest.get("disclosure", "mhsds"))}"><thead><tr><th>Report</th><th>Cohort</th><th>Status</th><th>Headline effects</th><th>Failure reason</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
-</tbody></table></body></html>
+</tbody></table></div></body></html>
 """

@@ -1,13 +1,29 @@
-"""Command line: ``python -m cocEval <command>`` (alias ``coc-eval``)."""
+"""Command line: ``python -m cocEval <command>`` (alias ``coc-eval``).
+
+Exit status: 0 success; 1 some report failed (``reports``; the index gives the reasons); 2 bad
+input, config or options, or an output folder that cannot be used: one line per broken rule
+naming the file, column or option (``-v`` adds the traceback); 130/143 stopped by
+SIGINT/SIGTERM. Anything else is a bug and shows its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 
+from cocEval.errors import CocEvalError
+
 log = logging.getLogger("cocEval")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (no usage block) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
 
 
 def _cmd_synthesise(args: argparse.Namespace) -> int:
@@ -21,24 +37,38 @@ def _cmd_synthesise(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from cocEval.data import DataValidationError, load_programme
+    from cocEval.data import load_programme
 
-    try:
-        prog = load_programme(args.data, mapping=args.mapping)
-    except DataValidationError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    prog = load_programme(args.data, mapping=args.mapping)
     print(prog.describe())
     return 0
 
 
 def _cmd_reports(args: argparse.Namespace) -> int:
-    try:
-        from cocEval.batch import run_reports
-    except ImportError:
-        print("Data validated. Report rendering is not built yet (see the reports issue).")
-        return 0
-    return run_reports(args)
+    from cocEval.batch import BatchOptions, run_reports
+
+    opts = BatchOptions(
+        output=args.output,
+        config=args.config,
+        data=args.data,
+        providers=BatchOptions.parse_providers(args.providers) if args.providers is not None else None,
+        jobs=args.jobs,
+        force=args.force,
+        programme=not args.no_programme,
+        scheduler=args.scheduler,
+        wait=args.wait,
+    )
+    return run_reports(opts)
+
+
+# --- import subcommand (importers, issue 13): the code lives in cocEval.importers.cli ---
+def _add_import(sub) -> None:
+    from cocEval.importers.cli import add_import_parser
+
+    add_import_parser(sub)
+
+
+# --- end import subcommand ---
 
 
 # --- audit (disclosure; issue 11) ------------------------------------------------------------
@@ -69,8 +99,8 @@ def _add_audit(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for ``python -m cocEval``."""
-    p = argparse.ArgumentParser(prog="python -m cocEval", description=__doc__)
-    p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    p = _Parser(prog="python -m cocEval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level; tracebacks with errors")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synthesise", help="write synthetic programme data with known true effects")
@@ -84,24 +114,41 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_cmd_validate)
 
     r = sub.add_parser("reports", help="render per-provider and programme reports")
-    r.add_argument("--config", type=Path, default=Path("params/programme.yaml"))
-    r.add_argument("--data", type=Path, default=None)
+    r.add_argument("--config", type=Path, default=None, help="programme config (default params/programme.yaml)")
+    r.add_argument("--data", type=Path, default=None, help="data folder (default: the config's data_dir)")
     r.add_argument("--providers", default=None, help="comma-separated provider ids (default: all participating)")
     r.add_argument("--output", type=Path, default=Path("reports"))
-    r.add_argument("--jobs", type=int, default=None)
+    r.add_argument("--jobs", type=int, default=None, help="reports rendered at once (at least 1; default: CPUs)")
     r.add_argument("--force", action="store_true", help="re-render even when inputs are unchanged")
     r.add_argument("--no-programme", action="store_true", help="render provider reports only")
     r.add_argument("--scheduler", default=None, help="address of an existing Dask distributed scheduler")
+    r.add_argument("--wait", action="store_true", help="wait for another batch using --output instead of refusing")
     r.set_defaults(func=_cmd_reports)
+    _add_import(sub)
     _add_audit(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point. Returns the process exit status."""
+    """Entry point. Returns the process exit status.
+
+    Errors cocEval raises on purpose (:mod:`cocEval.errors`) become ``error: <message>`` on
+    stderr and their exit status (2); ``-v`` adds the traceback. Other exceptions propagate.
+
+    Examples
+    --------
+    >>> main(["reports", "--jobs", "0"])
+    2
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CocEvalError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

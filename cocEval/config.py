@@ -230,12 +230,20 @@ def load_config(path: str | Path = "params/programme.yaml", **overrides) -> Prog
     1000.0
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config {path}: is a folder (the rule: the config is a YAML file)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config {path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     raw.update({k: v for k, v in overrides.items() if v is not None})
@@ -265,7 +273,9 @@ def load_inputs(data_dir=None, config=None) -> tuple[ProgrammeConfig, ProgrammeD
     cfg = config if isinstance(config, ProgrammeConfig) else load_config(config)
     folder = project_path(data_dir if data_dir is not None else cfg.data_dir, cfg.data_dir)
     mapping = None if cfg.mapping is None else project_path(cfg.mapping, cfg.mapping)
-    return cfg, _load_programme_cached(folder, mapping), config
+    prog = _load_programme_cached(folder, mapping)
+    check_config_against_data(cfg, prog, config if isinstance(config, Path) else "config")
+    return cfg, prog, config
 
 
 #: The last validated data, keyed by the folder and the size and modification time of every
@@ -321,3 +331,53 @@ def _load_programme_cached(folder: Path, mapping: Path | None) -> ProgrammeData:
         _DATA_CACHE.clear()
         _DATA_CACHE[key] = load_programme(folder, mapping=mapping)
     return _DATA_CACHE[key]
+
+
+def check_config_against_data(cfg: ProgrammeConfig, prog: ProgrammeData, where: str | Path = "config") -> None:
+    """Rules that need both the configuration and the data.
+
+    - every ``providers:`` override names a provider in the data (a typo would otherwise be
+      ignored silently);
+    - ``report.exclude_provisional_months`` leaves at least one month of data;
+    - an override's ``exclude_months`` fall inside the data's months.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the key path and the rule.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> prog = SimpleNamespace(participation=pd.DataFrame({"provider_id": ["P1"]}),
+    ...                        months=pd.date_range("2024-01-01", periods=3, freq="MS"))
+    >>> cfg = load_config(DEFAULT_CONFIG)
+    >>> check_config_against_data(cfg, prog)  # no overrides: fine
+    >>> bad = cfg.model_copy(update={"providers": {"P9": ProviderOverride()}})
+    >>> check_config_against_data(bad, prog)
+    Traceback (most recent call last):
+    cocEval.errors.ConfigError: config: providers.P9: not a provider in the data (the rule: every override names a provider_id of the participation table)
+    """
+    known = set(prog.participation["provider_id"])
+    unknown = sorted(set(cfg.providers) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: providers.{unknown[0]}: not a provider in the data (the rule: every override names "
+            f"a provider_id of the participation table){' (and ' + ', '.join(unknown[1:]) + ')' if unknown[1:] else ''}"
+        )
+    n_months = len(prog.months)
+    k = cfg.report.exclude_provisional_months
+    if k >= n_months:
+        raise ConfigError(
+            f"{where}: report.exclude_provisional_months: {k} would leave none of the data's {n_months} month(s) "
+            "(the rule: it must be smaller than the number of months)"
+        )
+    span = {f"{m:%Y-%m}" for m in prog.months}
+    for pid, o in cfg.providers.items():
+        outside = [m for m in o.exclude_months if m not in span]
+        if outside:
+            raise ConfigError(
+                f"{where}: providers.{pid}.exclude_months: {outside[0]} is not a month of the data "
+                f"({min(span)} to {max(span)})"
+            )

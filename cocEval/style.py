@@ -29,6 +29,9 @@ RC = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
     "figure.figsize": (8, 4),
+    # Labels come from data and config (cohort names, outcome labels): show them literally. With
+    # mathtext on, a label with one "$" (e.g. "Cohort $1") raises a parse error at draw time.
+    "text.parse_math": False,
 }
 
 
@@ -42,8 +45,10 @@ def use_nhs_style(dpi: int | None = None) -> None:
     >>> from cocEval.style import use_nhs_style, PALETTE
     >>> use_nhs_style()
     >>> import matplotlib as mpl
-    >>> mpl.rcParams["axes.prop_cycle"].by_key()["color"][0] == PALETTE[0].lower() or True
+    >>> mpl.rcParams["axes.prop_cycle"].by_key()["color"][0].lower() == PALETTE[0].lower()
     True
+    >>> mpl.rcParams["text.parse_math"]
+    False
     """
     import matplotlib as mpl
     from cycler import cycler

@@ -298,8 +298,17 @@ def test_all_failures_collected_in_one_error(tmp_path):
 
 
 def test_missing_file_named(tiny):
+    # data tables are optional (issue 13); participation and at least one data table are not
     (tiny / "staff_survey.csv").unlink()
-    with pytest.raises(DataValidationError, match=r"staff_survey\.csv.*file exists"):
+    prog = load_programme(tiny)
+    assert "staff_survey" not in prog.tables and prog.staff_survey.empty
+    (tiny / "participation.csv").rename(tiny / "participation.bak")
+    with pytest.raises(DataValidationError, match=r"participation\.csv.*file exists"):
+        load_programme(tiny)
+    (tiny / "participation.bak").rename(tiny / "participation.csv")
+    (tiny / "restrictive_practice.csv").unlink()
+    (tiny / "patient_experience.csv").unlink()
+    with pytest.raises(DataValidationError, match=r"file exists"):
         load_programme(tiny)
 
 
@@ -354,6 +363,6 @@ def test_validate_cli_reports_errors_and_exit_status(tmp_path, tiny, capsys):
     assert "2 providers" in capsys.readouterr().out
     t = tiny_tables()
     _set("restrictive_practice", "segregation", 2, -1)(t)
-    assert main(["validate", "--data", str(write(t, tmp_path / "bad"))]) == 1
+    assert main(["validate", "--data", str(write(t, tmp_path / "bad"))]) == 2
     err = capsys.readouterr().err
     assert "restrictive_practice.csv" in err and "non-negative integer" in err

@@ -46,7 +46,12 @@ def _fit(inputs, dataset, method, test):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # k = 1 warns by design (tested separately)
         return random_effects(
-            d["yi"], np.sqrt(d["vi"]), method=method, hartung_knapp=(test == "knha"), labels=d["study"]
+            d["yi"],
+            np.sqrt(d["vi"]),
+            method=method,
+            hartung_knapp=(test == "knha"),
+            labels=d["study"],
+            prediction="metafor",  # metafor's predict(); the default is the bootstrap interval
         )
 
 
@@ -113,7 +118,7 @@ def test_hand_example_two_equal_studies():
 def test_tau2_zero_gives_fixed_effect_answer():
     y = np.array([0.10, 0.12, 0.09, 0.11, 0.10])
     se = np.sqrt([0.010, 0.020, 0.015, 0.030, 0.012])
-    res = random_effects(y, se)
+    res = random_effects(y, se, prediction="metafor")
     w = 1 / se**2
     assert res.tau2 == 0.0 and res.i2 == 0.0
     assert res.estimate == pytest.approx(np.sum(w * y) / np.sum(w))
@@ -200,3 +205,52 @@ def test_reml_falls_back_to_half_steps_where_metafor_stops(meta_inputs, meta_res
     with pytest.warns(UserWarning, match="half steps"):
         res = random_effects(d["yi"], np.sqrt(d["vi"]), method="REML")
     np.testing.assert_allclose(res.tau2, ref["tau2"].iloc[0], rtol=TAU2_RTOL)
+
+
+# --- prediction intervals -------------------------------------------------------------------
+def _ten_studies(seed=4):
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(0.01, 0.1, 10)
+    y = rng.normal(0.0, np.sqrt(v + 0.04))
+    return y, np.sqrt(v)
+
+
+def test_hts_prediction_interval_formula():
+    """Higgins, Thompson & Spiegelhalter (2009): mu_DL +/- t_{k-2} sqrt(tau2_DL + se_DL^2)."""
+    from scipy import stats
+
+    y, se = _ten_studies()
+    res = random_effects(y, se, method="REML", prediction="hts")
+    dl = random_effects(y, se, method="DL", prediction="metafor")
+    half = stats.t.ppf(0.975, 8) * np.sqrt(dl.tau2 + dl.se**2)
+    assert (res.pi_low, res.pi_high) == pytest.approx((dl.estimate - half, dl.estimate + half))
+    assert res.prediction == "hts"
+
+
+def test_bootstrap_prediction_interval_is_reproducible_and_wider():
+    y, se = _ten_studies()
+    a = random_effects(y, se, method="REML", hartung_knapp=True)
+    b = random_effects(y, se, method="REML", hartung_knapp=True)
+    c = random_effects(y, se, method="REML", hartung_knapp=True, seed=7)
+    m = random_effects(y, se, method="REML", hartung_knapp=True, prediction="metafor")
+    assert a.prediction == "boot" and (a.pi_low, a.pi_high) == (b.pi_low, b.pi_high)
+    assert (a.pi_low, a.pi_high) == pytest.approx((c.pi_low, c.pi_high), abs=0.05)  # Monte Carlo error only
+    assert a.pi_low < a.estimate < a.pi_high
+    assert a.pi_high - a.pi_low > m.pi_high - m.pi_low
+    with pytest.raises(ValueError):
+        random_effects(y, se, prediction="magic")
+
+
+def test_tau2_confidence_distribution_is_calibrated():
+    """H(tau2) = P(Q > Q_obs; tau2): at the true tau2, H is uniform over repeated data, so the
+    share of draws below the true tau2 (one per data set) is uniform too: its mean is 1/2."""
+    from cocEval.meta import tau2_confidence_draws
+
+    rng = np.random.default_rng(11)
+    shares = []
+    for _ in range(60):
+        v = rng.uniform(0.01, 0.1, 8)
+        y = rng.normal(0.0, np.sqrt(v + 0.05))
+        d = tau2_confidence_draws(y, np.sqrt(v), 400, rng)
+        shares.append(np.mean(d <= 0.05))
+    assert abs(np.mean(shares) - 0.5) < 0.1

@@ -53,7 +53,16 @@ provider = new_notebook(
         code("rep.write_summary(summary_path)", "remove_cell"),
     ],
 )
-nbformat.write(provider, "notebooks/provider_report.ipynb")
+
+
+def write(nb, path: str) -> None:
+    """Write with stable cell ids (ids follow the cell's position), so a rebuild changes nothing it need not."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"
+    nbformat.write(nb, path)
+
+
+write(provider, "notebooks/provider_report.ipynb")
 
 programme = new_notebook(
     metadata=dict(META, title="Culture of Care programme evaluation"),
@@ -84,11 +93,11 @@ programme = new_notebook(
         # ---- HOW ROBUST IS THIS? ---------------------------------------------------------------
         # Placeholder for the lead: replace this comment-only cell with a call to the function in
         # cocEval/report/robustness.py that returns a Section (e.g. "robustness_section(rep)").
-        code("# How robust is this? (cocEval.report.robustness: wired in by the lead)"),
+        code("rep.robustness()"),
         # ---------------------------------------------------------------------------------------
         code("rep.methods()"),
         code("rep.provenance()"),
         code("rep.write_summary(summary_path)", "remove_cell"),
     ],
 )
-nbformat.write(programme, "notebooks/programme_evaluation.ipynb")
+write(programme, "notebooks/programme_evaluation.ipynb")

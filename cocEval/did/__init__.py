@@ -9,6 +9,7 @@
 from .aggregate import AggregatedATT, Estimate, aggregate
 from .attgt import GroupTimeATT, att_gt
 from .bacon import BaconDecomposition, bacon_decomposition
+from .honest import breakdown_value, honest_did
 from .twfe import DiD2x2, EventStudyTWFE, TWFEResult, did_2x2, event_study_twfe, twfe
 
 __all__ = [
@@ -25,4 +26,6 @@ __all__ = [
     "DiD2x2",
     "bacon_decomposition",
     "BaconDecomposition",
+    "honest_did",
+    "breakdown_value",
 ]

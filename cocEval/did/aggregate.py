@@ -221,6 +221,21 @@ class AggregatedATT(ResultMixin):
         src = self._source
         return wald_zero(self.table["att"].to_numpy()[pre], self.influence[:, pre], src.panel.cluster, src.n)
 
+    def honest_did(self, *, restriction: str, m, e: int = 0, l_vec=None, alpha: float = 0.05) -> pd.DataFrame:
+        """Robust intervals under violations of parallel trends (Rambachan & Roth 2023).
+
+        Thin wrapper of :func:`cocEval.did.honest.honest_did_event_study` (dynamic aggregation,
+        universal base period).
+
+        Examples
+        --------
+        >>> # att_gt(..., base_period="universal").aggregate("dynamic", min_e=-6, max_e=5)
+        >>> #     .honest_did(restriction="relative_magnitudes", m=[0.5, 1, 2])
+        """
+        from .honest import honest_did_event_study
+
+        return honest_did_event_study(self, restriction=restriction, m=m, e=e, l_vec=l_vec, alpha=alpha)
+
     # --- effect_summary (issue 10) -------------------------------------------------------
     def effect_summary(
         self,

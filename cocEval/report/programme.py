@@ -229,6 +229,7 @@ class ProgrammeReport:
     config_hash: str = ""
     #: per outcome and provider, what provider reports already computed for pooling (see build)
     provider_effects: dict = field(default_factory=dict, repr=False)
+    _robustness: object = field(default=None, repr=False)
 
     @classmethod
     def build(cls, data_dir=None, config=None, *, outcomes=None, provider_effects=None) -> ProgrammeReport:
@@ -251,8 +252,8 @@ class ProgrammeReport:
         >>> cfg = load_inputs()[0]
         >>> quick = cfg.model_copy(update={"staff_indicators": {}, "did": cfg.did.model_copy(update={"n_boot": 100})})
         >>> rep = ProgrammeReport.build(config=quick, outcomes=["positive_experience"])
-        >>> rep.sections()[0].title
-        'Verdict'
+        >>> [s.title for s in rep.sections()[:2]]
+        ['Culture of Care programme evaluation', 'Verdict']
         """
         t0 = time.perf_counter()
         cfg, prog, _ = load_inputs(data_dir, config)
@@ -1149,6 +1150,28 @@ class ProgrammeReport:
                 vals.append(np.log(r["effect"].iloc[0]))
         return float(np.mean(vals)) if vals else float("nan")
 
+    def robustness(self) -> Section:
+        """ "How robust is this?": sensitivity of the primary analysis (HonestDiD), placebos,
+        leave-one-out, comparison choices, multiplicity and the minimum detectable effect.
+
+        Permutations and simulations are kept small (99 and 100) so the report renders in about a
+        minute; :func:`cocEval.report.robustness.assess_programme` takes larger numbers for a
+        dedicated run.
+        """
+        from cocEval.report.robustness import assess_programme, robustness_section
+
+        if self._robustness is None:
+            self._robustness = assess_programme(
+                self.prog,
+                self.cfg,
+                panels={k: ev.panel for k, ev in self.outcomes.items()},
+                outcomes=list(self.outcomes),
+                n_perm=99,
+                n_sims=100,
+                window=(-6, 2),
+            )
+        return robustness_section(self._robustness, gate=self.gate)
+
     def methods(self) -> Section:
         """Methods, assumptions and the terms used."""
         o = self.cfg.did
@@ -1237,7 +1260,7 @@ class ProgrammeReport:
             self.cohorts(),
             self.staff_experience(),
             self.truth(),
-            # "How robust is this?" (cocEval.report.robustness) goes here, before the methods.
+            self.robustness(),
             self.methods(),
             self.provenance(),
         ]
