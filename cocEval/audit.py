@@ -153,7 +153,13 @@ _COUNTED = (
     r"restrictive|restraints?|interventions?|seclusions?|segregations?|responses?|respondents?|"
     r"incidents?|patients?|people|episodes?"
 )
-_PROSE = re.compile(rf"(?<![\d.,£$%-])\b(\d+)\b(?![.,]\d)(?:\s+[A-Za-z-]+){{0,2}}?\s+(?:{_COUNTED})\b", re.I)
+#: Things a report counts that are not people or events ("3 wards reported restrictive practice"):
+#: a number followed by one of these is not a small count of what the rule protects.
+_NOT_COUNTED = r"wards?|months?|years?|weeks?|days?|providers?|cohorts?|outcomes?|tests?|models?|stretch(?:es)?"
+_PROSE = re.compile(
+    rf"(?<![\d.,£$%-])\b(\d+)\b(?![.,]\d)(?!\s+(?:{_NOT_COUNTED})\b)(?:\s+[A-Za-z-]+){{0,2}}?\s+(?:{_COUNTED})\b",
+    re.I,
+)
 _NUM = re.compile(r"^[-+]?[\d,]*\.?\d+%?$")
 
 

@@ -1126,8 +1126,14 @@ def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: P
     try:
         return _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client)
     finally:
-        shutil.rmtree(out / TMP_NAME, ignore_errors=True)
-        shutil.rmtree(sockets, ignore_errors=True)
+        # A kernel killed a moment ago may still be tearing down its sockets while we remove the
+        # folders, so removal is retried briefly until they are gone.
+        for _ in range(20):
+            shutil.rmtree(out / TMP_NAME, ignore_errors=True)
+            shutil.rmtree(sockets, ignore_errors=True)
+            if not (out / TMP_NAME).exists() and not sockets.exists():
+                break
+            time.sleep(0.1)
 
 
 def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client) -> int:

@@ -286,3 +286,15 @@ def test_complementary_rows_without_a_total_row():
     t = pd.DataFrame({"provider": list("ABCD"), "n": [2, 60, 31, 45]})
     out = apply_disclosure(t, counts="n", groups=[[0, 1, 2, 3]])
     assert out["n"].tolist() == ["*", 60, "*", 45]
+
+
+def test_audit_prose_flags_small_counts_of_people_and_events_not_of_wards_or_months():
+    """A provider with three wards is not a disclosure (the batch refused SYN003 for '3 wards reported
+    restrictive practice' before this rule); three restraints is."""
+    from cocEval.audit import audit_report
+
+    page = "<p>{}</p>"
+    for fine in ("3 wards reported restrictive practice for 180 ward-months.", "Left out: 2 months of restraint data."):
+        assert audit_report(page.format(fine), "mhsds") == [], fine
+    for bad, number in (("There were 3 restrictive interventions.", "3"), ("Only 2 respondents answered.", "2")):
+        assert [f.number for f in audit_report(page.format(bad), "mhsds")] == [number], bad
