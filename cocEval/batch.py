@@ -59,7 +59,7 @@ from pathlib import Path
 
 import cocEval
 from cocEval.disclosure import index_note
-from cocEval.errors import BatchError, DataError, InputError, UsageError
+from cocEval.errors import BatchError, CocEvalError, DataError, InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ DEPENDENCIES = (
 
 #: Name (without ``.html``) of the programme report; no provider may take it (see the data layer).
 PROGRAMME = "programme"
+#: Environment variable through which the batch tells a worker what its warm kernels preload.
+WARM_ENV = "COCEVAL_WARM_KERNELS"
 LOCK_NAME = ".coc-lock"
 TMP_NAME = ".coc-tmp"
 FILE_MODE = 0o644
@@ -144,6 +146,10 @@ class BatchOptions:
         an hour): a backstop for hangs that the cell timeout cannot see.
     connect_timeout : float
         Seconds to wait for ``scheduler``.
+    warm_kernels : bool
+        Start report kernels warm: forked from a parent per worker that imported the libraries
+        and loaded the data once (Linux; :mod:`cocEval.zygote`). Each report still runs in its
+        own kernel process. False starts every kernel cold.
 
     Raises
     ------
@@ -172,6 +178,7 @@ class BatchOptions:
     programme_notebook: Path | None = None
     hard_timeout: float | None = None
     connect_timeout: float = 10.0
+    warm_kernels: bool = True
 
     def __post_init__(self) -> None:
         # absolute from the start: kernels start in other folders, and their connection files live here
@@ -291,6 +298,8 @@ class Outcome:
     attempts: int = 0
     reason: str = ""
     headline: dict = field(default_factory=dict)
+    #: a provider report's pooled quantities, handed to the programme report (see ProgrammeReport.build)
+    effects: dict = field(default_factory=dict, repr=False)
     html: str | None = field(default=None, repr=False)
     notebook: str | None = field(default=None, repr=False)
 
@@ -441,6 +450,9 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
         nb_in, nb_out, summary = scratch / "in.ipynb", scratch / "out.ipynb", scratch / "summary.json"
         nb_in.write_text(task.notebook_json, encoding="utf-8")
         params["summary_path"] = str(summary)
+        effects = scratch / "effects.json"
+        if PROGRAMME != task.name:
+            params["effects_path"] = str(effects)
         attempts, deaths = 0, 0
         while True:
             attempts += 1
@@ -455,7 +467,7 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
                     log_output=False,
                     request_save_on_cell_execute=False,
                     cwd=str(scratch),
-                    kernel_manager_class=_kernel_manager_class(sockets, task.registry),
+                    kernel_manager_class=_warm(_kernel_manager_class(sockets, task.registry)),
                 )
                 break
             except PapermillExecutionError as exc:
@@ -490,6 +502,7 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
             time.perf_counter() - t0,
             attempts,
             headline=headline,
+            effects=json.loads(effects.read_text()) if effects.is_file() else {},
             html=html_text,
             notebook=nbformat.writes(nb),
         )
@@ -507,6 +520,42 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
                     pass
 
 
+#: This worker's warm-kernel parent (:mod:`cocEval.zygote`), when it has one.
+_ZYGOTE = None
+
+#: What a warm-kernel parent imports once, so that report kernels forked from it start ready.
+WARM_MODULES = ("cocEval.report.provider", "cocEval.report.programme", "cocEval.report.robustness")
+
+
+def _start_zygote(spec: str | None) -> None:
+    """Start this worker's warm-kernel parent: ``spec`` is JSON with the batch's data folder and
+    config, loaded and validated once in the parent. Without one (not Linux, or it fails to start)
+    kernels start cold as usual."""
+    global _ZYGOTE
+    from cocEval import zygote
+
+    if not spec or not zygote.available():
+        return
+    from cocEval.config import preload_inputs
+
+    inputs = json.loads(spec)
+    try:
+        _ZYGOTE = zygote.Zygote(
+            preload=WARM_MODULES, warm=lambda: preload_inputs(inputs.get("data_dir"), inputs.get("config"))
+        )
+    except CocEvalError as exc:
+        log.warning("warm kernels unavailable, starting kernels cold: %s", exc)
+
+
+def _warm(manager_class):
+    """``manager_class``, or its warm variant whose kernels fork from this worker's zygote."""
+    if _ZYGOTE is None or not _ZYGOTE.alive():
+        return manager_class
+    from cocEval.zygote import zygote_kernel_manager
+
+    return zygote_kernel_manager(manager_class, _ZYGOTE)
+
+
 def _worker_loop() -> None:
     """Main loop of a local worker process: for each line ``<task file>\t<result file>`` on
     stdin, render the task and leave the pickled outcome in the result file (renamed into place
@@ -519,6 +568,7 @@ def _worker_loop() -> None:
     import pickle
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides what a Ctrl-C stops
+    _start_zygote(os.environ.get(WARM_ENV))  # before any thread or event loop: it forks
     for line in sys.stdin:
         task_file, result_file = line.rstrip("\n").split("\t")
         task = pickle.loads(Path(task_file).read_bytes())
@@ -834,10 +884,15 @@ class _Worker:
 
     CODE = "from cocEval.batch import _worker_loop; _worker_loop()"
 
-    def __init__(self, tmp: Path, n: int):
+    def __init__(self, tmp: Path, n: int, warm: dict | None = None):
         self.log = open(tmp / f"worker-{n}.log", "wb")  # noqa: SIM115 - closed in close()
+        env = dict(os.environ)
+        env.pop(WARM_ENV, None)
+        if warm is not None:
+            env[WARM_ENV] = json.dumps(warm)
         self.proc = subprocess.Popen(
             [sys.executable, "-c", self.CODE],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -900,7 +955,14 @@ class _Worker:
 
 
 def _run_local(
-    tasks: list[Task], jobs: int, on_done, stop, registry: Path, hard_timeout: float, tmp: Path
+    tasks: list[Task],
+    jobs: int,
+    on_done,
+    stop,
+    registry: Path,
+    hard_timeout: float,
+    tmp: Path,
+    warm: dict | None = None,
 ) -> list[Task]:
     """Run the tasks on at most ``jobs`` local worker processes.
 
@@ -919,7 +981,7 @@ def _run_local(
                     w.give(pending.pop(0), tmp)
             while pending and len(workers) < min(jobs, len(tasks)):
                 made += 1
-                workers.append(_Worker(tmp, made))
+                workers.append(_Worker(tmp, made, warm))
                 workers[-1].give(pending.pop(0), tmp)
             time.sleep(0.1)
             for w in list(workers):
@@ -1111,6 +1173,15 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
         "reports": dict(previous, **results),
     }
     by_name = {t.name: t for t in tasks}
+    # Provider reports hand the programme report what it pools (it refits only what is missing);
+    # unchanged reports' entries hold theirs. The programme task is given out last, so it carries
+    # every provider finished by then.
+    effects: dict = {}
+    for name, r in manifest["reports"].items():
+        if name in results:
+            effects.update(r.get("effects") or {})
+    if PROGRAMME in by_name:
+        by_name[PROGRAMME].parameters["provider_effects"] = effects
     bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not todo or not sys.stderr.isatty())
 
     def write_manifest() -> None:
@@ -1120,6 +1191,8 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
         t = by_name[o.name]
         entry = {k: v for k, v in asdict(o).items() if k not in ("html", "notebook")}
         entry |= {"key": t.key, "html": None, "skipped": False}
+        if o.status == "ok":
+            effects.update(o.effects)
         if o.status == "ok":
             try:
                 _atomic_write(_inside(out, t.html_name), o.html or "", run_tmp)
@@ -1146,7 +1219,9 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
                 t.scratch = t.registry = t.sockets = None
             unfinished = _run_dask(todo, client, _shipped_files(prog, config_path, cfg), on_done, stop)
         else:
-            unfinished = _run_local(todo, jobs, on_done, stop, registry, hard, run_tmp)
+            first = todo[0].parameters
+            warm = {"data_dir": first.get("data_dir"), "config": first.get("config")} if opts.warm_kernels else None
+            unfinished = _run_local(todo, jobs, on_done, stop, registry, hard, run_tmp, warm)
     for t in unfinished:
         on_done(Outcome(t.name, "interrupted", reason="the batch was stopped before this report finished"))
     bar.close()

@@ -57,6 +57,7 @@ def _cmd_reports(args: argparse.Namespace) -> int:
         programme=not args.no_programme,
         scheduler=args.scheduler,
         wait=args.wait,
+        warm_kernels=not args.cold_kernels,
     )
     return run_reports(opts)
 
@@ -123,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-programme", action="store_true", help="render provider reports only")
     r.add_argument("--scheduler", default=None, help="address of an existing Dask distributed scheduler")
     r.add_argument("--wait", action="store_true", help="wait for another batch using --output instead of refusing")
+    r.add_argument(
+        "--cold-kernels",
+        action="store_true",
+        help="start every report kernel from scratch (default: fork them from a pre-imported parent per worker)",
+    )
     r.set_defaults(func=_cmd_reports)
     _add_import(sub)
     _add_audit(sub)

@@ -320,9 +320,64 @@ def load_inputs(data_dir=None, config=None) -> tuple[ProgrammeConfig, ProgrammeD
     cfg = config if isinstance(config, ProgrammeConfig) else load_config(config)
     folder = project_path(data_dir if data_dir is not None else cfg.data_dir, cfg.data_dir)
     mapping = None if cfg.mapping is None else project_path(cfg.mapping, cfg.mapping)
-    prog = load_programme(folder, mapping=mapping)
+    prog = _load_programme_cached(folder, mapping)
     check_config_against_data(cfg, prog, config if isinstance(config, Path) else "config")
     return cfg, prog, config
+
+
+#: The last validated data, keyed by the folder and the size and modification time of every
+#: file in it. Off by default (a caller could change the frames in place); the batch's warm
+#: kernel parent turns it on with :func:`preload_inputs`, loads and validates the data once, and
+#: every report kernel forked from it finds them here (a changed file changes the key).
+_DATA_CACHE: dict[tuple, ProgrammeData] = {}
+_CACHE_ON = False
+
+
+def preload_inputs(data_dir=None, config=None) -> None:
+    """Turn on this process's data cache and fill it (used by the batch's warm kernels).
+
+    Examples
+    --------
+    >>> preload_inputs()  # loads and validates data/synthetic once
+    >>> load_inputs()[1] is load_inputs()[1]
+    True
+    >>> _uncache()
+    """
+    global _CACHE_ON
+    _CACHE_ON = True
+    load_inputs(data_dir, config)
+
+
+def _uncache() -> None:
+    global _CACHE_ON
+    _CACHE_ON = False
+    _DATA_CACHE.clear()
+
+
+def _file_stamps(*paths: Path | None) -> tuple:
+    out = []
+    for p in paths:
+        if p is None:
+            continue
+        p = Path(p)
+        files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            st = f.stat()
+            out.append((str(f.resolve()), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _load_programme_cached(folder: Path, mapping: Path | None) -> ProgrammeData:
+    if not _CACHE_ON:
+        return load_programme(folder, mapping=mapping)
+    try:
+        key = (str(Path(folder).resolve()), str(mapping), _file_stamps(folder, mapping))
+    except OSError:  # a missing folder: let load_programme say so
+        return load_programme(folder, mapping=mapping)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = load_programme(folder, mapping=mapping)
+    return _DATA_CACHE[key]
 
 
 def check_config_against_data(cfg: ProgrammeConfig, prog: ProgrammeData, where: str | Path = "config") -> None:

@@ -26,6 +26,7 @@ import hashlib
 import logging
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -586,12 +587,13 @@ class ProgrammeData:
     truth: pd.DataFrame | None = None
     #: tables present in the folder (absent ones are empty frames); issue 13
     tables: tuple[str, ...] = TABLES
-    #: provider-month sums per table, computed once (the frames are not changed after loading)
-    _provider_months: dict = field(default_factory=dict, repr=False, compare=False)
+    #: results derived from the frames and computed once, e.g. provider-month sums per table
+    #: (the frames are not changed after loading)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
-    @property
+    @cached_property
     def months(self) -> pd.DatetimeIndex:
-        """Every month from the first to the last in the ward-month tables."""
+        """Every month from the first to the last in the ward-month tables (computed once)."""
         m = pd.concat([self.restrictive_practice["month"], self.patient_experience["month"]]).dropna()
         if m.empty:
             return pd.DatetimeIndex([], freq="MS")
@@ -999,9 +1001,9 @@ def provider_months(prog: ProgrammeData, table: str = "restrictive_practice") ->
     """
     if table not in DENOMINATORS:
         raise ValueError(f"table must be one of {list(DENOMINATORS)}, got {table!r}")
-    if table not in prog._provider_months:
-        prog._provider_months[table] = _sum_provider_months(prog, table)
-    return prog._provider_months[table].copy()
+    if table not in prog._cache:
+        prog._cache[table] = _sum_provider_months(prog, table)
+    return prog._cache[table].copy()
 
 
 def _sum_provider_months(prog: ProgrammeData, table: str) -> pd.DataFrame:

@@ -8,9 +8,10 @@ MHSDS months undercount).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from cocEval.data import ProgrammeData
+from cocEval.data import ProgrammeData, provider_months
 
 
 def ward_completeness(prog: ProgrammeData, provider_id: str) -> pd.DataFrame:
@@ -64,24 +65,42 @@ def zero_stretches(prog: ProgrammeData, provider_id: str, *, min_length: int = 3
     >>> zero_stretches(prog, "SYN001").columns.tolist()
     ['first_month', 'last_month', 'months', 'bed_days']
     """
-    rp = prog.restrictive_practice[prog.restrictive_practice["provider_id"] == provider_id]
-    pm = (
-        rp.groupby("month")[["restrictive_interventions", "occupied_bed_days"]].sum().reindex(prog.months, fill_value=0)
+    key = ("zero_stretches", min_length)
+    if key not in prog._cache:  # every provider's runs at once, then cached with the data
+        prog._cache[key] = _all_zero_stretches(prog, min_length)
+    runs = prog._cache[key]
+    return runs[runs["provider_id"] == provider_id].drop(columns="provider_id").reset_index(drop=True)
+
+
+def _all_zero_stretches(prog: ProgrammeData, min_length: int) -> pd.DataFrame:
+    sums = provider_months(prog, "restrictive_practice")
+    grid = pd.MultiIndex.from_product([sums["provider_id"].unique(), prog.months], names=["provider_id", "month"])
+    pm = sums.set_index(["provider_id", "month"])[["restrictive_interventions", "occupied_bed_days"]]
+    pm = pm.reindex(grid, fill_value=0).reset_index()
+    zero = ((pm["restrictive_interventions"] == 0) & (pm["occupied_bed_days"] > 0)).to_numpy(dtype=bool)
+    pid = pm["provider_id"].to_numpy(dtype=object)
+    # a run starts where "zero" changes or a new provider begins
+    starts = np.r_[True, (zero[1:] != zero[:-1]) | (pid[1:] != pid[:-1])]
+    pm["zero"], pm["run"] = zero, np.cumsum(starts)
+    z = pm[pm["zero"]]
+    runs = z.groupby("run").agg(
+        provider_id=("provider_id", "first"),
+        first=("month", "min"),
+        last=("month", "max"),
+        months=("month", "size"),
+        bed_days=("occupied_bed_days", "sum"),
     )
-    zero = (pm["restrictive_interventions"] == 0) & (pm["occupied_bed_days"] > 0)
-    run_id = (zero != zero.shift()).cumsum()
-    out = []
-    for _, g in pm[zero].groupby(run_id[zero]):
-        if len(g) >= min_length:
-            out.append(
-                {
-                    "first_month": g.index.min().strftime("%Y-%m"),
-                    "last_month": g.index.max().strftime("%Y-%m"),
-                    "months": len(g),
-                    "bed_days": int(g["occupied_bed_days"].sum()),
-                }
-            )
-    return pd.DataFrame(out, columns=["first_month", "last_month", "months", "bed_days"])
+    runs = runs[runs["months"] >= min_length]
+    return pd.DataFrame(
+        {
+            "provider_id": runs["provider_id"].to_numpy(),
+            "first_month": runs["first"].dt.strftime("%Y-%m").to_numpy(),
+            "last_month": runs["last"].dt.strftime("%Y-%m").to_numpy(),
+            "months": runs["months"].astype(int).to_numpy(),
+            "bed_days": runs["bed_days"].astype(int).to_numpy(),
+        },
+        columns=["provider_id", "first_month", "last_month", "months", "bed_days"],
+    )
 
 
 def provisional_months(prog: ProgrammeData, n: int) -> list[pd.Timestamp]:

@@ -27,7 +27,8 @@ provider = new_notebook(
             'provider_id = "SYN001"\n'
             "data_dir = None  # default: the synthetic data in data/synthetic\n"
             "config = None  # default: params/programme.yaml\n"
-            "summary_path = None  # where the batch runner collects headline effects",
+            "summary_path = None  # where the batch runner collects headline effects\n"
+            "effects_path = None  # where the batch collects what the programme report pools",
             "parameters",
         ),
         code(
@@ -50,7 +51,7 @@ provider = new_notebook(
         code("rep.peers()"),
         code("rep.methods()"),
         code("rep.provenance()"),
-        code("rep.write_summary(summary_path)", "remove_cell"),
+        code("rep.write_summary(summary_path, effects_path)", "remove_cell"),
     ],
 )
 
@@ -71,13 +72,14 @@ programme = new_notebook(
             "# Parameters (papermill injects values after this cell)\n"
             "data_dir = None      # default: the synthetic data in data/synthetic\n"
             "config = None        # default: params/programme.yaml\n"
-            "summary_path = None  # where the batch runner collects headline effects",
+            "summary_path = None  # where the batch runner collects headline effects\n"
+            "provider_effects = None  # what provider reports of the same inputs pooled (the batch hands it over)",
             "parameters",
         ),
         code(
             "%matplotlib inline\n"
             "from cocEval.report.programme import ProgrammeReport\n\n"
-            "rep = ProgrammeReport.build(data_dir, config)",
+            "rep = ProgrammeReport.build(data_dir, config, provider_effects=provider_effects)",
             "remove_cell",
         ),
         # Each cell shows one Section (report data, rendered by its _repr_html_); no display calls.
@@ -90,11 +92,7 @@ programme = new_notebook(
         code("rep.cohorts()"),
         code("rep.staff_experience()"),
         code("rep.truth()"),
-        # ---- HOW ROBUST IS THIS? ---------------------------------------------------------------
-        # Placeholder for the lead: replace this comment-only cell with a call to the function in
-        # cocEval/report/robustness.py that returns a Section (e.g. "robustness_section(rep)").
         code("rep.robustness()"),
-        # ---------------------------------------------------------------------------------------
         code("rep.methods()"),
         code("rep.provenance()"),
         code("rep.write_summary(summary_path)", "remove_cell"),

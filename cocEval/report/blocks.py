@@ -317,11 +317,24 @@ def to_text(obj) -> str:
     return "\n".join(block_text(b) for b in _blocks(obj))
 
 
-def figure_png(fig, *, dpi: int | None = None) -> bytes:
-    """Render a matplotlib figure to PNG bytes and close it."""
+def figure_png(fig, *, dpi: int | None = None, colors: int = 64) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it.
+
+    The image is reduced to a palette of ``colors`` colours (charts use a handful; the rest are
+    anti-aliasing shades), which makes report pages about a third of their size with no visible
+    change; ``colors=0`` keeps full colour.
+    """
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
     plt.close(fig)
-    return buf.getvalue()
+    if not colors:
+        return buf.getvalue()
+    from PIL import Image
+
+    buf.seek(0)
+    image = Image.open(buf).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -266,6 +266,30 @@ _NOT_ESTIMABLE = re.compile(
 )
 
 
+#: Months of coaching after which effects are read for the headline (provider report) and for
+#: pooling across providers (programme report): the 12th month, the start month being month 1.
+EFFECT_MONTH = 12
+
+
+def pooling_effect(its, error: str | None = None, month: int = EFFECT_MONTH) -> dict:
+    """What the programme report pools from one provider's model of one outcome.
+
+    ``{"log_effect": L, "se": s}`` (the log ratio of fitted to expected in ``month`` of coaching
+    and its SE, from :func:`log_effect_at`), or ``{"error": reason}`` when there is no model.
+    Provider reports write these so that the programme report need not fit the same models again;
+    JSON keeps the floats exact.
+
+    Examples
+    --------
+    >>> pooling_effect(None, "too few events")
+    {'error': 'too few events'}
+    """
+    if its is None:
+        return {"error": error or "not fitted"}
+    est, se = log_effect_at(its, month - 1)
+    return {"log_effect": est, "se": se}
+
+
 def log_effect_at(res, h: int) -> tuple[float, float]:
     """Log rate (or odds) ratio of fitted to counterfactual ``h`` periods after the start, with
     its standard error: the quantity pooled across providers.

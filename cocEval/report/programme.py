@@ -18,10 +18,12 @@ the verdict says whether they agree and, when not, why. Every section is a funct
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 import warnings
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,13 +40,13 @@ from cocEval.meta import random_effects
 from cocEval.quality import provisional_months, zero_stretches
 from cocEval.report.blocks import Bullets, Callout, Heading, Paragraph, Section
 from cocEval.report.gate import Gate
-from cocEval.report.models import family_words, fit_outcome, log_effect_at, model_months
+from cocEval.report.models import EFFECT_MONTH, family_words, fit_outcome, model_months, pooling_effect
 from cocEval.report.provenance import provenance
 from cocEval.style import NHS_BLUE, NHS_GREY, PALETTE, use_nhs_style
 
 __all__ = ["POOL_MONTH", "PRETREND_TEST", "ProgrammeReport", "pretrend_sentence", "verdict_sentence"]
 
-POOL_MONTH = 12  # pooled ITS effects are read in the 12th month of coaching (months counted from 1)
+POOL_MONTH = EFFECT_MONTH  # pooled ITS effects are read in the 12th month of coaching (months counted from 1)
 
 #: The one named pre-trend test of every DiD analysis in this report.
 PRETREND_TEST = "Wald test that the event-study effects before the start are all zero"
@@ -225,10 +227,12 @@ class ProgrammeReport:
     staff: dict[str, OutcomeEvaluation] = field(default_factory=dict)
     seconds: float = 0.0
     config_hash: str = ""
+    #: per outcome and provider, what provider reports already computed for pooling (see build)
+    provider_effects: dict = field(default_factory=dict, repr=False)
     _robustness: object = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, data_dir=None, config=None, *, outcomes=None) -> ProgrammeReport:
+    def build(cls, data_dir=None, config=None, *, outcomes=None, provider_effects=None) -> ProgrammeReport:
         """Load data and config, then estimate everything the programme report shows.
 
         Parameters
@@ -237,6 +241,11 @@ class ProgrammeReport:
             Data folder and config (path or :class:`ProgrammeConfig`); None = project defaults.
         outcomes : list of str, optional
             Outcome keys to evaluate (default: all configured).
+        provider_effects : dict or path of a JSON file, optional
+            ``{provider_id: {outcome: pooling_effect}}`` as provider reports write them
+            (:meth:`ProviderReport.write_summary`) from the same data and config: the pooled
+            interrupted time series then uses them instead of fitting each provider's model
+            again. Providers missing from it are fitted here.
 
         Examples
         --------
@@ -249,6 +258,9 @@ class ProgrammeReport:
         t0 = time.perf_counter()
         cfg, prog, _ = load_inputs(data_dir, config)
         rep = cls(prog, cfg, config_hash=hashlib.sha256(cfg.model_dump_json().encode()).hexdigest())
+        if provider_effects is not None and not isinstance(provider_effects, dict):
+            provider_effects = json.loads(Path(provider_effects).read_text())
+        rep.provider_effects = provider_effects or {}
         use_nhs_style(dpi=cfg.report.dpi)
         for key in outcomes or list(cfg.outcomes):
             rep.outcomes[key] = rep._evaluate(key)
@@ -330,11 +342,14 @@ class ProgrammeReport:
         for _, p in self.prog.participating.iterrows():
             if p["cohort"] in excluded or (months >= p["start_month"]).sum() < POOL_MONTH:
                 continue
-            m = fit_outcome(self.prog, self.cfg, p["provider_id"], ev.key)
-            if m.its is None:
-                ev.not_modelled.append((p["provider_id"], m.error))
+            r = self.provider_effects.get(p["provider_id"], {}).get(ev.key)
+            if r is None:  # not handed over by a provider report: fit it here
+                m = fit_outcome(self.prog, self.cfg, p["provider_id"], ev.key)
+                r = pooling_effect(m.its, m.error, POOL_MONTH)
+            if "error" in r:
+                ev.not_modelled.append((p["provider_id"], r["error"]))
                 continue
-            est, se = log_effect_at(m.its, POOL_MONTH - 1)
+            est, se = r["log_effect"], r["se"]
             if np.isfinite(est) and np.isfinite(se) and se > 0:
                 rows.append({"provider_id": p["provider_id"], "cohort": p["cohort"], "log_effect": est, "se": se})
             else:

@@ -41,16 +41,25 @@ from cocEval.funnel import funnel_proportions, funnel_rates
 from cocEval.quality import provisional_months, ward_completeness, zero_stretches
 from cocEval.report.blocks import Bullets, Callout, Heading, Paragraph, Section
 from cocEval.report.gate import Gate, alt_text
-from cocEval.report.models import StaffComparison, family_words, fit_outcome, staff_comparison, sustain_start
+from cocEval.report.models import (
+    EFFECT_MONTH,
+    StaffComparison,
+    family_words,
+    fit_outcome,
+    pooling_effect,
+    staff_comparison,
+    sustain_start,
+)
 from cocEval.report.provenance import provenance
 from cocEval.spc import xmr
 from cocEval.style import NHS_BLUE, NHS_GREY, NHS_MID_GREY, use_nhs_style
 
 __all__ = ["HEADLINE_MONTH", "ProviderReport"]
 
+#: The at-a-glance effect is read in this month of coaching (or the latest modelled month).
+HEADLINE_MONTH = EFFECT_MONTH
+
 THIS = "This provider"
-#: The at-a-glance effect is read in the 12th month of coaching (or the latest modelled month).
-HEADLINE_MONTH = 12
 #: A monthly chart with more than this share of suppressed months is not drawn.
 MOSTLY_SUPPRESSED = 0.5
 #: Staff indicators quoted in the findings paragraph.
@@ -388,10 +397,18 @@ class ProviderReport:
         """Short headline effects for the batch index (headline outcomes only)."""
         return {o.name: self.effect(k).estimate_text(short=True) for k, o in self.cfg.outcomes.items() if o.headline}
 
-    def write_summary(self, path) -> None:
-        """Write the headline effects as JSON for the batch index (no-op when path is None)."""
+    def write_summary(self, path, effects_path=None) -> None:
+        """Write the headline effects as JSON for the batch index (no-op when path is None), and
+        when ``effects_path`` is given, what the programme report pools from this provider
+        (:meth:`pooling_effects`), so the programme report need not fit the same models again."""
         if path:
             Path(path).write_text(json.dumps(self.headlines()))
+        if effects_path:
+            Path(effects_path).write_text(json.dumps({self.provider_id: self.pooling_effects()}))
+
+    def pooling_effects(self) -> dict[str, dict]:
+        """Per outcome, this provider's pooled quantity (see :func:`cocEval.report.models.pooling_effect`)."""
+        return {key: pooling_effect(self.its.get(key), self.its_errors.get(key)) for key in self.cfg.outcomes}
 
     def findings(self) -> list[str]:
         """The findings sentences: headline outcomes' ITS effects, then headline staff indicators."""

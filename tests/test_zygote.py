@@ -1,0 +1,128 @@
+"""Warm kernels forked from a pre-imported parent (cocEval.zygote)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cocEval import zygote
+
+pytestmark = pytest.mark.skipif(not zygote.available(), reason="warm kernels need Linux fork and pidfd")
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _manager(z):
+    from jupyter_client.manager import AsyncKernelManager
+
+    return zygote.zygote_kernel_manager(AsyncKernelManager, z)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); read its state
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def warm(tmp_path):
+    # the warm() hook runs once in the zygote, before any kernel is forked
+    marker = tmp_path / "warmed"
+    z = zygote.Zygote(preload=("colorsys",), warm=lambda: marker.write_text(str(os.getpid())))
+    yield z, marker
+    z.close()
+
+
+def test_kernel_is_forked_from_the_warm_parent(warm, tmp_path):
+    import papermill as pm
+
+    z, marker = warm
+    nb = _notebook(
+        tmp_path / "a.ipynb",
+        "import os, sys\nparent = os.getppid()\nalready = 'colorsys' in sys.modules",
+        "print(parent, already, os.getpid())",
+    )
+    out = pm.execute_notebook(
+        str(nb), str(tmp_path / "out.ipynb"), kernel_manager_class=_manager(z), progress_bar=False
+    )
+    parent, already, kernel_pid = out.cells[1].outputs[0]["text"].split()
+    assert int(parent) == z.pid == int(marker.read_text())  # forked by the zygote, which ran warm()
+    assert already == "True"  # the preloaded module was imported before the kernel existed
+    assert int(kernel_pid) != z.pid
+    assert not _alive(int(kernel_pid))  # shut down after the run
+
+
+def test_killed_kernel_is_detected_within_seconds(warm, tmp_path):
+    import papermill as pm
+    from nbclient.exceptions import DeadKernelError
+
+    z, _ = warm
+    pidfile = tmp_path / "pid"
+    nb = _notebook(
+        tmp_path / "sleep.ipynb",
+        f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)",
+    )
+
+    def kill_when_running():
+        for _ in range(300):
+            time.sleep(0.05)
+            if pidfile.exists() and pidfile.read_text():
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+                return
+
+    threading.Thread(target=kill_when_running, daemon=True).start()
+    t0 = time.perf_counter()
+    with pytest.raises(DeadKernelError):
+        pm.execute_notebook(
+            str(nb),
+            str(tmp_path / "out.ipynb"),
+            kernel_manager_class=_manager(z),
+            progress_bar=False,
+            execution_timeout=100,
+        )
+    assert time.perf_counter() - t0 < 30  # not the 100 s execution timeout: the death is noticed
+    assert z.alive()  # one kernel's death does not take the parent down
+
+
+def test_closing_the_zygote_leaves_no_kernels(tmp_path):
+    z = zygote.Zygote()
+    conn = tmp_path / "kernel.json"
+    from jupyter_client.connect import write_connection_file
+
+    write_connection_file(str(conn), transport="ipc", ip=str(tmp_path / "k"))
+    pid = z.spawn(str(conn))
+    for _ in range(100):
+        if _alive(pid):
+            break
+        time.sleep(0.02)
+    assert _alive(pid)
+    z.close()
+    for _ in range(100):
+        if not _alive(pid):
+            break
+        time.sleep(0.05)
+    assert not _alive(pid) and not z.alive()
+
+
+def test_failed_preload_is_a_batch_error():
+    from cocEval.errors import BatchError
+
+    with pytest.raises(BatchError, match="no_such_module_xyz"):
+        zygote.Zygote(preload=("no_such_module_xyz",))
