@@ -70,8 +70,8 @@ programme = new_notebook(
     cells=[
         code(
             "# Parameters (papermill injects values after this cell)\n"
-            "data_dir = None      # default: the synthetic data in data/synthetic\n"
-            "config = None        # default: params/programme.yaml\n"
+            "data_dir = None  # default: the synthetic data in data/synthetic\n"
+            "config = None  # default: params/programme.yaml\n"
             "summary_path = None  # where the batch runner collects headline effects\n"
             "provider_effects = None  # what provider reports of the same inputs pooled (the batch hands it over)",
             "parameters",
