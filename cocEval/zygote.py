@@ -98,7 +98,7 @@ class Zygote:
         os.close(req_r)
         os.close(rep_w)
         self.pid = pid
-        self._pidfd = os.pidfd_open(pid)
+        self._pidfd: int | None = os.pidfd_open(pid)
         self._req = os.fdopen(req_w, "w", buffering=1)
         self._rep = os.fdopen(rep_r, "r")
         ready = self._rep.readline()
