@@ -954,6 +954,32 @@ class _Worker:
         self.log.close()
 
 
+#: Provider reports still to be given out when the programme report starts: it takes about as
+#: long as this many provider reports, so the other workers finish them while it runs (starting
+#: it last leaves them idle; first, it would find none of the providers' effects to reuse).
+PROGRAMME_LEAD = 8
+
+
+def _schedule(tasks: list[Task], jobs: int) -> list[Task]:
+    """The order to give tasks out: providers, with the programme report placed so that about
+    ``PROGRAMME_LEAD`` provider reports per other worker remain after it.
+
+    Examples
+    --------
+    >>> ts = [Task(n, "{}", {}, f"{n}.html", "k") for n in ["programme", *"ABCDEFGHIJ"]]
+    >>> [t.name for t in _schedule(ts, 2)]
+    ['A', 'B', 'programme', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J']
+    >>> [t.name for t in _schedule(ts, 1)][-1]
+    'programme'
+    """
+    others = [t for t in tasks if t.name != PROGRAMME]
+    prog = [t for t in tasks if t.name == PROGRAMME]
+    if not prog:
+        return others
+    at = len(others) if jobs <= 1 else max(0, len(others) - PROGRAMME_LEAD * (jobs - 1))
+    return others[:at] + prog + others[at:]
+
+
 def _run_local(
     tasks: list[Task],
     jobs: int,
@@ -1221,7 +1247,7 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
         else:
             first = todo[0].parameters
             warm = {"data_dir": first.get("data_dir"), "config": first.get("config")} if opts.warm_kernels else None
-            unfinished = _run_local(todo, jobs, on_done, stop, registry, hard, run_tmp, warm)
+            unfinished = _run_local(_schedule(todo, jobs), jobs, on_done, stop, registry, hard, run_tmp, warm)
     for t in unfinished:
         on_done(Outcome(t.name, "interrupted", reason="the batch was stopped before this report finished"))
     bar.close()

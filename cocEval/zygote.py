@@ -191,7 +191,7 @@ def _become_kernel(request: dict, zygote: int) -> None:
         from ipykernel.kernelapp import IPKernelApp
 
         app = IPKernelApp.instance()
-        app.initialize(["-f", request["connection_file"]])
+        app.initialize(["-f", request["connection_file"], "--HistoryManager.enabled=False"])
         app.start()
         code = 0
     finally:
