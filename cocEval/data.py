@@ -34,7 +34,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from cocEval.errors import DataError
+from cocEval.errors import DataError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -1000,7 +1000,7 @@ def provider_months(prog: ProgrammeData, table: str = "restrictive_practice") ->
     'restrictive_interventions_rate'
     """
     if table not in DENOMINATORS:
-        raise ValueError(f"table must be one of {list(DENOMINATORS)}, got {table!r}")
+        raise InputError(f"table must be one of {list(DENOMINATORS)}, got {table!r}")
     if table not in prog._cache:
         prog._cache[table] = _sum_provider_months(prog, table)
     return prog._cache[table].copy()
@@ -1078,12 +1078,12 @@ def provider_month_panel(
     if table is None:
         table = next((t for t in DENOMINATORS if numerator in getattr(prog, t).columns), None)
         if table is None:
-            raise ValueError(f"numerator {numerator!r} is not a column of {list(DENOMINATORS)}")
+            raise InputError(f"numerator {numerator!r} is not a column of {list(DENOMINATORS)}")
     den_default, per_default = DENOMINATORS[table]
     denominator = denominator or den_default
     per = per_default if per is None else per
     if balance not in ("drop", "keep"):
-        raise ValueError(f"balance must be 'drop' or 'keep', got {balance!r}")
+        raise InputError(f"balance must be 'drop' or 'keep', got {balance!r}")
 
     agg = provider_months(prog, table)[["provider_id", "month", numerator, denominator]]
     agg = agg.rename(columns={numerator: "numerator", denominator: "denominator"})
@@ -1132,7 +1132,7 @@ def provider_year_panel(prog: ProgrammeData, indicator: str) -> pd.DataFrame:
     """
     ss = prog.staff_survey
     if indicator not in ss.columns:
-        raise ValueError(f"indicator {indicator!r} is not a column of staff_survey")
+        raise InputError(f"indicator {indicator!r} is not a column of staff_survey")
     out = ss[["provider_id", "survey_year", "respondents"]].copy()
     if indicator in STAFF_COUNTS:
         out["value"] = ss[indicator].astype("float64") / ss["respondents"].where(ss["respondents"] > 0)

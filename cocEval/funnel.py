@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from cocEval._results import ResultMixin
-from cocEval.errors import InputError
+from cocEval.errors import InputError, NotEstimableError
 from cocEval.style import NHS_BLUE, NHS_GREY, NHS_MID_GREY, new_axes
 
 __all__ = ["FunnelResult", "funnel_proportions", "funnel_rates"]
@@ -220,7 +220,7 @@ class FunnelResult(ResultMixin):
             return None
         labels = self.table["label"].astype(str)
         if str(highlight) not in set(labels):
-            raise ValueError(f"highlight: label {highlight!r} is not one of the providers ({len(labels)} labels)")
+            raise InputError(f"highlight: label {highlight!r} is not one of the providers ({len(labels)} labels)")
         return self.table[labels == str(highlight)].iloc[0]
 
     def _value_text(self, v: float) -> str:
@@ -432,23 +432,23 @@ def _validate(kind, numerators, denominators, labels):
     num = np.asarray(numerators, dtype=float).ravel()
     den = np.asarray(denominators, dtype=float).ravel()
     if labels is None:
-        raise ValueError("labels: a label per provider is required (the chart names the highlighted one)")
+        raise InputError("labels: a label per provider is required (the chart names the highlighted one)")
     labels = [str(x) for x in (labels.tolist() if hasattr(labels, "tolist") else labels)]
     if not (num.size == den.size == len(labels)):
-        raise ValueError(
+        raise InputError(
             f"numerators ({num.size}), denominators ({den.size}) and labels ({len(labels)}) differ in length"
         )
     if num.size < 2:
-        raise ValueError("need at least two providers for a funnel plot")
+        raise NotEstimableError("need at least two providers for a funnel plot")
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
-        raise ValueError(f"labels must be unique; repeated: {dupes}")
+        raise InputError(f"labels must be unique; repeated: {dupes}")
 
     def bad(mask, what, values):
         idx = np.flatnonzero(mask)
         if idx.size:
             shown = {labels[i]: values[i].item() for i in idx[:10]}
-            raise ValueError(f"{what}; offending providers: {shown}")
+            raise InputError(f"{what}; offending providers: {shown}")
 
     bad(~np.isfinite(num), "numerators must be finite (no NaN)", num)
     bad(~np.isfinite(den), "denominators must be finite (no NaN)", den)
@@ -466,17 +466,17 @@ def _funnel(
 ) -> FunnelResult:
     num, den, labels = _validate(kind, numerators, denominators, labels)
     if overdispersion not in _OVERDISPERSION:
-        raise ValueError(f"overdispersion must be one of {_OVERDISPERSION}, got {overdispersion!r}")
+        raise InputError(f"overdispersion must be one of {_OVERDISPERSION}, got {overdispersion!r}")
     limits = tuple(sorted(float(x) for x in limits))
     if not limits or any(not 0 < x < 1 for x in limits):
-        raise ValueError(f"limits must be coverage levels in (0, 1), e.g. (0.95, 0.998); got {limits}")
+        raise InputError(f"limits must be coverage levels in (0, 1), e.g. (0.95, 0.998); got {limits}")
     if target is None:
         theta = num.sum() / den.sum()
     else:
         theta = float(target) / per if kind == "rate" else float(target)
     upper_ok = np.inf if kind == "rate" else 1.0
     if not (0 < theta < upper_ok) or not np.isfinite(theta):
-        raise ValueError(
+        raise InputError(
             f"target must be strictly between 0 and {upper_ok} "
             f"({'per ' + format(per, 'g') if kind == 'rate' else 'proportion'}); got {theta * (per if kind == 'rate' else 1)}"
             + (" (no events in any provider)" if target is None and num.sum() == 0 else "")

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from cocEval._results import ResultMixin
+from cocEval.errors import InputError
 from cocEval.style import NHS_BLUE, NHS_GREY, new_axes
 
 __all__ = ["MetaResult", "random_effects", "tau2_confidence_draws", "PREDICTION_METHODS"]
@@ -341,10 +342,10 @@ class MetaResult(ResultMixin):
 def _as_vector(values, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float).ravel()
     if arr.size == 0:
-        raise ValueError(f"{name}: need at least one value")
+        raise InputError(f"{name}: need at least one value")
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise ValueError(f"{name}: values must be finite; non-finite at positions {np.flatnonzero(bad).tolist()}")
+        raise InputError(f"{name}: values must be finite; non-finite at positions {np.flatnonzero(bad).tolist()}")
     return arr
 
 
@@ -529,26 +530,26 @@ def random_effects(
     y = _as_vector(estimates, "estimates")
     se = _as_vector(std_errors, "std_errors")
     if y.shape != se.shape:
-        raise ValueError(f"estimates and std_errors differ in length ({y.size} vs {se.size})")
+        raise InputError(f"estimates and std_errors differ in length ({y.size} vs {se.size})")
     if np.any(se <= 0):
         bad = np.flatnonzero(se <= 0).tolist()
-        raise ValueError(
+        raise InputError(
             f"std_errors: every standard error must be > 0 (inverse-variance weights); "
             f"got {se[bad].tolist()} at positions {bad}"
         )
     if prediction not in PREDICTION_METHODS:
-        raise ValueError(f"prediction must be one of {PREDICTION_METHODS}, got {prediction!r}")
+        raise InputError(f"prediction must be one of {PREDICTION_METHODS}, got {prediction!r}")
     method = str(method).upper()
     if method not in {"REML", "DL"}:
-        raise ValueError(f"method must be 'REML' or 'DL', got {method!r}")
+        raise InputError(f"method must be 'REML' or 'DL', got {method!r}")
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        raise InputError(f"alpha must be in (0, 1), got {alpha}")
     k = y.size
     if labels is None:
         labels = [str(i + 1) for i in range(k)]
     labels = [str(lab) for lab in labels]
     if len(labels) != k:
-        raise ValueError(f"labels has {len(labels)} entries for {k} estimates")
+        raise InputError(f"labels has {len(labels)} entries for {k} estimates")
     v = se**2
 
     w_fe = 1.0 / v

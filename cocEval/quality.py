@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cocEval.data import ProgrammeData, provider_months
+from cocEval.errors import NotEstimableError
 
 
 def ward_completeness(prog: ProgrammeData, provider_id: str) -> pd.DataFrame:
@@ -36,7 +37,7 @@ def ward_completeness(prog: ProgrammeData, provider_id: str) -> pd.DataFrame:
     rp = prog.restrictive_practice[prog.restrictive_practice["provider_id"] == provider_id]
     pe = prog.patient_experience[prog.patient_experience["provider_id"] == provider_id]
     if rp.empty and pe.empty:
-        raise ValueError(f"provider {provider_id!r} has no ward-month rows")
+        raise NotEstimableError(f"provider {provider_id!r} has no ward-month rows")
     for ward, g in rp.groupby("ward_id"):
         expected = months[months >= g["month"].min()]
         missing = expected.difference(pd.DatetimeIndex(g["month"]))

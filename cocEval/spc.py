@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from cocEval._results import ResultMixin
+from cocEval.errors import InputError, NotEstimableError
 from cocEval.style import new_axes
 
 __all__ = [
@@ -758,7 +759,7 @@ def xmr(
     22.022
     """
     if improvement not in _IMPROVEMENTS:
-        raise ValueError(f"improvement must be one of {sorted(_IMPROVEMENTS)}; got {improvement!r}")
+        raise InputError(f"improvement must be one of {sorted(_IMPROVEMENTS)}; got {improvement!r}")
     imp = _IMPROVEMENTS[improvement]
 
     if isinstance(values, pd.Series):
@@ -768,30 +769,30 @@ def xmr(
         y = np.asarray(values, dtype=float)
         idx = pd.RangeIndex(len(y)) if index is None else pd.Index(index)
     if y.ndim != 1:
-        raise ValueError(f"values must be one-dimensional; got shape {y.shape}")
+        raise InputError(f"values must be one-dimensional; got shape {y.shape}")
     if len(idx) != len(y):
-        raise ValueError(f"index has {len(idx)} labels but values has {len(y)}")
+        raise NotEstimableError(f"index has {len(idx)} labels but values has {len(y)}")
     if len(y) < 2:
-        raise ValueError(f"an XmR chart needs at least 2 points; got {len(y)}")
+        raise NotEstimableError(f"an XmR chart needs at least 2 points; got {len(y)}")
     bad = ~np.isfinite(y)
     if bad.any():
-        raise ValueError(
+        raise InputError(
             "values must be finite (no missing periods): non-finite values at "
             f"{list(idx[bad][:10])} ({int(bad.sum())} in all); drop or impute them first"
         )
     if idx.has_duplicates:
-        raise ValueError(f"index labels must be unique; duplicated: {list(idx[idx.duplicated()].unique()[:10])}")
+        raise InputError(f"index labels must be unique; duplicated: {list(idx[idx.duplicated()].unique()[:10])}")
     if fix_after_n_points is not None:
         if isinstance(fix_after_n_points, bool) or int(fix_after_n_points) != fix_after_n_points:
-            raise ValueError(f"fix_after_n_points must be a whole number; got {fix_after_n_points!r}")
+            raise InputError(f"fix_after_n_points must be a whole number; got {fix_after_n_points!r}")
         if fix_after_n_points < MIN_POINTS:
-            raise ValueError(
+            raise InputError(
                 f"fix_after_n_points must be at least {MIN_POINTS} (NHSRplotthedots rule); got {fix_after_n_points}"
             )
     if target is not None:
         target = float(target)
         if not np.isfinite(target):
-            raise ValueError(f"target must be a finite number; got {target}")
+            raise InputError(f"target must be a finite number; got {target}")
 
     order = np.argsort(idx.to_numpy(), kind="stable")
     idx = idx[order]
@@ -804,10 +805,10 @@ def xmr(
         try:
             rebase_idx = pd.Index(rebase_labels).astype(idx.dtype) if len(idx) else pd.Index(rebase_labels)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"rebase labels {rebase_labels!r} do not match the index type {idx.dtype}") from exc
+            raise InputError(f"rebase labels {rebase_labels!r} do not match the index type {idx.dtype}") from exc
         missing = rebase_idx[~rebase_idx.isin(idx)]
         if len(missing):
-            raise ValueError(f"rebase labels not in the index: {list(missing)}")
+            raise InputError(f"rebase labels not in the index: {list(missing)}")
         starts = idx.isin(rebase_idx).astype(int)
     segment = np.cumsum(starts)
     segment -= segment[0]  # a rebase at the first point does not start a second segment
@@ -827,7 +828,7 @@ def xmr(
         ys = y[pos]
         m = len(ys)
         if m < 2:
-            raise ValueError(
+            raise InputError(
                 f"the segment starting at {idx[pos[0]]!r} has a single point; "
                 "a segment needs at least 2 points for a moving range (move or drop that rebase)"
             )

@@ -98,6 +98,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import expit, logit
 
+from cocEval.errors import InputError
+
 __all__ = [
     "SyntheticConfig",
     "generate",
@@ -274,24 +276,24 @@ class SyntheticConfig(BaseModel):
     def _check(self) -> SyntheticConfig:
         n = len(self.cohort_starts)
         if not (len(self.providers_per_cohort) == len(self.cohort_rate_ratios) == n):
-            raise ValueError("cohort_starts, providers_per_cohort and cohort_rate_ratios must have the same length")
+            raise InputError("cohort_starts, providers_per_cohort and cohort_rate_ratios must have the same length")
         if sum(self.providers_per_cohort) > 99:
-            raise ValueError("at most 99 participating providers (ids SYN001-SYN099)")
+            raise InputError("at most 99 participating providers (ids SYN001-SYN099)")
         lo, hi = pd.Period(self.first_month, "M"), pd.Period(self.last_month, "M")
         if hi <= lo:
-            raise ValueError(f"last_month {self.last_month} must be after first_month {self.first_month}")
+            raise InputError(f"last_month {self.last_month} must be after first_month {self.first_month}")
         for s in self.cohort_starts:
             if not lo <= pd.Period(s, "M") <= hi:
-                raise ValueError(f"cohort start {s} outside the data range {self.first_month} to {self.last_month}")
+                raise InputError(f"cohort start {s} outside the data range {self.first_month} to {self.last_month}")
         if any(r <= 0 for r in self.cohort_rate_ratios):
-            raise ValueError("cohort_rate_ratios must be positive")
+            raise InputError("cohort_rate_ratios must be positive")
         if not 1 <= self.wards_per_provider[0] <= self.wards_per_provider[1] <= 99:
-            raise ValueError("wards_per_provider must be (min, max) with 1 <= min <= max <= 99")
+            raise InputError("wards_per_provider must be (min, max) with 1 <= min <= max <= 99")
         missing = set(RP_OUTCOMES[1:]) - set(self.type_effect_multipliers)
         if missing:
-            raise ValueError(f"type_effect_multipliers lacks {sorted(missing)}")
+            raise InputError(f"type_effect_multipliers lacks {sorted(missing)}")
         if set(self.staff_logit_effects) != set(STAFF_COUNTS):
-            raise ValueError(f"staff_logit_effects must have exactly the keys {list(STAFF_COUNTS)}")
+            raise InputError(f"staff_logit_effects must have exactly the keys {list(STAFF_COUNTS)}")
         return self
 
 
@@ -342,7 +344,7 @@ def _providers(cfg: SyntheticConfig, rng: np.random.Generator) -> pd.DataFrame:
     ids = [f"SYN{i:03d}" for i in range(1, n_part + 1)] + [f"SYN{100 + i:03d}" for i in range(1, cfg.n_comparators + 1)]
     places = [a + b for a in _PLACE_START for b in _PLACE_END]
     if len(places) < len(ids):  # pragma: no cover - only with very large configs
-        raise ValueError("too many providers for the place-name list")
+        raise InputError("too many providers for the place-name list")
     chosen = rng.choice(len(places), size=len(ids), replace=False)
     cohort_idx = rng.permutation(np.repeat(np.arange(len(cfg.cohort_starts)), cfg.providers_per_cohort))
     cohort_idx = np.concatenate([cohort_idx, np.full(cfg.n_comparators, -1)])
@@ -765,7 +767,7 @@ def true_effects(truth: pd.DataFrame, by: str | None = "cohort") -> pd.DataFrame
     """
     need = {"outcome", "post", "denominator", "expected_untreated", "expected_treated", "exposure"}
     if not need <= set(truth.columns):
-        raise ValueError(f"truth lacks columns {sorted(need - set(truth.columns))}")
+        raise InputError(f"truth lacks columns {sorted(need - set(truth.columns))}")
     d = truth[(truth["post"] == 1) & (truth["denominator"] > 0)].copy()
     scale = d["outcome"].map(_SCALE)
     diff = d["expected_treated"] - d["expected_untreated"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cocEval.errors import InputError
 from cocEval.timecode import NEVER, TimeCoder, _show
 
 __all__ = ["NEVER", "Panel", "TimeCoder", "prepare_panel"]
@@ -23,7 +24,7 @@ def _require_columns(data: pd.DataFrame, columns) -> None:
         raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     missing = [c for c in columns if c is not None and c not in data.columns]
     if missing:
-        raise ValueError(f"columns not found in data: {missing}")
+        raise InputError(f"columns not found in data: {missing}")
 
 
 @dataclass
@@ -50,7 +51,7 @@ def _per_unit_constant(df: pd.DataFrame, unit: str, col: str, what: str) -> pd.S
     nun = df.groupby(unit, sort=True)[col].nunique(dropna=False)
     bad = nun.index[nun > 1]
     if len(bad):
-        raise ValueError(f"column '{col}' must be constant within each unit ({what}); it varies for units {_show(bad)}")
+        raise InputError(f"column '{col}' must be constant within each unit ({what}); it varies for units {_show(bad)}")
     return df.drop_duplicates(unit).set_index(unit)[col].sort_index()
 
 
@@ -76,19 +77,19 @@ def prepare_panel(
     _require_columns(data, cols)
     df = data[[c for c in dict.fromkeys(cols) if c is not None]]
     if df[unit].isna().any():
-        raise ValueError(f"column '{unit}' has missing unit identifiers")
+        raise InputError(f"column '{unit}' has missing unit identifiers")
     coder = TimeCoder.from_series(df[time], time)
     tcode = coder.encode(df[time], time)
     dup = pd.DataFrame({"u": df[unit].to_numpy(), "t": tcode}).duplicated(keep=False).to_numpy()
     if dup.any():
         pairs = df.loc[dup, [unit, time]].drop_duplicates().itertuples(index=False, name=None)
-        raise ValueError(f"duplicate rows for the same ({unit}, {time}): {_show(pairs)}; keep one row per unit-period")
+        raise InputError(f"duplicate rows for the same ({unit}, {time}): {_show(pairs)}; keep one row per unit-period")
     y = pd.to_numeric(df[outcome], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if not pd.api.types.is_numeric_dtype(df[outcome]):
-        raise ValueError(f"column '{outcome}' (outcome) must be numeric, got dtype {df[outcome].dtype}")
+        raise InputError(f"column '{outcome}' (outcome) must be numeric, got dtype {df[outcome].dtype}")
     if np.isnan(y).any():
         bad = pd.unique(df.loc[np.isnan(y), unit])
-        raise ValueError(
+        raise InputError(
             f"column '{outcome}' has missing values (units {_show(bad)}); this estimator needs a "
             "balanced panel: drop those units or impute explicitly"
         )
@@ -98,7 +99,7 @@ def prepare_panel(
     if len(df) != n * T:
         counts = np.bincount(ui, minlength=n)
         bad = units[counts < T]
-        raise ValueError(
+        raise InputError(
             f"unbalanced panel: {len(bad)} of {n} units are not observed in all {T} periods of "
             f"'{time}' (units {_show(bad)}). Balanced panels only: drop or complete those units"
         )
@@ -111,7 +112,7 @@ def prepare_panel(
     if treated is not None:
         d = pd.to_numeric(df[treated], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         if np.isnan(d).any() or not np.isin(d, (0.0, 1.0)).all():
-            raise ValueError(f"column '{treated}' (treatment indicator) must be 0/1 with no missing values")
+            raise InputError(f"column '{treated}' (treatment indicator) must be 0/1 with no missing values")
         D = np.empty((n, T))
         D[ui, ti] = d
         panel.D = D
@@ -119,12 +120,12 @@ def prepare_panel(
         xs = []
         for c in covariates:
             if not pd.api.types.is_numeric_dtype(df[c]) or df[c].isna().any():
-                raise ValueError(f"covariate '{c}' must be numeric with no missing values")
+                raise InputError(f"covariate '{c}' must be numeric with no missing values")
             xs.append(_per_unit_constant(df, unit, c, "covariates must be time-invariant").to_numpy(float))
         panel.X = np.column_stack(xs)
     if cluster is not None:
         cl = _per_unit_constant(df, unit, cluster, "units must be nested in clusters")
         if cl.isna().any():
-            raise ValueError(f"column '{cluster}' (cluster) has missing values")
+            raise InputError(f"column '{cluster}' (cluster) has missing values")
         panel.cluster = pd.factorize(cl, sort=True)[0]
     return panel

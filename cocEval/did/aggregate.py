@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cocEval.errors import InputError, NotEstimableError
+
 from .._results import ResultMixin
 from ._inference import wald_zero
 from ._options import fmt_level as _fmt
@@ -73,9 +75,9 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
     ([-2, -1, 0, 1, 2], 1.0)
     """
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
     if balance_e is not None and kind != "dynamic":
-        raise ValueError("balance_e applies to kind='dynamic' only")
+        raise InputError("balance_e applies to kind='dynamic' only")
     ok = np.isfinite(res.att)
     if not ok.all():
         warnings.warn(
@@ -126,7 +128,7 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
             eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - tmax + tmin)]
         eseq = eseq[(eseq >= lo) & (eseq <= hi)]
         if len(eseq) == 0:
-            raise ValueError("no event times left after min_e / max_e / balance_e")
+            raise NotEstimableError("no event times left after min_e / max_e / balance_e")
         for x in eseq:
             m = (e == x) & incl
             w = pg[m] / pg[m].sum()
@@ -230,7 +232,7 @@ class AggregatedATT(ResultMixin):
         True
         """
         if self.kind != "dynamic":
-            raise ValueError("pretrend_test needs the dynamic aggregation")
+            raise InputError("pretrend_test needs the dynamic aggregation")
         pre = (self.table.index.to_numpy() < 0) & np.isfinite(self.table["att"].to_numpy())
         src = self._source
         return wald_zero(self.table["att"].to_numpy()[pre], self.influence[:, pre], src.panel.cluster, src.n)

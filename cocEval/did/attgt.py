@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cocEval.errors import InputError, NotEstimableError
+
 from .._results import ResultMixin
 from ._drdid import ESTIMATORS, CellFailure
 from ._inference import wald_zero
@@ -27,17 +29,17 @@ __all__ = ["att_gt", "GroupTimeATT"]
 
 def _check_options(control_group, method, base_period, anticipation, n_boot, alpha):
     if control_group not in ("nevertreated", "notyettreated"):
-        raise ValueError(f"control_group must be 'nevertreated' or 'notyettreated', got {control_group!r}")
+        raise InputError(f"control_group must be 'nevertreated' or 'notyettreated', got {control_group!r}")
     if method not in ESTIMATORS:
-        raise ValueError(f"method must be one of 'dr', 'reg', 'ipw', got {method!r}")
+        raise InputError(f"method must be one of 'dr', 'reg', 'ipw', got {method!r}")
     if base_period not in ("varying", "universal"):
-        raise ValueError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
+        raise InputError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
     if not (isinstance(anticipation, (int, np.integer)) and anticipation >= 0):
-        raise ValueError(f"anticipation must be a non-negative integer number of periods, got {anticipation!r}")
+        raise InputError(f"anticipation must be a non-negative integer number of periods, got {anticipation!r}")
     if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 100):
-        raise ValueError(f"n_boot must be an integer >= 100, got {n_boot!r}")
+        raise InputError(f"n_boot must be an integer >= 100, got {n_boot!r}")
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+        raise InputError(f"alpha must lie in (0, 1), got {alpha!r}")
 
 
 def _clean_cohorts(panel: Panel, cohort: str, control_group: str, anticipation: int, k_cov: int) -> Panel:
@@ -47,7 +49,7 @@ def _clean_cohorts(panel: Panel, cohort: str, control_group: str, anticipation: 
     inside = treated[(treated > periods[0]) & (treated <= periods[-1])]
     off_grid = inside[~np.isin(inside, periods)]
     if len(off_grid):
-        raise ValueError(
+        raise InputError(
             f"column '{cohort}': cohorts {_show(coder.decode(off_grid))} fall between the observed "
             "periods of time; a cohort must be one of the periods (its first treated period)"
         )
@@ -75,10 +77,10 @@ def _clean_cohorts(panel: Panel, cohort: str, control_group: str, anticipation: 
     X = None if panel.X is None else panel.X[keep]
     cl = None if panel.cluster is None else pd.factorize(panel.cluster[keep], sort=True)[0]
     if not np.isfinite(G).any():
-        raise ValueError(f"column '{cohort}': no unit is treated within the observed periods")
+        raise NotEstimableError(f"column '{cohort}': no unit is treated within the observed periods")
     if not np.isinf(G).any():
         if control_group == "nevertreated":
-            raise ValueError(
+            raise InputError(
                 f"column '{cohort}': no never-treated units (cohort 0 or missing), so "
                 "control_group='nevertreated' has no comparison group; use 'notyettreated'"
             )

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cocEval.errors import InputError, NotEstimableError
+
 from .._results import ResultMixin, pct
 from ._panel import _show, prepare_panel
 from .twfe import _fe_ols
@@ -121,12 +123,12 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str, 
     D, Y, periods = panel.D, panel.Y, panel.periods
     if (np.diff(D, axis=1) < 0).any():
         bad = panel.units[(np.diff(D, axis=1) < 0).any(axis=1)]
-        raise ValueError(
+        raise InputError(
             f"column '{treated}' must be absorbing (never switch back from 1 to 0); it does for units {_show(bad)}"
         )
     always = D[:, 0] == 1
     if always.any():
-        raise ValueError(
+        raise InputError(
             f"column '{treated}': units {_show(panel.units[always])} are treated in the first period "
             "(always treated); the decomposition here needs them dropped"
         )
@@ -135,7 +137,7 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str, 
     groups = np.unique(first)
     timing = [k for k in groups if k < T]
     if not timing:
-        raise ValueError(f"column '{treated}': no unit is ever treated")
+        raise NotEstimableError(f"column '{treated}': no unit is ever treated")
     n_all = panel.n
     share = {k: np.mean(first == k) for k in groups}
     dbar = {k: (T - k) / T for k in groups}  # share of periods treated (0 for never)

@@ -21,6 +21,8 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
+from cocEval.errors import InputError, NotEstimableError
+
 from .._results import ResultMixin
 from ._inference import cluster_sums
 from ._panel import _require_columns, _show, prepare_panel
@@ -277,7 +279,7 @@ def event_study_twfe(
     """
     lo, hi = window
     if not (lo < ref < hi or lo <= ref <= hi) or lo >= hi:
-        raise ValueError(
+        raise InputError(
             f"window must satisfy window[0] <= ref <= window[1] with window[0] < window[1]; got {window}, ref={ref}"
         )
     panel = prepare_panel(data, outcome, unit, time, cohort=cohort, cluster=None if cluster == unit else cluster)
@@ -376,7 +378,7 @@ def did_2x2(
     for c in (treated, post):
         v = data[c]
         if v.isna().any() or not v.isin([0, 1, True, False]).all():
-            raise ValueError(f"column '{c}' must be 0/1 with no missing values")
+            raise InputError(f"column '{c}' must be 0/1 with no missing values")
     df = pd.DataFrame(
         {
             "y": pd.to_numeric(data[outcome], errors="coerce"),
@@ -385,10 +387,12 @@ def did_2x2(
         }
     )
     if df["y"].isna().any():
-        raise ValueError(f"column '{outcome}' has missing or non-numeric values")
+        raise NotEstimableError(f"column '{outcome}' has missing or non-numeric values")
     cells = df.groupby(["d", "p"])["y"].agg(["mean", "size"])
     if len(cells) < 4:
-        raise ValueError(f"need observations in all four treated x post cells; found {_show(cells.index.tolist())}")
+        raise NotEstimableError(
+            f"need observations in all four treated x post cells; found {_show(cells.index.tolist())}"
+        )
     fit_kw = dict(cov_type="HC1")
     kind = "heteroskedasticity-robust (HC1)"
     if cluster is not None:

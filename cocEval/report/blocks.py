@@ -33,7 +33,7 @@ from typing import Literal
 
 import pandas as pd
 
-from cocEval.errors import DisclosureError
+from cocEval.errors import DisclosureError, InputError
 
 __all__ = [
     "Block",
@@ -115,7 +115,7 @@ class Table:
     def __post_init__(self) -> None:
         for c in self.shown.columns:
             if not isinstance(c, str) or not c.strip() or c.strip().lstrip("-").replace(".", "").isdigit():
-                raise ValueError(f"table column header {c!r} is not a name: headers must be words")
+                raise InputError(f"table column header {c!r} is not a name: headers must be words")
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class Figure:
 
     def __post_init__(self) -> None:
         if not self.alt.strip():
-            raise ValueError("a figure needs alt text")
+            raise InputError("a figure needs alt text")
 
 
 Block = Heading | Paragraph | Bullets | Callout | Table | Figure
