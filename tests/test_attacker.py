@@ -14,6 +14,7 @@ something.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -256,3 +257,15 @@ def test_uncontrolled_reports_carry_the_banner(tiny, uncontrolled_config, which)
         pytest.skip(f"the {which} report does not return sections yet (issue 10)")
     html = to_html(build())
     assert audit_report(html, "none") == [], "call section.add(gate.banner()) at the top of the report"
+
+
+def test_staff_results_from_fewer_than_11_respondents_are_not_shown(tiny, reduced_config):
+    """The tiny provider's staff survey has under 11 respondents a year: no share, score or change of
+    its own may appear (before this rule the report showed '11.1% (2024)', i.e. 1 of 9)."""
+    from cocEval.report.provider import ProviderReport
+
+    rep = ProviderReport.build(tiny.provider_id, tiny.path, reduced_config)
+    assert rep.staff == [] and set(rep.staff_errors) == {"engagement", "violence"}
+    text = rep.staff_experience().text() + " ".join(rep.findings())
+    assert "fewer than 11 respondents" in text
+    assert not re.search(r"\d+\.\d%|\d+\.\d+ points", rep.staff_experience().text())

@@ -35,6 +35,7 @@ import pandas as pd
 from cocEval import wording as w
 from cocEval.config import Outcome, ProgrammeConfig, load_inputs
 from cocEval.data import ProgrammeData, provider_year_panel
+from cocEval.disclosure import get_rule
 from cocEval.effects import EffectSummary
 from cocEval.errors import InputError, NotEstimableError
 from cocEval.funnel import funnel_proportions, funnel_rates
@@ -253,6 +254,10 @@ class ProviderReport:
             except NotEstimableError as exc:
                 self.staff_errors[key] = str(exc)
                 continue
+            few = self._too_few_respondents(r["before_year"], r["after_year"])
+            if few:
+                self.staff_errors[key] = few
+                continue
             self.staff.append(
                 StaffComparison(
                     indicator=key,
@@ -262,6 +267,26 @@ class ProviderReport:
                     improvement=ind.improvement,
                 )
             )
+
+    def _too_few_respondents(self, *years: int) -> str | None:
+        """Why this provider's survey results in ``years`` may not be shown (None when they may).
+
+        NHS Staff Survey results are not published for groups with fewer respondents than the
+        ``staff-survey`` disclosure rule's minimum (11), and neither is anything computed from
+        them, so such an indicator is reported as suppressed (not under the ``none`` rule).
+        """
+        if self.cfg.disclosure.preset == "none" or "respondents" not in self.prog.staff_survey.columns:
+            return None
+        minimum = get_rule("staff-survey").suppress_below
+        s = self.prog.staff_survey
+        mine = s[(s["provider_id"] == self.provider_id) & s["survey_year"].isin(years)]
+        n = pd.to_numeric(mine["respondents"], errors="coerce")
+        if len(mine) < len(years) or n.isna().any() or (n < minimum).any():
+            return (
+                f"suppressed: fewer than {minimum} respondents in {' or '.join(map(str, years))}; NHS Staff "
+                "Survey results are not shown for so few"
+            )
+        return None
 
     # ------------------------------------------------------------------------------------
     # Units, exclusions and effects
