@@ -162,7 +162,7 @@ class DisclosureRule(BaseModel):
 PRESETS: dict[str, DisclosureRule] = {
     "mhsds": DisclosureRule(
         name="mhsds",
-        source="NHS England MHSDS statistics: 1-4 suppressed, others rounded to the nearest 5 (0 suppressed here)",
+        source="NHS England MHSDS statistics: 1-4 suppressed, others rounded to the nearest 5; here 0 is suppressed too",
     ),
     "staff-survey": DisclosureRule(
         name="staff-survey",
@@ -248,7 +248,7 @@ def index_note(rule: str | DisclosureRule = "mhsds") -> str:
         )
     return (
         f'<p class="coc-note" data-disclosure-rule="{r.name}">Every number in these reports passed '
-        f"disclosure control ({r.name} rule: {r.source}).</p>"
+        f"disclosure control: the {r.name} rule ({r.source}).</p>"
     )
 
 
