@@ -43,7 +43,6 @@ import html
 import json
 import logging
 import os
-import platform
 import random
 import re
 import shutil
@@ -53,28 +52,17 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from importlib.resources import files as _resource_files
 from pathlib import Path
 
 import cocEval
 from cocEval.disclosure import index_note
 from cocEval.errors import BatchError, CocEvalError, DataError, InputError, UsageError
+from cocEval.report.provenance import versions
 
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(cocEval.__file__).resolve().parent
-DEPENDENCIES = (
-    "numpy",
-    "pandas",
-    "scipy",
-    "statsmodels",
-    "matplotlib",
-    "pandera",
-    "papermill",
-    "nbconvert",
-    "ipykernel",
-)
 
 #: Name (without ``.html``) of the programme report; no provider may take it (see the data layer).
 PROGRAMME = "programme"
@@ -752,16 +740,6 @@ def source_hash() -> str:
     """Hash of the installed cocEval source, so a code change re-renders the reports."""
     files = sorted(PACKAGE_DIR.rglob("*.py")) + sorted(TEMPLATES.rglob("*.j2"))
     return _sha256(*(f.read_bytes() for f in files))
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "cocEval": cocEval.__version__}
-    for d in DEPENDENCIES:
-        try:
-            out[d] = version(d)
-        except PackageNotFoundError:
-            out[d] = "not installed"
-    return out
 
 
 def _load_manifest(path: Path) -> dict:
