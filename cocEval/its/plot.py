@@ -79,31 +79,9 @@ def plot(res: ITSResult, *, ax: Any = None, per: float | None = None, title: str
         linewidth=0,
         label=f"{100 * (1 - res.alpha):.0f}% CI of counterfactual",
     )
-    ax.axvline(res.start, color=NHS_GREY, linestyle=":", linewidth=1)
-    ax.annotate(
-        "Start",
-        (res.start, 1),
-        xycoords=("data", "axes fraction"),
-        ha="left",
-        va="top",
-        fontsize=9,
-        color=NHS_GREY,
-        xytext=(3, -2),
-        textcoords="offset points",
-    )
+    _mark(ax, res.start, "Start", ":")
     if res.end is not None:
-        ax.axvline(res.end, color=NHS_GREY, linestyle="-.", linewidth=1)
-        ax.annotate(
-            "End",
-            (res.end, 1),
-            xycoords=("data", "axes fraction"),
-            ha="left",
-            va="top",
-            fontsize=9,
-            color=NHS_GREY,
-            xytext=(3, -2),
-            textcoords="offset points",
-        )
+        _mark(ax, res.end, "End", "-.")
     ylab = res._outcome_words()
     if res.exposure:
         ylab += f" per {res._per(per):,.0f} {res.exposure.replace('_', ' ')}"
@@ -117,3 +95,21 @@ def plot(res: ITSResult, *, ax: Any = None, per: float | None = None, title: str
     ax.set_title(title)
     ax.legend(loc="best", fontsize=8, frameon=False)
     return fig, ax
+
+
+def _mark(ax: Any, x: Any, text: str, linestyle: str) -> None:
+    """A vertical line at ``x`` labelled at the top of the axes (start or end of the intervention)."""
+    from cocEval.style import NHS_GREY
+
+    ax.axvline(x, color=NHS_GREY, linestyle=linestyle, linewidth=1)
+    ax.annotate(
+        text,
+        (x, 1),
+        xycoords=("data", "axes fraction"),
+        ha="left",
+        va="top",
+        fontsize=9,
+        color=NHS_GREY,
+        xytext=(3, -2),
+        textcoords="offset points",
+    )
