@@ -317,24 +317,81 @@ def to_text(obj) -> str:
     return "\n".join(block_text(b) for b in _blocks(obj))
 
 
-def figure_png(fig, *, dpi: int | None = None, colors: int = 64) -> bytes:
-    """Render a matplotlib figure to PNG bytes and close it.
+#: Room (inches: left, bottom, right, top) drawn around a figure so that what sticks out of it (a
+#: legend beside the axes, a long title) lands on the canvas; :func:`figure_png` then crops to the ink.
+CANVAS_MARGIN = (1.5, 1.5, 5.0, 1.0)
 
-    The image is reduced to a palette of ``colors`` colours (charts use a handful; the rest are
-    anti-aliasing shades), which makes report pages about a third of their size with no visible
-    change; ``colors=0`` keeps full colour.
+
+def figure_png(fig, *, dpi: int | None = None, colors: int = 64, pad_inches: float = 0.1) -> bytes:
+    """Render a matplotlib figure to PNG bytes, cropped to its ink plus ``pad_inches``, and close it.
+
+    The figure is drawn once, on a canvas :data:`CANVAS_MARGIN` larger than the figure, and
+    cropped to what was drawn: what ``savefig(bbox_inches="tight")`` gives, without its second,
+    layout-only draw. When the ink reaches the canvas's edge (something sticks out further than
+    the margin) it falls back to ``bbox_inches="tight"``. The image is reduced to a palette of
+    ``colors`` colours (charts use a handful; the rest are anti-aliasing shades), which makes
+    report pages about a third of their size with no visible change; ``colors=0`` keeps full
+    colour.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(4, 2))
+    >>> _ = ax.plot([1, 2, 3], [1, 3, 2], label="a series")
+    >>> _ = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes
+    >>> png = figure_png(fig, dpi=50)
+    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n" and int.from_bytes(png[16:20], "big") > 4 * 50  # the legend is kept
+    True
     """
     import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
-    plt.close(fig)
-    if not colors:
-        return buf.getvalue()
+    import numpy as np
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+    from matplotlib.transforms import Bbox
     from PIL import Image
 
-    buf.seek(0)
-    image = Image.open(buf).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    dpi = dpi or fig.dpi
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # left by fig.tight_layout(): the layout is done, but savefig would draw once more for it
+        fig._layout_engine = None
+    for legend in fig.legends:  # keep figure legends where they are on the larger canvas
+        if legend._bbox_to_anchor is None:
+            legend.set_bbox_to_anchor((0, 0, 1, 1), transform=fig.transFigure)
+    width, height = fig.get_size_inches()
+    left, bottom, right, top = CANVAS_MARGIN
+    canvas = Bbox.from_extents(-left, -bottom, width + right, height + top)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="rgba", dpi=dpi, bbox_inches=canvas, pad_inches=0)
+        w, h = round(canvas.width * dpi), round(canvas.height * dpi)
+        rgba = np.frombuffer(buf.getbuffer(), np.uint8)
+        image = (
+            _crop_to_ink(rgba.reshape(h, -1, 4)[:, :w, :3], round(pad_inches * dpi)) if rgba.size == 4 * w * h else None
+        )
+        if image is None:  # ink at the canvas's edge (or an unexpected canvas): measure, then draw
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=pad_inches)
+            buf.seek(0)
+            image = Image.open(buf).convert("RGB")
+    finally:
+        plt.close(fig)
+    if colors:
+        image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _crop_to_ink(rgb, pad: int):
+    """The part of an RGB array (rows, columns, 3) that is not white, with ``pad`` pixels around
+    it, as a PIL image; None when the ink touches the array's edge (or there is none)."""
+    import numpy as np
+    from PIL import Image
+
+    ink = (rgb != 255).any(axis=2)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    h, w = ink.shape
+    if not len(rows) or rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1:
+        return None
+    y0, y1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)
+    x0, x1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)
+    return Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
