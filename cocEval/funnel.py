@@ -312,6 +312,7 @@ class FunnelResult(ResultMixin):
         from matplotlib import patheffects
 
         row = self._check_label(highlight)
+        own = ax is None
         fig, ax = new_axes(ax, figsize=(8, 5))
         curves = self.get_plot_data()
         wide = curves.pivot(index="denominator", columns="series", values="value")
@@ -386,8 +387,16 @@ class FunnelResult(ResultMixin):
 
         ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False, fontsize=8)
-        fig.tight_layout()
+        if own:
+            # Room for the labels and the legend below, as tight_layout finds it for these charts;
+            # fixed, because measuring costs about as much as drawing the chart. A caller's axes
+            # keep the caller's layout.
+            fig.subplots_adjust(**_FUNNEL_MARGINS)
         return fig, ax
+
+
+#: Subplot margins of a funnel plot's own 8 x 5 inch figure (figure fractions).
+_FUNNEL_MARGINS = {"left": 0.096, "right": 0.98, "bottom": 0.224, "top": 0.929}
 
 
 # --- engine --------------------------------------------------------------------------------
