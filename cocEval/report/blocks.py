@@ -363,10 +363,8 @@ def figure_png(fig, *, dpi: int | None = None, colors: int = 64, pad_inches: flo
     try:
         fig.savefig(buf, format="rgba", dpi=dpi, bbox_inches=canvas, pad_inches=0)
         w, h = round(canvas.width * dpi), round(canvas.height * dpi)
-        rgba = np.frombuffer(buf.getbuffer(), np.uint8)
-        image = (
-            _crop_to_ink(rgba.reshape(h, -1, 4)[:, :w, :3], round(pad_inches * dpi)) if rgba.size == 4 * w * h else None
-        )
+        pixels = np.frombuffer(buf.getbuffer(), np.uint32)  # one RGBA pixel per element
+        image = _crop_to_ink(pixels.reshape(h, w), round(pad_inches * dpi)) if pixels.size == w * h else None
         if image is None:  # ink at the canvas's edge (or an unexpected canvas): measure, then draw
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=pad_inches)
@@ -381,17 +379,19 @@ def figure_png(fig, *, dpi: int | None = None, colors: int = 64, pad_inches: flo
     return out.getvalue()
 
 
-def _crop_to_ink(rgb, pad: int):
-    """The part of an RGB array (rows, columns, 3) that is not white, with ``pad`` pixels around
-    it, as a PIL image; None when the ink touches the array's edge (or there is none)."""
+def _crop_to_ink(pixels, pad: int):
+    """The part of an RGBA canvas (rows x columns of 32-bit pixels) that is not opaque white,
+    with ``pad`` pixels around it, as an RGB PIL image; None when the ink touches the canvas's
+    edge (or there is none)."""
     import numpy as np
     from PIL import Image
 
-    ink = (rgb != 255).any(axis=2)
+    ink = pixels != np.uint32(0xFFFFFFFF)
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     h, w = ink.shape
     if not len(rows) or rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1:
         return None
     y0, y1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)
     x0, x1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)
-    return Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+    rgba = np.ascontiguousarray(pixels[y0:y1, x0:x1]).view(np.uint8).reshape(y1 - y0, x1 - x0, 4)
+    return Image.fromarray(rgba[:, :, :3])
