@@ -420,12 +420,6 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
     is replaced once; a second death, a cell error or an export error comes back as
     ``Outcome(status="failed", reason=...)``. Never raises for a report's own failure.
     """
-    import nbformat
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
-    from cocEval.audit import audit_report
-
     t0 = time.perf_counter()
     if task.scratch:
         Path(task.scratch).mkdir(parents=True, exist_ok=True)
@@ -435,65 +429,15 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
     sockets = tempfile.mkdtemp(prefix="coc-k-", dir=task.sockets)
     try:
         params = _materialise(task, files, scratch / "inputs") if files else dict(task.parameters)
-        nb_in, nb_out, summary = scratch / "in.ipynb", scratch / "out.ipynb", scratch / "summary.json"
+        nb_in, nb_out = scratch / "in.ipynb", scratch / "out.ipynb"
         nb_in.write_text(task.notebook_json, encoding="utf-8")
-        params["summary_path"] = str(summary)
-        effects = scratch / "effects.json"
+        params["summary_path"] = str(scratch / "summary.json")
         if PROGRAMME != task.name:
-            params["effects_path"] = str(effects)
-        attempts, deaths = 0, 0
-        while True:
-            attempts += 1
-            try:
-                pm.execute_notebook(
-                    str(nb_in),
-                    str(nb_out),
-                    parameters=params,
-                    kernel_name=task.kernel,
-                    execution_timeout=task.timeout,
-                    progress_bar=False,
-                    log_output=False,
-                    request_save_on_cell_execute=False,
-                    cwd=str(scratch),
-                    kernel_manager_class=_warm(_kernel_manager_class(sockets, task.registry)),
-                )
-                break
-            except PapermillExecutionError as exc:
-                return Outcome(
-                    task.name, "failed", time.perf_counter() - t0, attempts, f"{exc.ename}: {exc.evalue}"[:500]
-                )
-            except Exception as exc:
-                if _is_dead_kernel(exc) and deaths == 0:
-                    deaths += 1
-                    log.warning("%s: the kernel died; retrying once with a fresh kernel", task.name)
-                    continue
-                if not _is_dead_kernel(exc) and attempts <= task.retries and _is_transient(exc):
-                    time.sleep(0.5 + random.random() * 2 * attempts)
-                    continue
-                reason = (
-                    "the kernel died twice (killed or out of memory); retried once with a fresh kernel"
-                    if _is_dead_kernel(exc)
-                    else f"{type(exc).__name__}: {exc}"
-                )
-                return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, reason[:500])
-        nb = nbformat.read(nb_out, as_version=4)
-        html_text = export_html(nb)
-        # One gate before publishing: a page with a number that fails the rule is not written.
-        findings = audit_report(html_text, task.disclosure)
-        if findings:
-            reason = "failed the disclosure audit: " + "; ".join(map(str, findings[:5]))
-            return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, reason[:500])
-        headline = json.loads(summary.read_text()) if summary.is_file() else {}
-        return Outcome(
-            task.name,
-            "ok",
-            time.perf_counter() - t0,
-            attempts,
-            headline=headline,
-            effects=json.loads(effects.read_text()) if effects.is_file() else {},
-            html=html_text,
-            notebook=nbformat.writes(nb),
-        )
+            params["effects_path"] = str(scratch / "effects.json")
+        done = _execute(task, nb_in, nb_out, params, scratch, sockets, t0)
+        if isinstance(done, Outcome):
+            return done
+        return _publish(task, nb_out, scratch, attempts=done, t0=t0)
     except Exception as exc:
         return Outcome(task.name, "failed", time.perf_counter() - t0, 1, f"export: {type(exc).__name__}: {exc}"[:500])
     finally:
@@ -506,6 +450,76 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
                         f.unlink()
                 except OSError:
                     pass
+
+
+def _execute(task: Task, nb_in: Path, nb_out: Path, params: dict, scratch: Path, sockets: str, t0: float):
+    """Run the notebook with papermill: the number of attempts it took, or the failed Outcome.
+
+    A dead kernel is replaced once; kernel-start races (:data:`TRANSIENT`) are retried up to
+    ``task.retries`` times; a cell error fails at once.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    attempts, deaths = 0, 0
+    while True:
+        attempts += 1
+        try:
+            pm.execute_notebook(
+                str(nb_in),
+                str(nb_out),
+                parameters=params,
+                kernel_name=task.kernel,
+                execution_timeout=task.timeout,
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+                cwd=str(scratch),
+                kernel_manager_class=_warm(_kernel_manager_class(sockets, task.registry)),
+            )
+            return attempts
+        except PapermillExecutionError as exc:
+            return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, f"{exc.ename}: {exc.evalue}"[:500])
+        except Exception as exc:
+            if _is_dead_kernel(exc) and deaths == 0:
+                deaths += 1
+                log.warning("%s: the kernel died; retrying once with a fresh kernel", task.name)
+                continue
+            if not _is_dead_kernel(exc) and attempts <= task.retries and _is_transient(exc):
+                time.sleep(0.5 + random.random() * 2 * attempts)
+                continue
+            reason = (
+                "the kernel died twice (killed or out of memory); retried once with a fresh kernel"
+                if _is_dead_kernel(exc)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, reason[:500])
+
+
+def _publish(task: Task, nb_out: Path, scratch: Path, *, attempts: int, t0: float) -> Outcome:
+    """The executed notebook exported to HTML and audited: the ok Outcome, or a failed one when
+    a number in the page breaks the disclosure rule (such a page is never published)."""
+    import nbformat
+
+    from cocEval.audit import audit_report
+
+    nb = nbformat.read(nb_out, as_version=4)
+    html_text = export_html(nb)
+    findings = audit_report(html_text, task.disclosure)
+    if findings:
+        reason = "failed the disclosure audit: " + "; ".join(map(str, findings[:5]))
+        return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, reason[:500])
+    summary, effects = scratch / "summary.json", scratch / "effects.json"
+    return Outcome(
+        task.name,
+        "ok",
+        time.perf_counter() - t0,
+        attempts,
+        headline=json.loads(summary.read_text()) if summary.is_file() else {},
+        effects=json.loads(effects.read_text()) if effects.is_file() else {},
+        html=html_text,
+        notebook=nbformat.writes(nb),
+    )
 
 
 #: This worker's warm-kernel parent (:mod:`cocEval.zygote`), when it has one.
@@ -1176,6 +1190,48 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
     manifest_path = out / "manifest.json"
     manifest = _load_manifest(manifest_path)
     previous = manifest.get("reports", {}) if isinstance(manifest.get("reports"), dict) else {}
+    todo, results = _unchanged(opts, tasks, previous, out)
+    log.info("%d report(s) to render, %d unchanged and skipped", len(todo), len(tasks) - len(todo))
+    manifest = _new_manifest(opts, cfg, prog, config_path, dict(previous, **results))
+    by_name = {t.name: t for t in tasks}
+    # Provider reports hand the programme report what it pools (it refits only what is missing);
+    # unchanged reports' entries hold theirs. The programme task is given out after most
+    # providers (see _schedule), so it carries every provider finished by then.
+    effects: dict = {}
+    for name, r in manifest["reports"].items():
+        if name in results:
+            effects.update(r.get("effects") or {})
+    if PROGRAMME in by_name:
+        by_name[PROGRAMME].parameters["provider_effects"] = effects
+    bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not todo or not sys.stderr.isatty())
+    on_done = _Recorder(out, run_tmp, manifest_path, manifest, by_name, effects, bar)
+
+    t0 = time.perf_counter()
+    unfinished = _dispatch(opts, todo, cfg, prog, config_path, client, on_done, stop, registry, run_tmp) if todo else []
+    for t in unfinished:
+        on_done(Outcome(t.name, "interrupted", reason="the batch was stopped before this report finished"))
+    bar.close()
+    manifest["wall_seconds"] = round(time.perf_counter() - t0, 2)
+    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if stop():
+        manifest["interrupted"] = signal.Signals(stop.signum).name
+    # Only this run's reports appear in the index; the manifest keeps older entries.
+    current = {t.name: manifest["reports"][t.name] for t in tasks}
+    on_done.write_manifest()
+    _atomic_write(out / "index.html", index_html(current, prog, manifest), run_tmp)
+    failed = [n for n, r in current.items() if r["status"] != "ok"]
+    print(
+        f"{len(current) - len(failed)} report(s) ok ({len(tasks) - len(todo)} unchanged), {len(failed)} not; "
+        f"index: {out / 'index.html'}"
+    )
+    if stop():
+        return 128 + stop.signum
+    return 1 if failed else 0
+
+
+def _unchanged(opts: BatchOptions, tasks: list[Task], previous: dict, out: Path) -> tuple[list[Task], dict]:
+    """The tasks to render, and the manifest entries of those skipped (their inputs are
+    unchanged since an ok render whose HTML is still there; ``force`` skips none)."""
     todo, results = [], {}
     for t in tasks:
         prev = previous.get(t.name, {})
@@ -1189,9 +1245,12 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
             results[t.name] = dict(prev, status="ok", skipped=True)
         else:
             todo.append(t)
-    log.info("%d report(s) to render, %d unchanged and skipped", len(todo), len(tasks) - len(todo))
+    return todo, results
 
-    manifest = {
+
+def _new_manifest(opts: BatchOptions, cfg, prog, config_path: Path, reports: dict) -> dict:
+    """The manifest of this run, before any report is rendered."""
+    return {
         "cocEval_version": cocEval.__version__,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "config": str(config_path),
@@ -1205,33 +1264,31 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
             "scheduler": opts.scheduler,
             "providers": list(opts.providers) if opts.providers else None,
         },
-        "reports": dict(previous, **results),
+        "reports": reports,
     }
-    by_name = {t.name: t for t in tasks}
-    # Provider reports hand the programme report what it pools (it refits only what is missing);
-    # unchanged reports' entries hold theirs. The programme task is given out last, so it carries
-    # every provider finished by then.
-    effects: dict = {}
-    for name, r in manifest["reports"].items():
-        if name in results:
-            effects.update(r.get("effects") or {})
-    if PROGRAMME in by_name:
-        by_name[PROGRAMME].parameters["provider_effects"] = effects
-    bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not todo or not sys.stderr.isatty())
 
-    def write_manifest() -> None:
-        _atomic_write(manifest_path, json.dumps(manifest, indent=2, default=str), run_tmp)
 
-    def on_done(o: Outcome) -> None:
-        t = by_name[o.name]
+class _Recorder:
+    """Called with each report's Outcome: writes its files (atomically), sets aside a failed
+    report's previous HTML, keeps the manifest current and the providers' effects for the
+    programme report."""
+
+    def __init__(self, out: Path, run_tmp: Path, manifest_path: Path, manifest: dict, by_name, effects, bar):
+        self.out, self.run_tmp, self.manifest_path, self.manifest = out, run_tmp, manifest_path, manifest
+        self.by_name, self.effects, self.bar = by_name, effects, bar
+
+    def write_manifest(self) -> None:
+        _atomic_write(self.manifest_path, json.dumps(self.manifest, indent=2, default=str), self.run_tmp)
+
+    def __call__(self, o: Outcome) -> None:
+        out, t = self.out, self.by_name[o.name]
         entry = {k: v for k, v in asdict(o).items() if k not in ("html", "notebook")}
         entry |= {"key": t.key, "html": None, "skipped": False}
         if o.status == "ok":
-            effects.update(o.effects)
-        if o.status == "ok":
+            self.effects.update(o.effects)
             try:
-                _atomic_write(_inside(out, t.html_name), o.html or "", run_tmp)
-                _atomic_write(_inside(out, f"executed/{o.name}.ipynb"), o.notebook or "", run_tmp)
+                _atomic_write(_inside(out, t.html_name), o.html or "", self.run_tmp)
+                _atomic_write(_inside(out, f"executed/{o.name}.ipynb"), o.notebook or "", self.run_tmp)
                 entry["html"] = t.html_name
                 (out / "stale" / t.html_name).unlink(missing_ok=True)  # superseded
                 log.info("%s rendered in %.1f s", o.name, o.seconds)
@@ -1239,45 +1296,26 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
                 entry |= {"status": "failed", "reason": f"writing the report: {exc}"}
         if entry["status"] != "ok":
             log.error("%s %s: %s", o.name, entry["status"], entry["reason"])
-            entry |= _set_aside(out, t, run_tmp)
-        manifest["reports"][o.name] = entry
-        write_manifest()
-        bar.update(1)
+            entry |= _set_aside(out, t, self.run_tmp)
+        self.manifest["reports"][o.name] = entry
+        self.write_manifest()
+        self.bar.update(1)
 
-    t0 = time.perf_counter()
+
+def _dispatch(opts: BatchOptions, todo, cfg, prog, config_path, client, on_done, stop, registry, run_tmp) -> list[Task]:
+    """Run the tasks on local workers (warm kernels unless switched off) or on a Dask cluster;
+    returns those left unfinished by a stop."""
+    if opts.scheduler:  # remote workers use their own temporary folders
+        for t in todo:
+            t.scratch = t.registry = t.sockets = None
+        return _run_dask(todo, client, _shipped_files(prog, config_path, cfg), on_done, stop)
     jobs = opts.jobs or os.cpu_count() or 1
     hard = opts.hard_timeout or max(3600.0, 6.0 * cfg.report.timeout_seconds)
-    unfinished: list[Task] = []
-    if todo:
-        if opts.scheduler:  # remote workers use their own temporary folders
-            for t in todo:
-                t.scratch = t.registry = t.sockets = None
-            unfinished = _run_dask(todo, client, _shipped_files(prog, config_path, cfg), on_done, stop)
-        else:
-            first = todo[0].parameters
-            warm = {"data_dir": first.get("data_dir"), "config": first.get("config")} if opts.warm_kernels else None
-            if warm is not None and opts.provider_notebook is None:  # warm up the packaged provider report
-                warm["provider"] = next((t.name for t in todo if t.name != PROGRAMME), None)
-            unfinished = _run_local(_schedule(todo, jobs), jobs, on_done, stop, registry, hard, run_tmp, warm)
-    for t in unfinished:
-        on_done(Outcome(t.name, "interrupted", reason="the batch was stopped before this report finished"))
-    bar.close()
-    manifest["wall_seconds"] = round(time.perf_counter() - t0, 2)
-    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    if stop():
-        manifest["interrupted"] = signal.Signals(stop.signum).name
-    # Only this run's reports appear in the index; the manifest keeps older entries.
-    current = {t.name: manifest["reports"][t.name] for t in tasks}
-    write_manifest()
-    _atomic_write(out / "index.html", index_html(current, prog, manifest), run_tmp)
-    failed = [n for n, r in current.items() if r["status"] != "ok"]
-    print(
-        f"{len(current) - len(failed)} report(s) ok ({len(tasks) - len(todo)} unchanged), {len(failed)} not; "
-        f"index: {out / 'index.html'}"
-    )
-    if stop():
-        return 128 + stop.signum
-    return 1 if failed else 0
+    first = todo[0].parameters
+    warm = {"data_dir": first.get("data_dir"), "config": first.get("config")} if opts.warm_kernels else None
+    if warm is not None and opts.provider_notebook is None:  # warm up the packaged provider report
+        warm["provider"] = next((t.name for t in todo if t.name != PROGRAMME), None)
+    return _run_local(_schedule(todo, jobs), jobs, on_done, stop, registry, hard, run_tmp, warm)
 
 
 def _set_aside(out: Path, task: Task, tmp: Path) -> dict:
