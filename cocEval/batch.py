@@ -612,6 +612,8 @@ def _worker_loop() -> None:
         tmp = Path(f"{result_file}.part")
         tmp.write_bytes(pickle.dumps(outcome))
         os.replace(tmp, result_file)
+    if _ZYGOTE is not None:  # waited for, so its kernels' CPU time counts in this process's children's
+        _ZYGOTE.close()
 
 
 # ----------------------------------------------------------------------------------------

@@ -328,7 +328,8 @@ def figure_png(fig, *, dpi: int | None = None, colors: int = 64, pad_inches: flo
     The figure is drawn once, on a canvas :data:`CANVAS_MARGIN` larger than the figure, and
     cropped to what was drawn: what ``savefig(bbox_inches="tight")`` gives, without its second,
     layout-only draw. When the ink reaches the canvas's edge (something sticks out further than
-    the margin) it falls back to ``bbox_inches="tight"``. The image is reduced to a palette of
+    the margin) it falls back to ``bbox_inches="tight"``; an artist placed wholly beyond the
+    margin (more than 5 inches right of the figure) is not seen, and not drawn. The image is reduced to a palette of
     ``colors`` colours (charts use a handful; the rest are anti-aliasing shades), which makes
     report pages about a third of their size with no visible change; ``colors=0`` keeps full
     colour.
