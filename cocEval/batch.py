@@ -525,8 +525,22 @@ def _publish(task: Task, nb_out: Path, scratch: Path, *, attempts: int, t0: floa
 #: This worker's warm-kernel parent (:mod:`cocEval.zygote`), when it has one.
 _ZYGOTE = None
 
-#: What a warm-kernel parent imports once, so that report kernels forked from it start ready.
-WARM_MODULES = ("cocEval.report.provider", "cocEval.report.programme", "cocEval.report.robustness")
+#: What a warm-kernel parent imports once, so that report kernels forked from it start ready:
+#: the reports' code and what a kernel imports as it starts (its debugger, magics and the
+#: inline backend of the notebooks' ``%matplotlib inline``).
+WARM_MODULES = (
+    "cocEval.report.provider",
+    "cocEval.report.programme",
+    "cocEval.report.robustness",
+    "ipykernel.ipkernel",
+    "ipykernel.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.magics",
+    "IPython.core.pylabtools",
+    "IPython.extensions.storemagic",
+    "matplotlib_inline.backend_inline",
+)
 
 
 def _start_zygote(spec: str | None) -> None:
