@@ -55,6 +55,7 @@ def plot(
     data: pd.DataFrame | None = None,
     words: str = "model",
     zero: bool = False,
+    legend: bool = True,
 ) -> tuple[Any, Any]:
     """Implementation of :meth:`ITSResult.plot` (see there)."""
     from cocEval.style import NHS_LIGHT_BLUE, new_axes
@@ -87,7 +88,8 @@ def plot(
         e0 = res.effect_at(0).iloc[0]
         title = f"{res._outcome_words()} {_direction(e0['relative'])} {pct(abs(e0['relative']))} when the intervention started"
     ax.set_title(title)
-    ax.legend(loc="best", fontsize=8, frameon=False)
+    if legend:
+        ax.legend(loc="best", fontsize=8, frameon=False)
     return fig, ax
 
 

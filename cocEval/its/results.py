@@ -405,6 +405,7 @@ class ITSResult(ResultMixin):
         data: Any = None,
         words: str = "model",
         zero: bool = False,
+        legend: bool = True,
     ) -> tuple[Any, Any]:
         """Observed points, fitted segments, dashed counterfactual with its band, start/end lines.
 
@@ -426,6 +427,8 @@ class ITSResult(ResultMixin):
             Legend words (:data:`cocEval.its.plot.WORDS`): statistical, or plain English.
         zero : bool
             Start the y axis at 0.
+        legend : bool
+            Draw the legend (False leaves it to the caller, e.g. one legend for several charts).
 
         Returns
         -------
@@ -442,4 +445,4 @@ class ITSResult(ResultMixin):
         >>> ax.get_title()
         'The last 20 periods'
         """
-        return _plot.plot(self, ax=ax, per=per, title=title, data=data, words=words, zero=zero)
+        return _plot.plot(self, ax=ax, per=per, title=title, data=data, words=words, zero=zero, legend=legend)

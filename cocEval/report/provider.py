@@ -733,7 +733,8 @@ class ProviderReport:
         d = self.its_frame(key)
         e = self.effect(key)
         fig, ax = plt.subplots(figsize=(8, 4))
-        self.its[key].plot(ax=ax, data=d, words="report", zero=not o.is_share, title=f"{o.name}: {_its_headline(e)}")
+        title = f"{o.name}: {_its_headline(e)}"
+        self.its[key].plot(ax=ax, data=d, words="report", zero=not o.is_share, title=title, legend=False)
         ax.set_ylabel(self.axis_label(o))
         ax.set_xlabel("Month")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
@@ -845,8 +846,7 @@ class ProviderReport:
         for ax, key in zip(axes.flat, shown):
             o = self.cfg.outcomes[key]
             d = frames[keys.index(key)]
-            self.its[key].plot(ax=ax, data=d, words="report", zero=not o.is_share)
-            ax.get_legend().remove()  # one legend for the figure, below
+            self.its[key].plot(ax=ax, data=d, words="report", zero=not o.is_share, legend=False)  # one, below
             ax.set_title(o.name, fontsize=10)
             ax.set_xlabel("")
             ax.set_ylabel(self.unit(o).strip().replace("occupied bed days", "bed days"))
