@@ -352,14 +352,25 @@ def _kernel_manager_class(socket_dir: str, registry: str | None):
     Asynchronous, because nbclient is: under a synchronous manager its client blocks the event
     loop waiting for output, so the once-a-second liveness check never runs and a killed kernel
     hangs the report forever. IPC sockets need no TCP ports (parallel kernels race for ports).
-    Each kernel's pid is recorded in ``registry`` so the batch can stop it on SIGTERM.
+    Each kernel's pid is recorded in ``registry`` so the batch can stop it on SIGTERM. Its
+    clients wait for a new kernel with short polls (:func:`_quick_client_class`), and a kernel
+    that has shut down is noticed within 10 ms rather than 100 ms.
     """
     import uuid
 
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
+    quick_client = _quick_client_class()
+
     class CocKernelManager(AsyncKernelManager):
+        @default("client_factory")
+        def _default_client_factory(self):
+            return quick_client
+
+        async def _async_finish_shutdown(self, waittime=None, pollinterval=0.1, restart=False):
+            await super()._async_finish_shutdown(waittime, min(pollinterval, 0.01), restart)
+
         @default("transport")
         def _default_transport(self):
             return "ipc"
@@ -385,6 +396,48 @@ def _kernel_manager_class(socket_dir: str, registry: str | None):
             return out
 
     return CocKernelManager
+
+
+def _quick_client_class():
+    """An asynchronous kernel client whose ``wait_for_ready`` waits 50 ms, not 200 ms, for the
+    IOPub message that proves the kernel's output channel is connected, and stops flushing
+    IOPub after 20 ms of quiet, not 200 ms (about 0.4 s less per report). Everything else is
+    jupyter_client's: the kernel is ready only when it has answered ``kernel_info`` and an IOPub
+    message has arrived, and nbclient reads only outputs that answer its own requests.
+    """
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class QuickKernelClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.time() + (float("inf") if timeout is None else timeout)
+            while True:
+                self.kernel_info()
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        try:
+                            await self.iopub_channel.get_msg(timeout=0.05)
+                        except Empty:
+                            pass  # IOPub not connected yet: ask again
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.time() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+            while True:  # flush IOPub
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.02)
+                except Empty:
+                    break
+
+    return QuickKernelClient
 
 
 def _is_transient(exc: BaseException) -> bool:
