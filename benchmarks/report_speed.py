@@ -7,6 +7,8 @@ Everything is measured side by side in one run on this machine (ratios, not abso
 2. batch: ``python -m cocEval reports`` on the same N providers (warm kernels, the default), and
    the same with ``--cold-kernels``; wall time, and the CPU time of the whole process tree
    (workers, warm-kernel parents and kernels are all waited for, so ``getrusage`` counts them);
+   and the batch on half the providers, so that the marginal cost of a report (start-up
+   excluded) is the difference;
 3. floor: the same notebook code (build the report, render every section to HTML) in one warm
    Python process that has imported the libraries and loaded the data once (as the batch's
    warm-kernel parents do), per report: what a report costs with no kernel, papermill or export;
@@ -241,6 +243,8 @@ def main() -> int:
         (tmp / "naive").mkdir()
         naive_wall, naive_cpu, _ = _tree(lambda: naive(providers, tmp / "naive"))
         warm_wall, warm_cpu, _ = _tree(lambda: batch(providers, tmp / "warm", args.jobs))
+        half = providers[: max(1, n // 2)]
+        half_wall, half_cpu, _ = _tree(lambda: batch(half, tmp / "half", args.jobs))
         cold_wall, cold_cpu, _ = _tree(lambda: batch(providers, tmp / "cold", args.jobs, cold=True))
         r_floor = floor(providers)
         ph = phases(providers[0])
@@ -269,6 +273,13 @@ def main() -> int:
         f"wall x {args.jobs} jobs / {n}, floor = the notebook's code in a warm process; "
         f"CPU: {warm_cpu / n / floor_cpu:.2f}x, each worker's start-up included)"
     )
+    extra = n - len(half)
+    if extra:
+        m_wall, m_cpu = (warm_wall - half_wall) * args.jobs / extra, (warm_cpu - half_cpu) / extra
+        print(
+            f"marginal report (batch of {n} minus batch of {len(half)}, start-up excluded): {m_wall:.2f} s wall x jobs "
+            f"= {m_wall / floor_wall:.2f}x the floor; {m_cpu:.2f} s CPU = {m_cpu / floor_cpu:.2f}x the floor's CPU"
+        )
     print("\nphases of one provider report (s)")
     print(f"  {'phase':<56}{'CPU':>8}{'wall':>8}")
     for k, (cpu, wall) in ph.items():
