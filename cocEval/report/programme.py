@@ -576,7 +576,7 @@ class ProgrammeReport:
         if not ev.fit_reason:
             return ""
         kind = "bounds-aware" if ev.fit == "bounds" else "standard"
-        return f"How {self._name(key)} was estimated: the {kind} fit, because {ev.fit_reason}."
+        return f"Fit used for {self._name(key)}: the {kind} fit, because {ev.fit_reason}."
 
     def absent_sentence(self) -> str:
         """What the data do not hold, in plain words ('' when everything configured is there)."""
@@ -838,9 +838,12 @@ class ProgrammeReport:
         data = self.gate.frame(t.rename(columns={"cohort": "Cohort"}), values=["start", "end", "providers"])
         fig, ax = plt.subplots(figsize=(8, 0.7 * len(t) + 1.2))
         for i, r in enumerate(data.itertuples()):
-            s, e = pd.Timestamp(r.start), pd.Timestamp(r.end) + pd.offsets.MonthEnd(0)
+            ongoing = pd.isna(r.end)  # no end recorded (e.g. published data): drawn to the last month analysed
+            s = pd.Timestamp(r.start)
+            e = (months[-1] if ongoing else pd.Timestamp(r.end)) + pd.offsets.MonthEnd(0)
             ax.barh(i, (e - s).days, left=s, color=PALETTE[i % len(PALETTE)], height=0.5)
-            ax.text(s, i - 0.3, f"{r.Cohort}: {r.providers} providers", fontsize=8, va="bottom")
+            label = f"{r.Cohort}: {r.providers} providers" + (" (no end recorded)" if ongoing else "")
+            ax.text(s, i - 0.3, label, fontsize=8, va="bottom")
         last = months[-1]
         ax.axvline(last, color=NHS_GREY, ls="--", lw=1)
         ax.annotate(" last month analysed", xy=(last, 1), xycoords=("data", "axes fraction"), fontsize=8, va="top")
@@ -1379,9 +1382,8 @@ class ProgrammeReport:
             "tau²",
             "Percentage points",
         ]
-        fits = [self.fit_note(k).split(" was estimated: ", 1) for k in self.outcomes if self.fit_note(k)]
-        if fits:
-            items = [f"{name.removeprefix('How ')}: {why}" for name, why in fits]
+        items = [self.fit_note(k).removeprefix("Fit used for ") for k in self.outcomes if self.fit_note(k)]
+        if items:
             if any(ev.fit == "bounds" for ev in self.outcomes.values()):
                 items.insert(
                     0,

@@ -501,8 +501,8 @@ class ProviderReport:
             return ""
         o = self.cfg.outcomes[key]
         if fit != "bounds":
-            return f"How {o.name} was modelled: the standard fit; {why}."
-        text = f"How {o.name} was modelled: the bounds-aware fit, because {why}."
+            return f"Fit used for {o.name}: the standard fit; {why}."
+        text = f"Fit used for {o.name}: the bounds-aware fit, because {why}."
         naive = self.naive.get(key)
         if naive is not None and key in self.its:
             used = min(HEADLINE_MONTH, self.its[key].months_after_start)
@@ -613,12 +613,7 @@ class ProviderReport:
                 rates=rates,
                 drop=["b_n", "b_d", "p_n", "p_d"],
                 formats={c: _one_decimal for c in rates},
-                caption="Restrictive practice as rates per 1,000 occupied bed days, patient experience as % of "
-                "responses. Change: interrupted time series, observed against expected had pre-coaching trends "
-                f"continued, in month {HEADLINE_MONTH} of coaching (the start month is month 1) or the latest "
-                "modelled month; restrictive practice as a percentage change, patient experience in percentage "
-                f"points. Both periods leave out the months the models leave out (see data completeness)"
-                + (f", such as the provisional month {prov}." if prov else "."),
+                caption=self._glance_caption(prov),
             )
         )
         sec.add(
@@ -629,6 +624,33 @@ class ProviderReport:
             )
         )
         return sec
+
+    def _glance_caption(self, prov: str) -> str:
+        """The at-a-glance table's caption, naming only the tables in the data."""
+        tables = {o.table for o in self.outcomes.values()}
+        rp, pe = "restrictive_practice" in tables, "patient_experience" in tables
+        units = " ".join(
+            x
+            for x in (
+                "Restrictive practice as rates per 1,000 occupied bed days" + (", " if pe else ".") if rp else "",
+                ("patient experience" if rp else "Patient experience") + " as % of responses." if pe else "",
+            )
+            if x
+        )
+        change = " ".join(
+            x
+            for x in (
+                "restrictive practice as a percentage change" + ("," if pe else ".") if rp else "",
+                "patient experience in percentage points." if pe else "",
+            )
+            if x
+        )
+        return (
+            f"{units} Change: interrupted time series, observed against expected had pre-coaching trends continued, "
+            f"in month {HEADLINE_MONTH} of coaching (the start month is month 1) or the latest modelled month; "
+            f"{change} Both periods leave out the months the models leave out (see data completeness)"
+            + (f", such as the provisional month {prov}." if prov else ".")
+        )
 
     def _period_total(self, d: pd.DataFrame) -> tuple[object, float]:
         """A period's numerator and denominator over the months whose count was reported.
@@ -894,6 +916,7 @@ class ProviderReport:
         ax.set_xlabel("Month")
         ax.set_title(f"{o.name}: {_its_headline(e)}")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+        _cap_band(ax, d)
         return fig, ax, d
 
     def _effects_table(self, keys: list[str], caption: str):
@@ -980,7 +1003,19 @@ class ProviderReport:
                     data=data,
                     alt=alt,
                     caption="Points: observed months (open: left out of the model). Solid line: the model. Dashed "
-                    "line and band: expected without coaching, with its 95% interval.",
+                    "line and band: expected without coaching, with its 95% interval"
+                    + (
+                        " (cut at the top of the chart where it runs off it)"
+                        if getattr(fig, "_coc_band_capped", False)
+                        else ""
+                    )
+                    + "."
+                    + (
+                        " The model is the bounds-aware fit; the points are the published values (rounded to the "
+                        "nearest 5), and months suppressed at source are marked, not drawn."
+                        if self.fits.get(key, ("",))[0] == "bounds"
+                        else ""
+                    ),
                 )
             )
         return blocks
@@ -1042,8 +1077,12 @@ class ProviderReport:
         sec = Section("Restrictive practice")
         sec.add(
             Paragraph(
-                "The SPC chart shows the 12 months before coaching (which set its limits) and the months since. "
-                "The model chart shows what the data would have looked like had pre-coaching trends and seasons "
+                (
+                    "The SPC chart shows the 12 months before coaching (which set its limits) and the months since. "
+                    if self.spc
+                    else ""
+                )
+                + "The model chart shows what the data would have looked like had pre-coaching trends and seasons "
                 "continued (dashed) against what happened. " + self.sustain_sentence()
             )
         )
@@ -1156,7 +1195,8 @@ class ProviderReport:
                 self.gate.table(
                     pd.DataFrame(rows),
                     caption="Scores are on the survey's 0-10 scale (changes in score points); shares are % of "
-                    "respondents (changes in percentage points).",
+                    + ("staff answering the question, as published (weighted)" if published else "respondents")
+                    + " (changes in percentage points).",
                 )
             )
         for k, why in self.staff_errors.items():
@@ -1360,11 +1400,7 @@ class ProviderReport:
 
     def fit_methods(self) -> list[str]:
         """The methods text on disclosure-controlled counts: which fit each outcome used and why."""
-        items = [
-            f"{self.cfg.outcomes[k].name}: " + self.fit_note(k).split(" was modelled: ", 1)[1]
-            for k in self.outcomes
-            if self.fit_note(k)
-        ]
+        items = [self.fit_note(k).removeprefix("Fit used for ") for k in self.outcomes if self.fit_note(k)]
         if not any(self.fits.get(k, ("",))[0] == "bounds" for k in self.outcomes):
             return items
         return [
@@ -1481,6 +1517,17 @@ def _its_headline(e: EffectSummary) -> str:
     sure = " (could be chance)" if e.verdict == "unclear" else ""
     month = e.period.split(" (")[0]
     return f"{size} {word} than expected in {month}{sure}"
+
+
+def _cap_band(ax, d: pd.DataFrame, factor: float = 2.0) -> None:
+    """Keep the observed months readable: when the interval of expected runs far above the data
+    (short series extrapolate wide), cut the y axis at ``factor`` times the highest observed or
+    fitted value; sets ``fig._coc_band_capped`` so the caption can say so."""
+    vals = pd.concat([d[c] for c in ("observed", "fitted", "counterfactual") if c in d.columns]).astype(float)
+    top = float(np.nanmax(vals.to_numpy())) if vals.notna().any() else np.nan
+    if np.isfinite(top) and top > 0 and ax.get_ylim()[1] > factor * top:
+        ax.set_ylim(top=factor * top)
+        ax.figure._coc_band_capped = True
 
 
 def _draw_its(ax, d: pd.DataFrame, start, sustain, *, zero: bool = True) -> None:
