@@ -398,7 +398,7 @@ def bounds_choice(fit: pd.DataFrame, o: Outcome, gaussian: bool) -> tuple[str, s
         x
         for x in (
             f"{n_round} of its {int(reported.sum())} months are rounded to the nearest 5" if n_round else "",
-            f"{n_sup} {'is' if n_sup == 1 else 'are'} suppressed (fewer than 5)" if n_sup else "",
+            f"{n_sup} {'is' if n_sup == 1 else 'are'} suppressed as fewer than 5" if n_sup else "",
         )
         if x
     )

@@ -509,7 +509,7 @@ class ProviderReport:
             n = naive.effect_summary(used, outcome=o.name, improvement=o.improvement, per=o.per)
             if n.estimable and np.all(np.isfinite([n.estimate, n.ci_low, n.ci_high])):
                 text += f" The naive fit gives {n.estimate_text()} in the same month."
-        elif naive is None:
+        elif naive is None and key in self.its:
             text += " The naive fit could not be fitted (too few unsuppressed months)."
         return text
 
@@ -1390,8 +1390,6 @@ class ProviderReport:
         diag = self.diagnostics_table()
         if diag is not None:
             sec.add(diag)
-        if self.absent_sentence():
-            sec.add(Paragraph(self.absent_sentence()))
         if self.notes:
             sec.add(Paragraph("Model notes: " + " ".join(sorted(set(self.notes))), kind="note"))
         sec.add(Heading("Glossary", 3))
