@@ -357,14 +357,15 @@ def pooled_its(fits: list, published: np.ndarray):
     Examples
     --------
     >>> from cocEval.its import fit_its
-    >>> df = pd.DataFrame({"t": range(1, 13), "beds": 100.0})
-    >>> fits = [fit_its(df.assign(y=np.r_[np.full(6, 9 + k), np.full(6, 5)]), "y", "t", 7,
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"t": range(1, 17), "beds": 100.0})
+    >>> fits = [fit_its(df.assign(y=rng.poisson(np.r_[np.full(8, 9.0 + k), np.full(8, 5.0)])), "y", "t", 9,
     ...                 family="poisson", exposure="beds") for k in range(3)]
-    >>> res = pooled_its(fits, np.r_[np.full(6, np.nan), np.full(6, 5.0)])
+    >>> res = pooled_its(fits, np.r_[np.full(8, np.nan), np.full(8, 5.0)])
     >>> bool(res.cov.loc["level_change", "level_change"] > fits[0].cov.loc["level_change", "level_change"])
     True
     >>> int(res.predict()["observed"].isna().sum())
-    6
+    8
     """
     from cocEval.its.engines import Fit
     from cocEval.its.results import ITSResult
