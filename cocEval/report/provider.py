@@ -1328,25 +1328,27 @@ class ProviderReport:
                 "plot and the limits."
             )
         blocks.append(Paragraph(text))
-        fig, ax = res.plot(highlight=THIS, title=f"{o.name}: this provider against all providers", points=data)
-        n_hidden = int(data["suppressed"].sum())
         alt = (
             f"Funnel plot of {o.name} for {k} providers, {span}: this provider at {self.level_text(o, value)} "
             f"against an average of {self.level_text(o, target)}, {res._position_text(row['position'])}."
         )
+        blocks.append(self._peer_figure(o, res, data, alt))
+        return blocks
+
+    def _peer_figure(self, o: Outcome, res, data: pd.DataFrame, alt: str):
+        """The funnel plot of one outcome from disclosed points, this provider highlighted."""
+        fig, ax = res.plot(highlight=THIS, title=f"{o.name}: this provider against all providers", points=data)
+        n_hidden = int(data["suppressed"].sum())
         if n_hidden:
             alt += f" {n_hidden} provider(s) with a suppressed value are not drawn."
-        blocks.append(
-            self.gate.figure(
-                fig,
-                data=data,
-                alt=alt,
-                caption="Dashed and dotted lines: 95% and 99.8% control limits around the average; grey points: "
-                "other providers (anonymous)"
-                + (f"; {n_hidden} provider(s) with a suppressed value not drawn." if n_hidden else "."),
-            )
+        return self.gate.figure(
+            fig,
+            data=data,
+            alt=alt,
+            caption="Dashed and dotted lines: 95% and 99.8% control limits around the average; grey points: "
+            "other providers (anonymous)"
+            + (f"; {n_hidden} provider(s) with a suppressed value not drawn." if n_hidden else "."),
         )
-        return blocks
 
     def methods(self) -> Section:
         """Model choices, diagnostics, notes and a glossary of the terms used."""
