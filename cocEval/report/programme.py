@@ -505,8 +505,9 @@ class ProgrammeReport:
         out += self._composition_caveat()
         if ev.dropped_missing:
             out.append(
-                f"{len(ev.dropped_missing)} provider(s) left out of this panel for missing months: "
-                f"{_ids(ev.dropped_missing)}."
+                f"{len(ev.dropped_missing)} provider(s) left out of this panel for "
+                + ("missing months: " if is_ward_level(self.prog) else "months not reported or suppressed at source: ")
+                + f"{_ids(ev.dropped_missing)}."
             )
         if ev.dropped_gaps:
             out.append(
