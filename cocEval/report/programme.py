@@ -1393,7 +1393,9 @@ class ProgrammeReport:
                     "effects and a post-start term is fitted to these intervals; each count that is not exact is "
                     f"drawn {BOUNDS_IMPUTATIONS} times within its bounds, the staggered DiD (analytic standard errors) "
                     "is run on each completed panel and the results are combined with Rubin's rules. The naive fit "
-                    "takes rounded counts as exact and leaves every provider with a suppressed month out.",
+                    "takes rounded counts as exact and leaves every provider with a suppressed month out. Occupied "
+                    "bed days are taken as published; providers with a month not reported or with bed days "
+                    "suppressed are left out of both.",
                 )
             sec.add(Heading("Which fit was used", 3), Bullets(items))
         if self.absent_sentence():

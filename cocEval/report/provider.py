@@ -1409,8 +1409,10 @@ class ProviderReport:
             f"each count that is not exact is drawn {BOUNDS_IMPUTATIONS} times within its bounds, the model below is "
             "fitted to each completed series and the results are combined with Rubin's rules, so the intervals "
             "include the uncertainty the rounding and suppression add. The naive fit takes rounded counts as exact "
-            "and leaves suppressed months out, which biases rates upwards when low months are suppressed. Charts show "
-            "only the published values; suppressed months are marked, never filled in.",
+            "and leaves suppressed months out, which biases rates upwards when low months are suppressed. Occupied bed "
+            "days are taken as published (rounding to 5 is negligible on thousands of days); a month whose bed days "
+            "are suppressed is left out. Charts show only the published values; suppressed months are marked, never "
+            "filled in.",
             *items,
         ]
 
