@@ -137,3 +137,40 @@ def test_programme_report_uses_and_names_the_bounds_aware_did(rendered):
     assert re.search(r"keeps \d+ providers, where the naive fit \(rounded counts as exact\) keeps only the \d+", text)
     assert "Bounds-aware fit (published, disclosure-controlled counts)" in text  # methods
     assert "5 providers in 2 cohorts" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# published staff survey results on the synthetic programme (no ../shared needed)
+# ---------------------------------------------------------------------------------------------
+def test_staff_section_uses_published_percentages_and_the_base_for_the_11_rule(tmp_path):
+    """Counts absent, percentages and bases given (as the staff-survey importer writes them): the
+    comparison uses the percentages, and a provider whose question base is under 11 is suppressed
+    although its ``respondents`` is large."""
+    import shutil
+
+    from cocEval.report.provider import ProviderReport
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data" / "synthetic", data, ignore=shutil.ignore_patterns("truth.*"))
+    ss = pd.read_csv(data / "staff_survey.csv")
+    ss["violence_from_patients_pct"] = 100 * ss["violence_from_patients"] / ss["respondents"]
+    ss["violence_from_patients_base"] = ss["respondents"]
+    ss["violence_from_patients"] = pd.NA  # no pretend-exact counts
+    tiny = ss["provider_id"] == "SYN002"
+    ss.loc[tiny, "violence_from_patients_base"] = 9
+    ss.to_csv(data / "staff_survey.csv", index=False)
+
+    ok = ProviderReport.build("SYN001", data)
+    violence = next(s for s in ok.staff if s.indicator == "violence")
+    raw = pd.read_csv(ROOT / "data" / "synthetic" / "staff_survey.csv").set_index(["provider_id", "survey_year"])
+    expected = (
+        raw.at[("SYN001", violence.after_year), "violence_from_patients"]
+        / raw.at[("SYN001", violence.after_year), "respondents"]
+    )
+    assert violence.after == pytest.approx(expected)
+    text = " ".join(str(ok.staff_experience()).split())
+    assert "published percentages" in text and "% of staff answering the question" in text
+
+    few = ProviderReport.build("SYN002", data)
+    assert "violence" not in {s.indicator for s in few.staff}
+    assert "fewer than 11 respondents" in few.staff_errors["violence"]
