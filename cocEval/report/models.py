@@ -143,10 +143,13 @@ FAMILY_WORDS = {
 }
 
 
-def family_words(cfg: ProgrammeConfig) -> str:
-    """Which model each table's outcomes use, in words for the methods section."""
+def family_words(cfg: ProgrammeConfig, keys=None) -> str:
+    """Which model each table's outcomes use, in words for the methods section (``keys``: only
+    these outcomes, e.g. those in the data; default all configured)."""
     fams = {}
-    for o in cfg.outcomes.values():
+    for k, o in cfg.outcomes.items():
+        if keys is not None and k not in keys:
+            continue
         fams.setdefault(o.table.replace("_", " "), set()).add(FAMILY_WORDS.get(o.family, o.family))
     return "; ".join(f"{t}: {', '.join(sorted(f))}" for t, f in fams.items())
 

@@ -1361,7 +1361,7 @@ class ProgrammeReport:
                     "months with nothing reported, are left out of that outcome's panel.",
                     "TWFE: provider and month fixed effects, provider-clustered standard errors (fixest's small-sample "
                     "convention), with the Goodman-Bacon (2021) decomposition.",
-                    f"Pooled ITS: each provider's segmented regression with seasonality ({family_words(self.cfg)}); "
+                    f"Pooled ITS: each provider's segmented regression with seasonality ({family_words(self.cfg, self.outcomes)}); "
                     f"the log ratio in month {POOL_MONTH} of coaching pooled by REML random effects with the "
                     "Hartung-Knapp adjustment (as metafor), with a 95% prediction interval; shown as a percentage "
                     "change.",

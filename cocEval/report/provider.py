@@ -497,7 +497,7 @@ class ProviderReport:
         months left out) in the same month, so a reader sees what the bounds change.
         """
         fit, why = self.fits.get(key, ("standard", ""))
-        if not why:
+        if not why or key not in self.its:  # nothing fitted: no fit to name
             return ""
         o = self.cfg.outcomes[key]
         if fit != "bounds":
@@ -1360,7 +1360,7 @@ class ProviderReport:
                 [
                     "Interrupted time series (segmented regression): pre-coaching level and trend, then a change in "
                     "level and in trend from the first month of coaching, and a further change after coaching ended "
-                    f"where the data reach it. Models: {family_words(self.cfg)}; restrictive practice counts use "
+                    f"where the data reach it. Models: {family_words(self.cfg, self.outcomes)}; restrictive practice counts use "
                     f"occupied bed days as exposure. Seasonality: {opts.seasonality} pair(s) of sine and cosine terms "
                     "by calendar month. Effects are read in a given month of coaching, counted from 1 (the start "
                     "month is month 1).",
