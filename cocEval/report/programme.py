@@ -1383,20 +1383,8 @@ class ProgrammeReport:
             "tau²",
             "Percentage points",
         ]
-        items = [self.fit_note(k).removeprefix("Fit used for ") for k in self.outcomes if self.fit_note(k)]
+        items = self.fit_methods()
         if items:
-            if any(ev.fit == "bounds" for ev in self.outcomes.values()):
-                items.insert(
-                    0,
-                    "Bounds-aware fit (published, disclosure-controlled counts): a suppressed count is 0 to 4 and a "
-                    "count rounded to the nearest 5 lies within 2 of it. A Poisson model with provider and month "
-                    "effects and a post-start term is fitted to these intervals; each count that is not exact is "
-                    f"drawn {BOUNDS_IMPUTATIONS} times within its bounds, the staggered DiD (analytic standard errors) "
-                    "is run on each completed panel and the results are combined with Rubin's rules. The naive fit "
-                    "takes rounded counts as exact and leaves every provider with a suppressed month out. Occupied "
-                    "bed days are taken as published; providers with a month not reported or with bed days "
-                    "suppressed are left out of both.",
-                )
             sec.add(Heading("Which fit was used", 3), Bullets(items))
         if self.absent_sentence():
             sec.add(Paragraph(self.absent_sentence()))
@@ -1418,12 +1406,34 @@ class ProgrammeReport:
             )
         return sec
 
+    def fit_methods(self) -> list[str]:
+        """The methods text on disclosure-controlled counts: which fit each outcome's primary effect used and why."""
+        items = [self.fit_note(k).removeprefix("Fit used for ") for k in self.outcomes if self.fit_note(k)]
+        if any(ev.fit == "bounds" for ev in self.outcomes.values()):
+            items.insert(
+                0,
+                "Bounds-aware fit (published, disclosure-controlled counts): a suppressed count is 0 to 4 and a "
+                "count rounded to the nearest 5 lies within 2 of it. A Poisson model with provider and month "
+                "effects and a post-start term is fitted to these intervals; each count that is not exact is "
+                f"drawn {BOUNDS_IMPUTATIONS} times within its bounds, the staggered DiD (analytic standard errors) "
+                "is run on each completed panel and the results are combined with Rubin's rules. The naive fit "
+                "takes rounded counts as exact and leaves every provider with a suppressed month out. Occupied "
+                "bed days are taken as published; providers with a month not reported or with bed days "
+                "suppressed are left out of both.",
+            )
+        return items
+
     def provenance(self) -> Section:
         """Which code, dependencies, data, configuration and random seeds produced this report."""
         info = provenance(
             data_hash=self.prog.data_hash,
             config_hash=self.config_hash,
-            seeds={"DiD multiplier bootstrap": self.cfg.did.seed},
+            seeds={"DiD multiplier bootstrap": self.cfg.did.seed}
+            | (
+                {"bounds-aware fit (imputations)": self.cfg.did.seed}
+                if any(ev.fit == "bounds" for ev in self.outcomes.values())
+                else {}
+            ),
         )
         info["Estimation time"] = f"{self.seconds:.0f} s"
         t = pd.DataFrame({"Item": list(info), "Value": list(info.values())})
