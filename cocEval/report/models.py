@@ -213,6 +213,13 @@ def staff_absent_reason(prog: ProgrammeData, ind: StaffIndicator) -> str | None:
 
     Absent when there is no staff survey table, or neither the indicator's column nor its
     published percentage (``<column>_pct``) holds a value.
+
+    Examples
+    --------
+    >>> from cocEval.config import load_inputs
+    >>> cfg, prog, _ = load_inputs()
+    >>> staff_absent_reason(prog, cfg.staff_indicators["engagement"]) is None
+    True
     """
     if "staff_survey" not in prog.tables:
         return "not in the data: there is no staff survey table"
@@ -224,7 +231,15 @@ def staff_absent_reason(prog: ProgrammeData, ind: StaffIndicator) -> str | None:
 
 
 def has_bounds(prog: ProgrammeData, o: Outcome) -> bool:
-    """True when the outcome's numerator carries ``_lower``/``_upper`` bounds (disclosure-controlled counts)."""
+    """True when the outcome's numerator carries ``_lower``/``_upper`` bounds (disclosure-controlled counts).
+
+    Examples
+    --------
+    >>> from cocEval.config import load_inputs
+    >>> cfg, prog, _ = load_inputs()
+    >>> has_bounds(prog, cfg.outcomes["restrictive_interventions"])  # synthetic counts are exact
+    False
+    """
     cols = getattr(prog, o.table).columns
     return f"{o.numerator}_lower" in cols and f"{o.numerator}_upper" in cols
 
@@ -387,6 +402,15 @@ def bounds_choice(fit: pd.DataFrame, o: Outcome, gaussian: bool) -> tuple[str, s
 
     ``fit`` has the outcome's counts under ``o.name`` and, for disclosure-controlled data, bounds
     in ``<o.name>_lower``/``_upper``. The reason is empty for exact counts without bounds.
+
+    Examples
+    --------
+    >>> from cocEval.config import load_config
+    >>> o = load_config("params/public_data.yaml").outcomes["people_restricted"]
+    >>> fit = pd.DataFrame({o.name: [120.0, None], f"{o.name}_lower": [118, 0], f"{o.name}_upper": [122, 4]})
+    >>> kind, why = bounds_choice(fit, o, gaussian=False)
+    >>> kind, why.split(", so")[0]
+    ('bounds', 'the published counts are disclosure-controlled (1 of its 2 months is rounded to the nearest 5 and 1 is suppressed as fewer than 5)')
     """
     lo_col, up_col = f"{o.name}_lower", f"{o.name}_upper"
     if lo_col not in fit.columns:
@@ -400,7 +424,9 @@ def bounds_choice(fit: pd.DataFrame, o: Outcome, gaussian: bool) -> tuple[str, s
     what = " and ".join(
         x
         for x in (
-            f"{n_round} of its {int(reported.sum())} months are rounded to the nearest 5" if n_round else "",
+            f"{n_round} of its {int(reported.sum())} months {'is' if n_round == 1 else 'are'} rounded to the nearest 5"
+            if n_round
+            else "",
             f"{n_sup} {'is' if n_sup == 1 else 'are'} suppressed as fewer than 5" if n_sup else "",
         )
         if x
