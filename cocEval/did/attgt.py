@@ -89,12 +89,12 @@ def _clean_cohorts(panel: Panel, cohort: str, control_group: str, anticipation: 
         tkeep = periods < gmax - anticipation
         Y, periods = Y[:, tkeep], periods[tkeep]
         G = np.where(G == gmax, NEVER, G)
-    sizes = pd.Series(G[np.isfinite(G)]).value_counts().sort_index()
-    small = sizes[sizes < k_cov + 5]
-    if len(small):
+    cohorts, sizes = np.unique(G[np.isfinite(G)], return_counts=True)
+    small = sizes < k_cov + 5
+    if small.any():
         warnings.warn(
             f"small cohorts (fewer than {k_cov + 5} units): "
-            + ", ".join(f"{coder.decode([g])[0]} ({n})" for g, n in small.items())
+            + ", ".join(f"{coder.decode([g])[0]} ({n})" for g, n in zip(cohorts[small], sizes[small], strict=True))
             + "; their estimates are imprecise and inference may be unreliable",
             UserWarning,
             stacklevel=4,
