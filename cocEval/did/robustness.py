@@ -397,19 +397,19 @@ def leave_one_out(panel: pd.DataFrame, spec: DiDSpec = DiDSpec(), *, by: str = "
         raise InputError("by must be 'cohort' or 'provider'")
     prepared = _prepare(panel, spec)
     full, _ = _estimate_prepared(prepared, spec)
+    col = spec.cohort if by == "cohort" else spec.unit
     if by == "cohort":
         c = panel[spec.cohort]
         groups = sorted(c.dropna().unique()) if pd.api.types.is_datetime64_any_dtype(c) else sorted(c[c > 0].unique())
-        masks = {g: (panel[spec.cohort] == g) for g in groups}
     else:
-        masks = {u: (panel[spec.unit] == u) for u in panel[spec.unit].unique()}
+        groups = list(panel[spec.unit].unique())
     rows = []
-    for g, m in masks.items():
+    for g in groups:
         if prepared is None:  # the whole panel is not estimable; a part of it may be
-            est, se = _estimate(panel[~m.to_numpy()], spec)
+            est, se = _estimate(panel[(panel[col] != g).to_numpy()], spec)
         else:  # a cohort or provider is all of a unit's rows: drop those units from the arrays
-            keep = ~np.isin(prepared.units, panel.loc[m.to_numpy(), spec.unit].to_numpy())
-            est, se = _estimate_prepared(_variant(prepared, keep=keep), spec)
+            gone = [g] if by == "provider" else panel.loc[(panel[col] == g).to_numpy(), spec.unit].to_numpy()
+            est, se = _estimate_prepared(_variant(prepared, keep=~np.isin(prepared.units, gone)), spec)
         label = f"{g:%Y-%m}" if isinstance(g, pd.Timestamp) else str(g)
         rows.append({**_row(label, est, se, spec.alpha), "change": est - full})
     out = pd.DataFrame(rows).rename(columns={"check": "left_out"})
