@@ -313,8 +313,12 @@ class AggregatedATT(ResultMixin):
 
         Examples
         --------
-        >>> # att_gt(..., base_period="universal").aggregate("dynamic", min_e=-6, max_e=5)
-        >>> #     .honest_did(restriction="relative_magnitudes", m=[0.5, 1, 2])
+        >>> from cocEval.did import att_gt
+        >>> from cocEval.synthetic import example_panel
+        >>> res = att_gt(example_panel(), "y", "id", "t", "g", base_period="universal", bootstrap=False)
+        >>> out = res.aggregate("dynamic", min_e=-3, max_e=1).honest_did(restriction="smoothness", m=[0, 0.05])
+        >>> out["method"].tolist()
+        ['Original', 'FLCI', 'FLCI']
         """
         from .honest import honest_did_event_study
 

@@ -749,8 +749,13 @@ def honest_did_event_study(
 
     Examples
     --------
-    >>> # agg = att_gt(..., base_period="universal").aggregate("dynamic", min_e=-6, max_e=5)
-    >>> # honest_did_event_study(agg, restriction="relative_magnitudes", m=[0.5, 1, 2])
+    >>> from cocEval.did import att_gt
+    >>> from cocEval.synthetic import example_panel
+    >>> res = att_gt(example_panel(), "y", "id", "t", "g", base_period="universal", bootstrap=False)
+    >>> agg = res.aggregate("dynamic", min_e=-3, max_e=1)
+    >>> out = honest_did_event_study(agg, restriction="relative_magnitudes", m=[0.5, 1])
+    >>> out["method"].tolist(), bool((out["lb"] > 0).all())  # the effect of 1 survives either Mbar
+    (['Original', 'C-LF', 'C-LF'], True)
     """
     from ._inference import cluster_sums
 

@@ -237,7 +237,11 @@ def placebo_in_time(panel: pd.DataFrame, spec: DiDSpec = DiDSpec(), *, shifts=(6
 
     Examples
     --------
-    >>> # placebo_in_time(panel, DiDSpec(), shifts=(6, 12))
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> out = placebo_in_time(panel, DiDSpec(), shifts=(6, 12))
+    >>> out["shift"].tolist(), bool(((out["ci_low"] < 0) & (out["ci_high"] > 0)).all())
+    ([6, 12], True)
     """
     rows = []
     for k in shifts:
@@ -260,7 +264,12 @@ def placebo_outcome(panel: pd.DataFrame, spec: DiDSpec = DiDSpec(), *, label: st
 
     Examples
     --------
-    >>> # placebo_outcome(provider_month_panel(prog, "some_unrelated_count"), DiDSpec())
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> noise = panel.assign(value=np.random.default_rng(0).normal(size=len(panel)))
+    >>> out = placebo_outcome(noise, DiDSpec(), label="pure noise")
+    >>> out["check"].iloc[0], bool(abs(out["estimate"].iloc[0]) < 4 * out["se"].iloc[0])
+    ('pure noise', True)
     """
     est, se = _estimate(panel, spec)
     return pd.DataFrame([_row(label, est, se, spec.alpha)])
@@ -296,7 +305,14 @@ def placebo_in_time_its(
 
     Examples
     --------
-    >>> # placebo_in_time_its({"P1": df1, ...}, {"P1": "2024-04", ...}, exposure="bed_days")
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> ids = ["SYN001", "SYN002"]
+    >>> series = {p: panel[panel["provider_id"] == p] for p in ids}
+    >>> starts = {p: series[p]["start_month"].iloc[0] for p in ids}
+    >>> out = placebo_in_time_its(series, starts, outcome="numerator", family="quasipoisson", exposure="denominator")
+    >>> out.columns.tolist(), len(out)
+    (['provider_id', 'level_change', 'ci_low', 'ci_high', 'p_value'], 2)
     """
     from ..its import fit_its
 
@@ -344,7 +360,11 @@ def randomisation_inference(
 
     Examples
     --------
-    >>> # randomisation_inference(panel, DiDSpec(), n_perm=199)
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> out = randomisation_inference(panel, DiDSpec(), n_perm=19, seed=1)
+    >>> int(out["n_perm"].iloc[0]), bool(0.05 <= out["p_value"].iloc[0] <= 1)
+    (19, True)
     """
     n_perm = _n_draws(n_perm)
     prepared = _prepare(panel, spec)
@@ -391,7 +411,11 @@ def leave_one_out(panel: pd.DataFrame, spec: DiDSpec = DiDSpec(), *, by: str = "
 
     Examples
     --------
-    >>> # leave_one_out(panel, DiDSpec(), by="provider").head(3)
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> out = leave_one_out(panel, DiDSpec(), by="cohort")
+    >>> len(out) == panel["start_month"].nunique(), bool(out["change"].abs().is_monotonic_decreasing)
+    (True, True)
     """
     if by not in ("cohort", "provider"):
         raise InputError("by must be 'cohort' or 'provider'")
@@ -474,7 +498,11 @@ def comparison_choices(
 
     Examples
     --------
-    >>> # comparison_choices(panel, DiDSpec())
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> out = comparison_choices(panel, DiDSpec(), anticipation=(0, 1))
+    >>> len(out), int(out["is_main"].sum())
+    (8, 1)
     """
     rows = []
     prepared = _prepare(panel, spec)
@@ -583,7 +611,11 @@ def mde(
 
     Examples
     --------
-    >>> # mde(panel, DiDSpec(), n_sims=200)["mde"]
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> m = mde(panel, DiDSpec(), n_sims=20, seed=2)
+    >>> m["n_sims"], bool(0 < m["mde"] < 5 * m["analytic_mde"])
+    (20, True)
     """
     if not 0 < power < 1 or not 0 < alpha < 1:
         raise InputError("power and alpha must lie between 0 and 1")

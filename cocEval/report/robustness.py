@@ -15,9 +15,17 @@ Two steps, so the programme report can compute once and render anywhere:
 
 Examples
 --------
->>> # from cocEval.report.gate import Gate
->>> # res = assess_programme(prog, cfg)                     # a few minutes for every outcome
->>> # section = robustness_section(res, gate=Gate(cfg.disclosure.preset))
+With ``prog`` the synthetic programme (small numbers of permutations and simulations, so it is
+quick; the programme report uses 99 and 100):
+
+>>> from cocEval.config import load_config
+>>> from cocEval.report.gate import Gate
+>>> cfg = load_config("params/programme.yaml")
+>>> res = assess_programme(prog, cfg, outcomes=["positive_experience"], mbar=(1.0,), window=(-2, 0),
+...                        placebo_shifts=(6,), n_perm=9, n_sims=10, leave_out_providers=False)
+>>> section = robustness_section(res, gate=Gate(cfg.disclosure.preset))
+>>> section.title, res["positive_experience"].notes
+('How robust is this?', [])
 """
 
 from __future__ import annotations
@@ -140,7 +148,13 @@ def assess_outcome(
 
     Examples
     --------
-    >>> # assess_outcome(panel, outcome="Restrictive interventions", unit="per 1,000 occupied bed days")
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> r = assess_outcome(panel, outcome="Restrictive interventions", unit="per 1,000 occupied bed days",
+    ...                    mbar=(0.5, 1.0), window=(-3, 1), placebo_shifts=(6,), n_perm=9, n_sims=10,
+    ...                    leave_out_providers=False)
+    >>> r.honest["method"].tolist(), int(r.permutation["n_perm"].iloc[0]), r.mde["n_sims"]
+    (['Original', 'C-LF', 'C-LF'], 9, 10)
     """
     spec = spec or DiDSpec()
     notes: list[str] = []
@@ -233,7 +247,12 @@ def assess_programme(prog, cfg, *, panels: Mapping[str, pd.DataFrame] | None = N
 
     Examples
     --------
-    >>> # assess_programme(prog, cfg, panels={k: ev.panel for k, ev in report.outcomes.items()})
+    >>> from cocEval.config import load_config
+    >>> cfg = load_config("params/programme.yaml")
+    >>> res = assess_programme(prog, cfg, outcomes=["seclusion"], mbar=(1.0,), window=(-2, 0),
+    ...                        placebo_shifts=(6,), n_perm=9, n_sims=10, leave_out_providers=False)
+    >>> list(res), res["seclusion"].unit
+    (['seclusion'], 'per 1,000 occupied bed days')
     """
     from cocEval.data import provider_month_panel
 
