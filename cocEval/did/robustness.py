@@ -151,6 +151,8 @@ def _variant(p: Panel, *, keep: np.ndarray | None = None, G: np.ndarray | None =
     Y = p.Y if Y is None else Y
     if keep is None:
         return replace(p, G=G, Y=Y)
+    if G is None:  # prepared without a cohort column: nothing to re-fit
+        raise InputError("the panel has no cohort column")
     X = None if p.X is None else p.X[keep]
     return replace(p, units=p.units[keep], Y=Y[keep], G=G[keep], X=X)
 
@@ -369,16 +371,17 @@ def randomisation_inference(
     n_perm = _n_draws(n_perm)
     prepared = _prepare(panel, spec)
     obs, _ = _estimate_prepared(prepared, spec)
-    if prepared is None or not np.isfinite(obs):
+    if prepared is None or prepared.G is None or not np.isfinite(obs):
         raise NotEstimableError("the DiD could not be estimated, so nothing to permute")
     # the participating providers (in unit order) and their start dates; a permutation of the
     # array of dates is the same draw whatever the dates are stored as
-    treated = np.isfinite(prepared.G)
-    starts = prepared.G[treated]
+    G0 = prepared.G
+    treated = np.isfinite(G0)
+    starts = G0[treated]
     rng = np.random.default_rng(seed)
     draws = np.empty(n_perm)
     for b in range(n_perm):
-        G = prepared.G.copy()
+        G = G0.copy()
         G[treated] = rng.permutation(starts)
         draws[b] = _estimate_prepared(_variant(prepared, G=G), spec)[0]
     ok = draws[np.isfinite(draws)]
@@ -568,12 +571,11 @@ def _null_estimates(panel: pd.DataFrame, spec: DiDSpec, n_sims: int, seed: int):
     """(estimate, SE, rho) of the spec's DiD on each simulated null panel."""
     prepared, base = _prepare(panel, spec), None
     for wide, rho, y in _null_panels(panel, spec, n_sims, seed):
-        aligned = (
+        if (  # same providers and months in the same order: swap the outcomes
             prepared is not None
             and np.array_equal(prepared.units, wide.index.to_numpy())
             and prepared.Y.shape == y.shape
-        )
-        if aligned:  # same providers and months in the same order: swap the outcomes
+        ):
             est = (np.nan, np.nan) if np.isnan(y).any() else _estimate_prepared(_variant(prepared, Y=y), spec)
         else:  # the observed panel is not a balanced grid: go through the long frame
             if base is None:
