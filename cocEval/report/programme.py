@@ -230,6 +230,8 @@ class ProgrammeReport:
     #: per outcome and provider, what provider reports already computed for pooling (see build)
     provider_effects: dict = field(default_factory=dict, repr=False)
     _robustness: object = field(default=None, repr=False)
+    #: speedB: provider -> whether it has a recording gap (asked once per report, not per outcome)
+    _has_gap: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, data_dir=None, config=None, *, outcomes=None, provider_effects=None) -> ProgrammeReport:
@@ -316,7 +318,10 @@ class ProgrammeReport:
         if o.table == "restrictive_practice":
             # A stretch of months with nothing reported is a recording gap: keep that provider out
             # of the panel rather than read the gap as a fall in restrictive practice.
-            gaps = sorted(p for p in panel["provider_id"].unique() if len(zero_stretches(self.prog, p)))
+            for p in panel["provider_id"].unique():
+                if p not in self._has_gap:
+                    self._has_gap[p] = len(zero_stretches(self.prog, p)) > 0
+            gaps = sorted(p for p in panel["provider_id"].unique() if self._has_gap[p])
             panel = panel[~panel["provider_id"].isin(gaps)]
         scale = "percentage points" if o.is_share else w.rate_scale(o.per)
         base = panel.loc[(panel["post"] == 0) & panel["start_month"].notna(), "value"].mean()
