@@ -1164,9 +1164,9 @@ class ProgrammeReport:
         """ "How robust is this?": sensitivity of the primary analysis (HonestDiD), placebos,
         leave-one-out, comparison choices, multiplicity and the minimum detectable effect.
 
-        Permutations and simulations are kept small (99 and 100) so the report renders in about a
-        minute; :func:`cocEval.report.robustness.assess_programme` takes larger numbers for a
-        dedicated run.
+        Permutations and simulations are kept small (99 and 100; about 5 s of CPU for six outcomes);
+        :func:`cocEval.report.robustness.assess_programme` takes larger numbers for a dedicated
+        run.
         """
         from cocEval.report.robustness import assess_programme, robustness_section
 

@@ -141,7 +141,7 @@ def assess_outcome(
     window : (int, int)
         Event-time window of the event study behind HonestDiD: months before (negative) and the
         last month after the start; its target is the average effect over months 1..last+1 of
-        coaching. A short window keeps the analysis fast (about 5 s per Mbar at 6 months).
+        coaching. A short window keeps the analysis fast (well under a second per Mbar at 6 months).
     placebo_shifts, n_perm, n_sims, leave_out_providers, seed
         Placebo start shifts (months), permutations, power simulations (both capped at 999),
         whether to run leave-one-provider-out (one fit per provider).
