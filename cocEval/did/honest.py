@@ -534,19 +534,30 @@ def _rm_grid(b, S, n_pre, lv, mbar):
     return float(lv @ post), half
 
 
+def _accepted_ends(accept, grid) -> tuple[int, int] | None:
+    """Indices of the first and the last grid point ``accept`` accepts (None when it accepts none).
+
+    Scanned from each end inwards: the points between the two are never needed.
+    """
+    i = next((k for k, t in enumerate(grid) if accept(t)), None)
+    if i is None:
+        return None
+    j = next(k for k in range(len(grid) - 1, i - 1, -1) if k == i or accept(grid[k]))
+    return i, j
+
+
 def _rm_ci(b, S, n_pre, n_post, lv, mbar, alpha, grid_points, coarse=81):
     tests = _RMTests(b, S, n_pre, n_post, lv, mbar, alpha, alpha / 10)
     centre, half = _rm_grid(b, S, n_pre, lv, mbar)
     grid = np.linspace(centre - half, centre + half, coarse)
-    ok = np.array([tests.accept(t) for t in grid])
-    if not ok.any():
+    ends = _accepted_ends(tests.accept, grid)
+    if ends is None:
         # the acceptance region may be narrower than the coarse grid: look around the estimate
-        fine = np.linspace(centre - half, centre + half, 20 * coarse)
-        okf = np.array([tests.accept(t) for t in fine])
-        if not okf.any():
+        grid = np.linspace(centre - half, centre + half, 20 * coarse)
+        ends = _accepted_ends(tests.accept, grid)
+        if ends is None:
             return np.nan, np.nan
-        grid, ok = fine, okf
-    i, j = np.flatnonzero(ok)[[0, -1]]
+    i, j = ends
 
     def edge(inside, outside):
         for _ in range(60):
