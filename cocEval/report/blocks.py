@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from cocEval.errors import DisclosureError, InputError
@@ -345,7 +346,6 @@ def figure_png(fig, *, dpi: int | None = None, colors: int = 64, pad_inches: flo
     True
     """
     import matplotlib.pyplot as plt
-    import numpy as np
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
     from matplotlib.transforms import Bbox
     from PIL import Image
@@ -365,8 +365,10 @@ def figure_png(fig, *, dpi: int | None = None, colors: int = 64, pad_inches: flo
         fig.savefig(buf, format="rgba", dpi=dpi, bbox_inches=canvas, pad_inches=0)
         w, h = round(canvas.width * dpi), round(canvas.height * dpi)
         pixels = np.frombuffer(buf.getbuffer(), np.uint32)  # one RGBA pixel per element
-        image = _crop_to_ink(pixels.reshape(h, w), round(pad_inches * dpi)) if pixels.size == w * h else None
-        if image is None:  # ink at the canvas's edge (or an unexpected canvas): measure, then draw
+        ink = _crop_to_ink(pixels.reshape(h, w), round(pad_inches * dpi)) if pixels.size == w * h else None
+        if ink is not None:
+            image = Image.fromarray(np.ascontiguousarray(ink))
+        else:  # ink at the canvas's edge (or an unexpected canvas): measure, then draw
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=pad_inches)
             buf.seek(0)
@@ -380,13 +382,21 @@ def figure_png(fig, *, dpi: int | None = None, colors: int = 64, pad_inches: flo
     return out.getvalue()
 
 
-def _crop_to_ink(pixels, pad: int):
+def _crop_to_ink(pixels: np.ndarray, pad: int) -> np.ndarray | None:
     """The part of an RGBA canvas (rows x columns of 32-bit pixels) that is not opaque white,
-    with ``pad`` pixels around it, as an RGB PIL image; None when the ink touches the canvas's
-    edge (or there is none)."""
-    import numpy as np
-    from PIL import Image
+    with ``pad`` pixels around it, as an RGB array (rows x columns x 3); None when the ink
+    touches the canvas's edge (or there is none).
 
+    Examples
+    --------
+    >>> canvas = np.full((10, 10), 0xFFFFFFFF, dtype=np.uint32)
+    >>> canvas[4, 5] = 0xFF000000  # one opaque black pixel
+    >>> _crop_to_ink(canvas, pad=1).shape
+    (3, 3, 3)
+    >>> canvas[0, 5] = 0xFF000000  # ink on the edge: something may lie beyond it
+    >>> _crop_to_ink(canvas, pad=1) is None
+    True
+    """
     ink = pixels != np.uint32(0xFFFFFFFF)
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     h, w = ink.shape
@@ -395,4 +405,4 @@ def _crop_to_ink(pixels, pad: int):
     y0, y1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)
     x0, x1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)
     rgba = np.ascontiguousarray(pixels[y0:y1, x0:x1]).view(np.uint8).reshape(y1 - y0, x1 - x0, 4)
-    return Image.fromarray(rgba[:, :, :3])
+    return rgba[:, :, :3]
