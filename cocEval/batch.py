@@ -609,24 +609,36 @@ WARM_MODULES = (
 
 
 def _start_zygote(spec: str | None) -> None:
-    """Start this worker's warm-kernel parent: ``spec`` is JSON with the batch's data folder and
-    config (loaded and validated once in the parent) and, optionally, a provider whose report the
-    parent builds once to warm up (see :func:`_warm_up`). Without one (not Linux, or it fails to
-    start) kernels start cold as usual."""
+    """Connect this worker to the batch's warm-kernel parent: ``spec`` is JSON with its socket
+    and pid (:meth:`cocEval.zygote.ZygoteServer.address`). Without one (not Linux, or warm
+    kernels switched off) kernels start cold as usual, and so does any kernel the parent cannot
+    fork."""
     global _ZYGOTE
     from cocEval import zygote
 
     if not spec or not zygote.available():
         return
-    inputs = json.loads(spec)
+    _ZYGOTE = zygote.ZygoteClient(**json.loads(spec))
+
+
+def _shared_zygote(opts: BatchOptions):
+    """The batch's warm-kernel parent, started before the batch loads the data so that its
+    imports (about 2 s) run beside the batch's own start; None when kernels start cold (Dask,
+    ``warm_kernels=False``, not Linux). One parent serves every worker: imports, data and the
+    warm-up report are paid once per batch, not once per worker."""
+    from cocEval import zygote
+
+    if opts.scheduler or not opts.warm_kernels or not zygote.available():
+        return None
     try:
-        _ZYGOTE = zygote.Zygote(preload=WARM_MODULES, warm=lambda: _warm_up(inputs))
-    except CocEvalError as exc:
+        return zygote.ZygoteServer(preload=WARM_MODULES)
+    except (CocEvalError, OSError) as exc:
         log.warning("warm kernels unavailable, starting kernels cold: %s", exc)
+        return None
 
 
 def _warm_up(inputs: dict) -> None:
-    """In a warm-kernel parent: load and validate the data once; then build one provider's
+    """In the warm-kernel parent (before it forks any kernel): load and validate the data once; then build one provider's
     report and throw it away, so that what a report pays only the first time in a process
     (modules imported on first use, fonts, compiled formulas, the code commit) is paid here once
     rather than in every kernel (about a quarter of a provider report's CPU time).
@@ -680,7 +692,7 @@ def _worker_loop() -> None:
     # format checker; that builds a parser at import, about 2 s of CPU per worker. Notebook
     # schemas use no such format, so the worker does without it.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
-    _start_zygote(os.environ.get(WARM_ENV))  # before any thread or event loop: it forks
+    _start_zygote(os.environ.get(WARM_ENV))
     for line in sys.stdin:
         task_file, result_file = line.rstrip("\n").split("\t")
         task = pickle.loads(Path(task_file).read_bytes())
@@ -691,8 +703,6 @@ def _worker_loop() -> None:
         tmp = Path(f"{result_file}.part")
         tmp.write_bytes(pickle.dumps(outcome))
         os.replace(tmp, result_file)
-    if _ZYGOTE is not None:  # waited for, so its kernels' CPU time counts in this process's children's
-        _ZYGOTE.close()
 
 
 # ----------------------------------------------------------------------------------------
@@ -1207,16 +1217,26 @@ def run_reports(opts: BatchOptions) -> int:
     Traceback (most recent call last):
     cocEval.errors.BatchError: --output /dev/null/reports: /dev/null is a file, so the folder cannot be created
     """
-    from cocEval.config import DEFAULT_CONFIG, load_inputs, project_path
-
     if not isinstance(opts, BatchOptions):
         raise InputError(f"run_reports takes a BatchOptions, got {type(opts).__name__}")
-    out = opts.output
-    _check_output(out)
-    config_path = project_path(opts.config, DEFAULT_CONFIG)
+    _check_output(opts.output)
     for name, nb in (("provider_notebook", opts.provider_notebook), ("programme_notebook", opts.programme_notebook)):
         if nb is not None and not nb.is_file():
             raise UsageError(f"{name} {nb}: not a file")
+    server = _shared_zygote(opts)  # first: it imports while this process loads the config and data
+    try:
+        return _run_reports(opts, server)
+    finally:
+        if server is not None:
+            server.close()
+
+
+def _run_reports(opts: BatchOptions, server) -> int:
+    """:func:`run_reports` once the options are checked (``server``: the warm-kernel parent)."""
+    from cocEval.config import DEFAULT_CONFIG, load_inputs, project_path
+
+    out = opts.output
+    config_path = project_path(opts.config, DEFAULT_CONFIG)
     # The same resolution as the notebooks: data, else the config's data_dir; relative paths
     # from the working folder, else the project folder.
     cfg, prog, config_path = load_inputs(opts.data, config_path)
@@ -1230,7 +1250,7 @@ def run_reports(opts: BatchOptions) -> int:
                 if lock.stale_pid:
                     log.info("took over a stale lock on %s left by pid %s (no longer running)", out, lock.stale_pid)
                 try:
-                    return _render_all(opts, tasks, cfg, prog, config_path, out, stop, client)
+                    return _render_all(opts, tasks, cfg, prog, config_path, out, stop, client, server)
                 finally:
                     logging.getLogger("cocEval").removeHandler(handler)
                     handler.close()
@@ -1240,7 +1260,9 @@ def run_reports(opts: BatchOptions) -> int:
             client.close()
 
 
-def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: Path, out: Path, stop, client) -> int:
+def _render_all(
+    opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: Path, out: Path, stop, client, server=None
+) -> int:
     """Render what changed, keep the manifest current after every report, write the index."""
     from tqdm.auto import tqdm
 
@@ -1255,7 +1277,7 @@ def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: P
     for t in tasks:
         t.scratch, t.registry, t.sockets = str(run_tmp), str(registry), str(sockets)
     try:
-        return _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client)
+        return _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client, server)
     finally:
         # A kernel killed a moment ago may still be tearing down its sockets while we remove the
         # folders, so removal is retried briefly until they are gone.
@@ -1267,7 +1289,7 @@ def _render_all(opts: BatchOptions, tasks: list[Task], cfg, prog, config_path: P
             time.sleep(0.1)
 
 
-def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client) -> int:
+def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry, cfg, tqdm, client, server) -> int:
     manifest_path = out / "manifest.json"
     manifest = _load_manifest(manifest_path)
     previous = manifest.get("reports", {}) if isinstance(manifest.get("reports"), dict) else {}
@@ -1288,7 +1310,9 @@ def _render_all_in(opts, tasks, prog, config_path, out, stop, run_tmp, registry,
     on_done = _Recorder(out, run_tmp, manifest_path, manifest, by_name, effects, bar)
 
     t0 = time.perf_counter()
-    unfinished = _dispatch(opts, todo, cfg, prog, config_path, client, on_done, stop, registry, run_tmp) if todo else []
+    unfinished = (
+        _dispatch(opts, todo, cfg, prog, config_path, client, on_done, stop, registry, run_tmp, server) if todo else []
+    )
     for t in unfinished:
         on_done(Outcome(t.name, "interrupted", reason="the batch was stopped before this report finished"))
     bar.close()
@@ -1383,19 +1407,25 @@ class _Recorder:
         self.bar.update(1)
 
 
-def _dispatch(opts: BatchOptions, todo, cfg, prog, config_path, client, on_done, stop, registry, run_tmp) -> list[Task]:
-    """Run the tasks on local workers (warm kernels unless switched off) or on a Dask cluster;
-    returns those left unfinished by a stop."""
+def _dispatch(
+    opts: BatchOptions, todo, cfg, prog, config_path, client, on_done, stop, registry, run_tmp, server=None
+) -> list[Task]:
+    """Run the tasks on local workers (kernels forked from the warm-kernel parent ``server``
+    when there is one) or on a Dask cluster; returns those left unfinished by a stop."""
     if opts.scheduler:  # remote workers use their own temporary folders
         for t in todo:
             t.scratch = t.registry = t.sockets = None
         return _run_dask(todo, client, _shipped_files(prog, config_path, cfg), on_done, stop)
     jobs = opts.jobs or os.cpu_count() or 1
     hard = opts.hard_timeout or max(3600.0, 6.0 * cfg.report.timeout_seconds)
-    first = todo[0].parameters
-    warm = {"data_dir": first.get("data_dir"), "config": first.get("config")} if opts.warm_kernels else None
-    if warm is not None and opts.provider_notebook is None:  # warm up the packaged provider report
-        warm["provider"] = next((t.name for t in todo if t.name != PROGRAMME), None)
+    warm = None
+    if server is not None:
+        first = todo[0].parameters
+        inputs = {"data_dir": first.get("data_dir"), "config": first.get("config")}
+        if opts.provider_notebook is None:  # warm up the packaged provider report
+            inputs["provider"] = next((t.name for t in todo if t.name != PROGRAMME), None)
+        server.warm("cocEval.batch:_warm_up", inputs)
+        warm = server.address()
     return _run_local(_schedule(todo, jobs), jobs, on_done, stop, registry, hard, run_tmp, warm)
 
 

@@ -15,8 +15,14 @@ child, not the manager's), so nbclient notices a dead kernel as quickly as with 
 The zygote dies with its parent (``PR_SET_PDEATHSIG``) and its kernels die with it, so a killed
 batch leaves no orphans.
 
+:class:`ZygoteServer` is the same parent shared by several processes: a fresh interpreter
+(started with ``subprocess``, so it inherits no threads, locks or open files of its starter) that
+answers requests on a Unix socket; the batch starts one for all its workers, which talk to it
+through :class:`ZygoteClient`. Each kernel also watches the process that asked for it (through a
+pidfd) and dies with it, so a killed worker's kernel goes with it at once.
+
 This is Linux-only (fork, pidfd); :func:`available` says whether it can be used, and the batch
-falls back to ordinary kernels where it cannot.
+falls back to ordinary kernels where it cannot (a kernel the parent cannot fork is started cold).
 
 Examples
 --------
@@ -33,14 +39,21 @@ from __future__ import annotations
 import ctypes
 import importlib
 import json
+import logging
 import os
 import select
 import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 
-__all__ = ["Zygote", "ZygoteProvisioner", "available", "zygote_kernel_manager"]
+__all__ = ["Zygote", "ZygoteClient", "ZygoteProvisioner", "ZygoteServer", "available", "zygote_kernel_manager"]
+
+log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 
@@ -112,9 +125,12 @@ class Zygote:
         """Whether the zygote process is running."""
         return self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]
 
-    def spawn(self, connection_file: str, cwd: str | None = None, env: dict | None = None) -> int:
-        """Fork a kernel on ``connection_file``; returns its pid."""
-        self._req.write(json.dumps({"connection_file": connection_file, "cwd": cwd, "env": env or {}}) + "\n")
+    def spawn(
+        self, connection_file: str, cwd: str | None = None, env: dict | None = None, owner: int | None = None
+    ) -> int:
+        """Fork a kernel on ``connection_file``; returns its pid. With ``owner`` (a pid), the
+        kernel dies when that process does."""
+        self._req.write(_request(connection_file, cwd, env, owner))
         answer = self._rep.readline()
         if not answer.strip().isdigit():
             from cocEval.errors import BatchError
@@ -186,18 +202,45 @@ def _reap(signum: int, frame: object) -> None:
             return
 
 
-def _become_kernel(request: dict, zygote: int) -> None:
-    """In a fresh fork of the zygote: run an ipykernel on the requested connection file."""
+def _request(connection_file: str, cwd: str | None, env: dict | None, owner: int | None) -> str:
+    """One request line: where the kernel listens, its folder, extra environment, its owner."""
+    return json.dumps({"connection_file": connection_file, "cwd": cwd, "env": env or {}, "owner": owner}) + "\n"
+
+
+def _die_with(pid: int) -> None:
+    """Kill this process when process ``pid`` ends (a daemon thread waiting on its pidfd)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:  # already gone
+        os._exit(0)
+
+    def watch() -> None:
+        select.select([fd], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _become_kernel(request: dict, zygote: int, close: Iterable[int] = ()) -> None:
+    """In a fresh fork of the zygote: run an ipykernel on the requested connection file.
+
+    It dies with the zygote (``PR_SET_PDEATHSIG``) and with the process that asked for it
+    (``owner``), and closes the zygote's own descriptors (``close``).
+    """
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _die_with_parent(signal.SIGKILL)
         if os.getppid() != zygote:
             os._exit(0)
+        for fd in close:
+            os.close(fd)
         os.setpgid(0, 0)
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):  # the kernel's own log lines are noise; cell output goes over its sockets
             os.dup2(devnull, fd)
+        if request.get("owner"):  # after the dup2s: its pidfd must not be one of 0, 1, 2
+            _die_with(int(request["owner"]))
         if request.get("cwd"):
             os.chdir(request["cwd"])
         os.environ.update({k: str(v) for k, v in request.get("env", {}).items()})
@@ -209,6 +252,207 @@ def _become_kernel(request: dict, zygote: int) -> None:
         code = 0
     finally:
         os._exit(code)
+
+
+# --------------------------------------------------------------------------------------------
+# One warm parent shared by several processes
+# --------------------------------------------------------------------------------------------
+
+
+class ZygoteServer:
+    """A warm parent shared by several processes, answering on a Unix socket.
+
+    It is a fresh interpreter (``python -c``), so it inherits no thread, lock, signal handler or
+    open file of the process that starts it (the batch holds the output folder's lock). It
+    starts importing ``preload`` at once; :meth:`warm` then gives it a function to run once (for
+    example: load the data and build one report) and, only after that, it forks kernels for
+    :class:`ZygoteClient` requests. The socket is bound here, before the process starts, so a
+    client that connects early simply waits for the answer. Closing its stdin (or its starter
+    dying) ends it.
+
+    Parameters
+    ----------
+    preload : iterable of str
+        Modules to import once.
+
+    Examples
+    --------
+    >>> server = ZygoteServer(preload=("json",))
+    >>> server.warm(None)
+    >>> ZygoteClient(**server.address()).alive()
+    True
+    >>> server.close()
+    >>> server.alive()
+    False
+    """
+
+    def __init__(self, preload: Iterable[str] = ()):
+        if not available():
+            from cocEval.errors import BatchError
+
+            raise BatchError("warm kernels need Linux (fork and pidfd)")
+        # a short folder: socket paths are limited to about 100 characters
+        self.folder = tempfile.mkdtemp(prefix="coc-k-")
+        self.path = os.path.join(self.folder, "zygote")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(self.path)
+            listener.listen(64)
+            code = "from cocEval.zygote import _server_main; _server_main()"
+            args = [self.path, str(listener.fileno()), json.dumps(list(preload)), str(os.getpid())]
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code, *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(listener.fileno(),),
+            )
+        finally:
+            listener.close()
+        self.pid = self.proc.pid
+
+    def address(self) -> dict:
+        """What a :class:`ZygoteClient` needs (JSON-able): the socket and the server's pid."""
+        return {"path": self.path, "pid": self.pid}
+
+    def warm(self, func: str | None, args: dict | None = None) -> None:
+        """Run ``func`` (``"module:function"``, called with ``args``) once in the server, then
+        serve; ``None`` serves at once. A failure makes every request fail (kernels start cold)."""
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write((json.dumps({"warm": func, "args": args or {}}) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:  # it died: clients see that
+            pass
+
+    def alive(self) -> bool:
+        """Whether the server process is running."""
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        """Stop the server (a kernel still running dies with it) and remove its socket."""
+        import shutil
+
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()  # waited for, so its kernels' CPU time counts in the starter's children's
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class ZygoteClient:
+    """Asks a :class:`ZygoteServer` for kernels; used by the batch's workers.
+
+    Parameters
+    ----------
+    path : str
+        The server's socket.
+    pid : int
+        The server's process id (to tell whether it is alive).
+    timeout : float
+        Seconds to wait for an answer (the server answers once it has warmed up).
+    """
+
+    def __init__(self, path: str, pid: int, timeout: float = 120.0):
+        self.path, self.pid, self.timeout = path, int(pid), timeout
+        try:
+            self._pidfd: int | None = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            self._pidfd = None
+
+    def alive(self) -> bool:
+        """Whether the server process is running."""
+        return self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]
+
+    def spawn(
+        self, connection_file: str, cwd: str | None = None, env: dict | None = None, owner: int | None = None
+    ) -> int:
+        """Fork a kernel on ``connection_file``; returns its pid. With ``owner`` (a pid), the
+        kernel dies when that process does.
+
+        Raises
+        ------
+        BatchError
+            When the server cannot be reached, does not answer in time, or could not warm up.
+        """
+        from cocEval.errors import BatchError
+
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(self.timeout)
+                s.connect(self.path)
+                s.sendall(_request(connection_file, cwd, env, owner).encode())
+                answer = s.makefile("r").readline()
+        except OSError as exc:
+            raise BatchError(f"the warm-kernel parent did not answer ({type(exc).__name__}: {exc})") from None
+        if not answer.strip().isdigit():
+            raise BatchError(f"the warm-kernel parent could not fork a kernel: {answer.strip() or 'it died'}")
+        return int(answer)
+
+
+def _server_main() -> None:
+    """Entry point of a :class:`ZygoteServer` process (``argv``: socket path, listening fd,
+    JSON list of modules, the starter's pid)."""
+    fd, preload, starter = int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
+    _die_with_parent(signal.SIGKILL)
+    if os.getppid() != starter:
+        os._exit(0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch decides what a Ctrl-C stops
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    listener = socket.socket(fileno=fd)
+    failure = None
+    try:
+        import ipykernel.kernelapp  # noqa: F401  (the kernel itself)
+
+        for name in preload:
+            importlib.import_module(name)
+    except Exception as exc:  # every request is answered with it; kernels then start cold
+        failure = f"failed: {type(exc).__name__}: {exc}"
+    line = sys.stdin.buffer.readline()
+    if not line:  # closed before any kernel was needed
+        return
+    spec = json.loads(line)
+    if failure is None and spec.get("warm"):
+        try:
+            module, func = spec["warm"].split(":")
+            getattr(importlib.import_module(module), func)(spec.get("args") or {})
+        except Exception as exc:
+            failure = f"failed: {type(exc).__name__}: {exc}"
+    signal.signal(signal.SIGCHLD, _reap)
+    _serve_socket(listener, failure)
+
+
+def _serve_socket(listener: socket.socket, failure: str | None) -> None:
+    """The server's loop: one kernel forked per connection, until stdin closes."""
+    me = os.getpid()
+    stdin = sys.stdin.buffer.fileno()
+    while True:
+        ready, _, _ = select.select([listener, stdin], [], [])
+        if stdin in ready and not os.read(stdin, 4096):
+            return
+        if listener not in ready:
+            continue
+        conn, _ = listener.accept()
+        with conn:
+            try:
+                request = json.loads(conn.makefile("r").readline())
+            except (json.JSONDecodeError, OSError):
+                continue
+            if failure is not None:
+                answer = failure
+            else:
+                pid = os.fork()
+                if pid == 0:
+                    _become_kernel(request, me, close=(listener.fileno(), conn.fileno()))
+                answer = str(pid)
+            try:
+                conn.sendall(f"{answer}\n".encode())
+            except OSError:
+                pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,6 +498,8 @@ class _PidfdProcess:
 def _provisioner_class():
     from jupyter_client.provisioning import LocalProvisioner
 
+    from cocEval.errors import CocEvalError
+
     class ZygoteProvisioner(LocalProvisioner):
         """Launches the kernel by asking the worker's :class:`Zygote` to fork it."""
 
@@ -264,7 +510,16 @@ def _provisioner_class():
             if z is None or not z.alive():
                 return await super().launch_kernel(cmd, **kwargs)
             km = self.parent
-            pid = z.spawn(km.connection_file, cwd=kwargs.get("cwd"), env={"JPY_PARENT_PID": str(os.getpid())})
+            try:
+                pid = z.spawn(
+                    km.connection_file,
+                    cwd=kwargs.get("cwd"),
+                    env={"JPY_PARENT_PID": str(os.getpid())},
+                    owner=os.getpid(),
+                )
+            except CocEvalError as exc:  # the parent failed or died: this kernel starts cold
+                log.warning("%s; starting the kernel cold", exc)
+                return await super().launch_kernel(cmd, **kwargs)
             self.process = _PidfdProcess(pid)
             self.pid = pid
             self.pgid = pid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -126,3 +127,102 @@ def test_failed_preload_is_a_batch_error():
 
     with pytest.raises(BatchError, match="no_such_module_xyz"):
         zygote.Zygote(preload=("no_such_module_xyz",))
+
+
+# ------------------------------------------------------------------------------------------
+# One warm parent shared by several processes (ZygoteServer / ZygoteClient)
+# ------------------------------------------------------------------------------------------
+
+
+def _connection_file(tmp_path: Path, name: str = "k") -> str:
+    from jupyter_client.connect import write_connection_file
+
+    conn = tmp_path / f"{name}.json"
+    write_connection_file(str(conn), transport="ipc", ip=str(tmp_path / name))
+    return str(conn)
+
+
+def _wait(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.fixture
+def server():
+    s = zygote.ZygoteServer(preload=("colorsys",))
+    yield s
+    s.close()
+
+
+def test_shared_parent_serves_kernels_to_two_clients(server, tmp_path):
+    import papermill as pm
+
+    server.warm(None)
+    outs = []
+    for n in range(2):  # two workers: each its own client, one parent
+        z = zygote.ZygoteClient(**server.address())
+        nb = _notebook(tmp_path / f"a{n}.ipynb", "import os, sys\nprint(os.getppid(), 'colorsys' in sys.modules)")
+        out = pm.execute_notebook(
+            str(nb), str(tmp_path / f"o{n}.ipynb"), kernel_manager_class=_manager(z), progress_bar=False
+        )
+        outs.append(out.cells[0].outputs[0]["text"].split())
+    assert outs[0] == outs[1] == [str(server.pid), "True"]
+
+
+def test_kernel_dies_with_the_process_that_asked_for_it(server, tmp_path):
+    import subprocess
+    import sys
+
+    server.warm(None)
+    # a stand-in worker: asks for a kernel, prints its pid, then waits to be killed
+    code = (
+        "import json, sys, time; from cocEval.zygote import ZygoteClient\n"
+        f"z = ZygoteClient(**json.loads({json.dumps(server.address())!r}))\n"
+        f"print(z.spawn({_connection_file(tmp_path)!r}, owner=__import__('os').getpid()), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    kernel = int(worker.stdout.readline())
+    assert _wait(lambda: _alive(kernel))
+    worker.kill()
+    worker.wait()
+    assert _wait(lambda: not _alive(kernel))  # gone with its worker, not left to the batch
+    assert server.alive()
+
+
+def test_closing_the_server_leaves_no_kernels_and_no_socket(tmp_path):
+    s = zygote.ZygoteServer()
+    s.warm(None)
+    pid = zygote.ZygoteClient(**s.address()).spawn(_connection_file(tmp_path))
+    assert _wait(lambda: _alive(pid))
+    s.close()
+    assert _wait(lambda: not _alive(pid)) and not s.alive()
+    assert not Path(s.folder).exists()
+
+
+def test_a_parent_that_failed_to_warm_up_refuses_kernels(tmp_path):
+    from cocEval.errors import BatchError
+
+    s = zygote.ZygoteServer()
+    try:
+        s.warm("no_such_module_xyz:warm")
+        with pytest.raises(BatchError, match="no_such_module_xyz"):
+            zygote.ZygoteClient(**s.address()).spawn(_connection_file(tmp_path))
+    finally:
+        s.close()
+
+
+def test_a_dead_parent_is_a_batch_error(tmp_path):
+    from cocEval.errors import BatchError
+
+    s = zygote.ZygoteServer()
+    address = s.address()
+    s.close()
+    z = zygote.ZygoteClient(**address)
+    assert not z.alive()
+    with pytest.raises(BatchError, match="did not answer"):
+        z.spawn(_connection_file(tmp_path))
