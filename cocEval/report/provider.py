@@ -121,6 +121,38 @@ def verdict_words(e: EffectSummary) -> str:
     return _VERDICT_WORDS[e.verdict]
 
 
+#: Margins of the small-multiples grid, in inches, as ``tight_layout`` measured them on the
+#: synthetic reports (top: the figure title and a panel title; bottom: the date labels;
+#: between panels: the next panel's unit label and scale, or the date labels and panel title)
+#: with room to spare. Fixed, so the figure is laid out without the extra draw ``tight_layout``
+#: makes; what sticks out past the figure's edge is kept by ``figure_png``'s larger canvas.
+_GRID_INCHES = {"left": 0.64, "right": 0.55, "top": 0.66, "bottom": 0.39, "wgap": 1.2, "hgap": 0.6}
+
+
+def _grid_margins(fig, nrow: int, ncol: int, legend: float) -> None:
+    """Place a ``nrow`` x ``ncol`` grid of axes with :data:`_GRID_INCHES` margins, leaving the
+    bottom fraction ``legend`` of the figure to the legend.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, axes = plt.subplots(2, 2, figsize=(10, 6.4))
+    >>> _grid_margins(fig, 2, 2, legend=0.06)
+    >>> round(float(fig.subplotpars.top * 6.4), 2), round(float(fig.subplotpars.left * 10), 2)
+    (5.74, 0.64)
+    >>> plt.close(fig)
+    """
+    m = _GRID_INCHES
+    width, height = fig.get_size_inches()
+    left, right = m["left"] / width, 1 - m["right"] / width
+    bottom, top = legend + m["bottom"] / height, 1 - m["top"] / height
+    axis_w = (width * (right - left) - (ncol - 1) * m["wgap"]) / ncol
+    axis_h = (height * (top - bottom) - (nrow - 1) * m["hgap"]) / nrow
+    fig.subplots_adjust(
+        left=left, right=right, bottom=bottom, top=top, wspace=m["wgap"] / axis_w, hspace=m["hgap"] / axis_h
+    )
+
+
 @dataclass(repr=False)
 class ProviderReport:
     """Everything one provider's report shows. Build it with :meth:`build`."""
@@ -146,6 +178,7 @@ class ProviderReport:
     seconds: float = 0.0
     gate: Gate = field(default_factory=Gate)
     _effects: dict = field(default_factory=dict)
+    _exclusions: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -351,7 +384,15 @@ class ProviderReport:
         return f"{o.label} (%)" if o.is_share else o.label
 
     def exclusions(self, key: str) -> pd.DataFrame:
-        """Months left out of an outcome's model, each with its reason in words."""
+        """Months left out of an outcome's model, each with its reason in words.
+
+        Worked out once per outcome (a report asks about forty times); each call gets a copy.
+        """
+        if key not in self._exclusions:
+            self._exclusions[key] = self._exclusions_of(key)
+        return self._exclusions[key].copy()
+
+    def _exclusions_of(self, key: str) -> pd.DataFrame:
         o = self.cfg.outcomes[key]
         prov = set(self.provisional)
         configured = {pd.Timestamp(m) for m in self.cfg.excluded_months(self.provider_id)}
@@ -1055,7 +1096,7 @@ class ProviderReport:
             fontweight="bold",
             fontsize=11,
         )
-        fig.tight_layout(rect=(0, 0.1 if nrow == 1 else 0.06, 1, 1))
+        _grid_margins(fig, nrow, ncol, legend=0.1 if nrow == 1 else 0.06)
         data = pd.concat([frames[keys.index(k)] for k in shown], ignore_index=True)
         data.attrs = frames[0].attrs
         alt = "; ".join(
