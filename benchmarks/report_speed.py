@@ -6,12 +6,12 @@ Everything is measured side by side in one run on this machine (ratios, not abso
    after the other (what a script would do);
 2. batch: ``python -m cocEval reports`` on the same N providers (warm kernels, the default), and
    the same with ``--cold-kernels``; wall time, and the CPU time of the whole process tree
-   (workers, warm-kernel parents and kernels are all waited for, so ``getrusage`` counts them);
+   (workers, the warm-kernel parent and kernels are all waited for, so ``getrusage`` counts them);
    and the batch on half the providers, so that the marginal cost of a report (start-up
    excluded) is the difference;
 3. floor: the same notebook code (build the report, render every section to HTML) in one warm
    Python process that has imported the libraries and loaded the data once (as the batch's
-   warm-kernel parents do), per report: what a report costs with no kernel, papermill or export;
+   warm-kernel parent does), per report: what a report costs with no kernel, papermill or export;
 4. phases of one provider report, CPU and wall seconds: kernel start (cold and warm), imports,
    data load, model fits, figures (drawing and PNG), the rest of the sections (words, tables,
    chart set-up), HTML export, disclosure audit, write; and the page size;
@@ -129,7 +129,7 @@ def floor(providers: list[str]) -> list[tuple[float, float]]:
     """The notebook's own work in one warm process: build the report and render its sections.
 
     Imports, the data and first-use costs are paid before timing (the data cache is on, as in
-    the batch's warm-kernel parents). Returns ``(cpu, wall)`` per report.
+    the batch's warm-kernel parent). Returns ``(cpu, wall)`` per report.
     """
     from cocEval.config import preload_inputs
     from cocEval.report.blocks import to_html
@@ -188,7 +188,7 @@ def phases(pid: str = "SYN001") -> dict[str, tuple[float | None, float]]:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     cpu, wall = map(float, res.stdout.split())
-    out["imports (paid once per worker when warm)"] = (cpu, wall)
+    out["imports (paid once per batch when warm)"] = (cpu, wall)
     from cocEval.audit import audit_report
     from cocEval.batch import _atomic_write, export_html
     from cocEval.config import _uncache, load_inputs, preload_inputs
@@ -196,7 +196,7 @@ def phases(pid: str = "SYN001") -> dict[str, tuple[float | None, float]]:
 
     _uncache()
     cpu, wall, _ = _both(preload_inputs)
-    out["data load and validation (once per worker when warm)"] = (cpu, wall)
+    out["data load and validation (once per batch when warm)"] = (cpu, wall)
     cfg, _, _ = load_inputs()
     ProviderReport.build(pid).sections()  # first-use costs, paid once by the warm-kernel parent
     cpu, wall, rep = _both(lambda: ProviderReport.build(pid))

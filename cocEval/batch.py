@@ -136,9 +136,10 @@ class BatchOptions:
     connect_timeout : float
         Seconds to wait for ``scheduler``.
     warm_kernels : bool
-        Start report kernels warm: forked from a parent per worker that imported the libraries
-        and loaded the data once (Linux; :mod:`cocEval.zygote`). Each report still runs in its
-        own kernel process. False starts every kernel cold.
+        Start report kernels warm: forked from one parent per batch, shared by the workers, that
+        imported the libraries, loaded the data and built one report once (Linux;
+        :mod:`cocEval.zygote`). Each report still runs in its own kernel process. False starts
+        every kernel cold.
 
     Raises
     ------
@@ -587,7 +588,7 @@ def _publish(task: Task, nb_out: Path, scratch: Path, *, attempts: int, t0: floa
     )
 
 
-#: This worker's warm-kernel parent (:mod:`cocEval.zygote`), when it has one.
+#: This worker's client of the batch's warm-kernel parent (:mod:`cocEval.zygote`), when it has one.
 _ZYGOTE = None
 
 #: What a warm-kernel parent imports once, so that report kernels forked from it start ready:
@@ -638,8 +639,9 @@ def _shared_zygote(opts: BatchOptions):
 
 
 def _warm_up(inputs: dict) -> None:
-    """In the warm-kernel parent (before it forks any kernel): load and validate the data once; then build one provider's
-    report and throw it away, so that what a report pays only the first time in a process
+    """In the warm-kernel parent, before it forks any kernel: load and validate the data once;
+    then build one provider's report and throw it away, so that what a report pays only the
+    first time in a process
     (modules imported on first use, fonts, compiled formulas, the code commit) is paid here once
     rather than in every kernel (about a quarter of a provider report's CPU time).
 
@@ -668,7 +670,7 @@ def _warm_up(inputs: dict) -> None:
 
 
 def _warm(manager_class):
-    """``manager_class``, or its warm variant whose kernels fork from this worker's zygote."""
+    """``manager_class``, or its warm variant whose kernels fork from the batch's warm parent."""
     if _ZYGOTE is None or not _ZYGOTE.alive():
         return manager_class
     from cocEval.zygote import zygote_kernel_manager

@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--cold-kernels",
         action="store_true",
-        help="start every report kernel from scratch (default: fork them from a pre-imported parent per worker)",
+        help="start every report kernel from scratch (default: fork them from one pre-imported parent per batch)",
     )
     r.set_defaults(func=_cmd_reports)
     _add_import(sub)

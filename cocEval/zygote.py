@@ -3,7 +3,7 @@
 A report kernel normally pays for a new Python interpreter, ipykernel, and then pandas,
 statsmodels, matplotlib and cocEval (about 3 s on this project's machines) before it runs a
 single line of the report. A :class:`Zygote` pays that once: it is a small single-threaded
-process, forked from the batch worker before the worker starts any thread or event loop, that
+process, forked from its owner before the owner starts any thread or event loop, that
 imports the libraries (and may load the data) and then, on request, forks a child that becomes
 an ordinary ipykernel on the connection file the kernel manager wrote. The child shares the
 parent's imported modules copy-on-write, so it is ready in milliseconds.
@@ -17,8 +17,10 @@ batch leaves no orphans.
 
 :class:`ZygoteServer` is the same parent shared by several processes: a fresh interpreter
 (started with ``subprocess``, so it inherits no threads, locks or open files of its starter) that
-answers requests on a Unix socket; the batch starts one for all its workers, which talk to it
-through :class:`ZygoteClient`. Each kernel also watches the process that asked for it (through a
+answers requests on a Unix socket; the batch starts one for all its workers (so imports, data
+and warm-up are paid once per batch, not once per worker), which talk to it through
+:class:`ZygoteClient`. If it dies, the kernels it forked die too (each report is retried once,
+as for any dead kernel) and later kernels start cold. Each kernel also watches the process that asked for it (through a
 pidfd) and dies with it, so a killed worker's kernel goes with it at once.
 
 This is Linux-only (fork, pidfd); :func:`available` says whether it can be used, and the batch
