@@ -226,3 +226,21 @@ def test_a_dead_parent_is_a_batch_error(tmp_path):
     assert not z.alive()
     with pytest.raises(BatchError, match="did not answer"):
         z.spawn(_connection_file(tmp_path))
+
+
+def test_a_kernel_the_parent_cannot_fork_starts_cold(tmp_path):
+    import papermill as pm
+
+    s = zygote.ZygoteServer()
+    try:
+        s.warm("no_such_module_xyz:warm")  # every request is refused
+        nb = _notebook(tmp_path / "c.ipynb", "import os\nprint(os.getppid())")
+        out = pm.execute_notebook(
+            str(nb),
+            str(tmp_path / "o.ipynb"),
+            kernel_manager_class=_manager(zygote.ZygoteClient(**s.address())),
+            progress_bar=False,
+        )
+        assert int(out.cells[0].outputs[0]["text"]) == os.getpid()  # started by this process: cold
+    finally:
+        s.close()
