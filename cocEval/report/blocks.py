@@ -29,11 +29,14 @@ import itertools
 import textwrap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
 
 import pandas as pd
 
 from cocEval.errors import DisclosureError, InputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure as MplFigure
 
 __all__ = [
     "Block",
@@ -49,7 +52,7 @@ __all__ = [
 ]
 
 
-def esc(value) -> str:
+def esc(value: object) -> str:
     """HTML-escape any value as text.
 
     Examples
@@ -108,7 +111,7 @@ class Table:
     _gated: bool = field(default=False, repr=False)
     #: disclosure role of shown columns ("count", "rate" or "rate:<per>", "denominator"); the
     #: renderer writes it as ``data-disclosure`` on each cell for the audit (set by the gate)
-    roles: dict | None = field(default=None, repr=False)
+    roles: dict[str, str] | None = field(default=None, repr=False)
     #: name of the disclosure rule the gate applied (``data-disclosure-rule``)
     rule: str = ""
 
@@ -139,6 +142,7 @@ class Figure:
 
 
 Block = Heading | Paragraph | Bullets | Callout | Table | Figure
+_B = TypeVar("_B", bound=Block)
 
 
 @dataclass
@@ -150,7 +154,7 @@ class Section:
     """
 
     title: str = ""
-    blocks: list = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
     level: int = 2
 
     def add(self, *blocks: Block | None) -> Section:
@@ -158,17 +162,17 @@ class Section:
         self.blocks.extend(b for b in blocks if b is not None)
         return self
 
-    def all_blocks(self) -> list:
+    def all_blocks(self) -> list[Block]:
         """The heading (if titled) followed by the blocks."""
         return ([Heading(self.title, self.level)] if self.title else []) + list(self.blocks)
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[Block]:
         return iter(self.all_blocks())
 
     def __add__(self, other: Section) -> Section:
         return Section("", self.all_blocks() + other.all_blocks())
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type[_B]) -> list[_B]:
         """Blocks of one type (e.g. every :class:`Table`), for tests."""
         return [b for b in self.blocks if isinstance(b, kind)]
 
@@ -188,12 +192,16 @@ class Section:
         return f"Section({self.title!r}: {kinds}{more})"
 
 
+#: What the renderers take: a section, or any mix of sections and blocks.
+Renderable: TypeAlias = "Section | Iterable[Section | Block]"
+
+
 # ------------------------------------------------------------------------------------------
 # Renderers
 # ------------------------------------------------------------------------------------------
 
 
-def _check_gated(b) -> None:
+def _check_gated(b: Block) -> None:
     if isinstance(b, Table | Figure) and not b._gated:
         raise DisclosureError(
             f"{type(b).__name__} {getattr(b, 'caption', '')!r} did not pass the disclosure gate; "
@@ -201,10 +209,10 @@ def _check_gated(b) -> None:
         )
 
 
-def _blocks(obj) -> list:
+def _blocks(obj: Renderable) -> list[Block]:
     if isinstance(obj, Section):
         return obj.all_blocks()
-    out: list = []
+    out: list[Block] = []
     for b in obj:
         out.extend(_blocks(b) if isinstance(b, Section) else [b])
     return out
@@ -213,7 +221,7 @@ def _blocks(obj) -> list:
 _IDS = itertools.count(1)
 
 
-def block_html(b) -> str:
+def block_html(b: Block) -> str:
     """One block as HTML (data escaped)."""
     _check_gated(b)
     if isinstance(b, Heading):
@@ -261,7 +269,7 @@ def _disclosure_attrs(role: str | None) -> str:
     return f' data-disclosure="{esc(kind)}"' + (f' data-per="{esc(per)}"' if per else "")
 
 
-def to_html(obj) -> str:
+def to_html(obj: Renderable) -> str:
     """Render a section, or a list of sections and blocks, as HTML."""
     return "\n".join(block_html(b) for b in _blocks(obj))
 
@@ -270,7 +278,7 @@ def _wrap(text: str, width: int = 100) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
-def block_text(b) -> str:
+def block_text(b: Block) -> str:
     """One block as plain text."""
     _check_gated(b)
     if isinstance(b, Heading):
@@ -312,12 +320,12 @@ def _table_text(t: pd.DataFrame, width: int = 100) -> str:
     return "\n".join(out).rstrip()
 
 
-def to_text(obj) -> str:
+def to_text(obj: Renderable) -> str:
     """Render a section, or a list of sections and blocks, as plain text."""
     return "\n".join(block_text(b) for b in _blocks(obj))
 
 
-def figure_png(fig, *, dpi: int | None = None, colors: int = 64) -> bytes:
+def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64) -> bytes:
     """Render a matplotlib figure to PNG bytes and close it.
 
     The image is reduced to a palette of ``colors`` colours (charts use a handful; the rest are
