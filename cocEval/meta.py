@@ -28,9 +28,9 @@ metafor fixtures (``tests/reference/meta_reference.R``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,16 @@ from cocEval._results import ResultMixin
 from cocEval.errors import InputError
 from cocEval.style import NHS_BLUE, NHS_GREY, new_axes
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from cocEval.effects import EffectSummary
+
 __all__ = ["MetaResult", "random_effects", "tau2_confidence_draws", "PREDICTION_METHODS"]
+
+#: A transform for display, applied to floats and arrays alike (``np.exp``, ``np.expm1``).
+Transform: TypeAlias = Callable[[Any], Any]
 
 #: metafor's Fisher-scoring controls (``rma.uni`` defaults).
 _REML_THRESHOLD = 1e-5
@@ -102,7 +111,7 @@ class MetaResult(ResultMixin):
         """Confidence level in percent (95 for ``alpha=0.05``)."""
         return round(100 * (1 - self.alpha))
 
-    def summary(self, *, transform=None, units: str = "") -> str:
+    def summary(self, *, transform: Transform | None = None, units: str = "") -> str:
         """Plain-English paragraph: the pooled result first, then heterogeneity and method.
 
         Parameters
@@ -152,8 +161,8 @@ class MetaResult(ResultMixin):
         improvement: str | None = None,
         period: str = "",
         unit_name: str = "providers",
-        caveats=(),
-    ):
+        caveats: Iterable[str] = (),
+    ) -> EffectSummary:
         """The pooled estimate as an :class:`cocEval.effects.EffectSummary`.
 
         ``transform="percentage change"`` reads pooled log ratios as a percentage change
@@ -172,6 +181,7 @@ class MetaResult(ResultMixin):
         from cocEval.effects import EffectSummary
         from cocEval.errors import InputError
 
+        f: Transform
         if transform is None:
             f, sc = (lambda v: v), scale
         elif transform == "percentage change":
@@ -206,7 +216,7 @@ class MetaResult(ResultMixin):
             level=self.level,
         )
 
-    def get_plot_data(self, *, transform=None) -> pd.DataFrame:
+    def get_plot_data(self, *, transform: Transform | None = None) -> pd.DataFrame:
         """Tidy frame behind :meth:`forest_plot`: one row per study plus pooled and prediction rows.
 
         Columns ``label``, ``kind`` ("study", "pooled", "prediction"), ``estimate``, ``low``,
@@ -243,7 +253,14 @@ class MetaResult(ResultMixin):
         )
         return pd.concat([rows, pooled], ignore_index=True)
 
-    def forest_plot(self, *, ax=None, transform=None, xlabel: str | None = None, title: str | None = None):
+    def forest_plot(
+        self,
+        *,
+        ax: Axes | None = None,
+        transform: Transform | None = None,
+        xlabel: str | None = None,
+        title: str | None = None,
+    ) -> tuple[Figure, Axes]:
         """Forest plot: study rows (square sized by weight), pooled diamond, prediction interval.
 
         Parameters
@@ -332,7 +349,7 @@ class MetaResult(ResultMixin):
         fig.tight_layout()
         return fig, ax
 
-    def plot(self, *, ax=None, transform=None):
+    def plot(self, *, ax: Axes | None = None, transform: Transform | None = None) -> tuple[Figure, Axes]:
         """Same as :meth:`forest_plot` (the results-object convention).
 
         Examples
@@ -342,7 +359,7 @@ class MetaResult(ResultMixin):
         return self.forest_plot(ax=ax, transform=transform)
 
 
-def _as_vector(values, name: str) -> np.ndarray:
+def _as_vector(values: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float).ravel()
     if arr.size == 0:
         raise InputError(f"{name}: need at least one value")
@@ -357,13 +374,13 @@ def _tau2_dl(y: np.ndarray, v: np.ndarray) -> float:
     mu = np.sum(w * y) / np.sum(w)
     q = np.sum(w * (y - mu) ** 2)
     tr_p = np.sum(w) - np.sum(w**2) / np.sum(w)
-    return max(0.0, (q - (len(y) - 1)) / tr_p)
+    return max(0.0, float((q - (len(y) - 1)) / tr_p))
 
 
 def _reml_loglik(tau2: float, y: np.ndarray, v: np.ndarray) -> float:
     w = 1.0 / (v + tau2)
     mu = np.sum(w * y) / np.sum(w)
-    return -0.5 * (np.sum(np.log(v + tau2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2))
+    return float(-0.5 * (np.sum(np.log(v + tau2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2)))
 
 
 def _tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
@@ -413,7 +430,7 @@ def _fisher_scoring(y: np.ndarray, v: np.ndarray, step: float) -> float:
             "REML Fisher scoring may have stopped at a local maximum; setting tau2 = 0 (as metafor).", stacklevel=3
         )
         tau2 = 0.0
-    return max(0.0, tau2)
+    return max(0.0, float(tau2))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,7 +440,9 @@ def _fisher_scoring(y: np.ndarray, v: np.ndarray, step: float) -> float:
 PREDICTION_METHODS = ("boot", "metafor", "hts")
 
 
-def tau2_confidence_draws(y, se, n: int, rng: np.random.Generator, grid: int = 120, mc: int = 20_000) -> np.ndarray:
+def tau2_confidence_draws(
+    y: ArrayLike, se: ArrayLike, n: int, rng: np.random.Generator, grid: int = 120, mc: int = 20_000
+) -> np.ndarray:
     """Draws of tau2 from its confidence distribution (Nagashima, Noma & Furukawa 2019).
 
     The confidence distribution is ``H(tau2) = P(Q > Q_obs; tau2)`` with ``Q`` Cochran's
@@ -462,7 +481,7 @@ def tau2_confidence_draws(y, se, n: int, rng: np.random.Generator, grid: int = 1
     return out
 
 
-def _pi_boot(y, se, alpha, n_boot, rng):
+def _pi_boot(y: np.ndarray, se: np.ndarray, alpha: float, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
     """Parametric-bootstrap prediction interval (Nagashima, Noma & Furukawa 2019; R ``pimeta``)."""
     k = y.size
     t2 = tau2_confidence_draws(y, se, n_boot, rng)
@@ -561,11 +580,11 @@ def _prediction_interval(
 
 
 def random_effects(
-    estimates,
-    std_errors,
+    estimates: ArrayLike,
+    std_errors: ArrayLike,
     *,
     method: str = "REML",
-    labels=None,
+    labels: Iterable[Any] | None = None,
     alpha: float = 0.05,
     hartung_knapp: bool = False,
     prediction: str = "boot",

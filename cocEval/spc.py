@@ -34,7 +34,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,12 @@ import pandas as pd
 from cocEval._results import ResultMixin
 from cocEval.errors import InputError, NotEstimableError
 from cocEval.style import new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from cocEval.effects import EffectSummary
 
 __all__ = [
     "SPCChart",
@@ -162,10 +168,13 @@ def _two_in_three(close: np.ndarray, rtm: np.ndarray) -> np.ndarray:
         r = rtm[start : start + 3]
         if c.sum() >= 2 and abs(r.sum()) == 3:
             in_window[start : start + 3] = True
-    return in_window & close
+    flagged: np.ndarray = in_window & close
+    return flagged
 
 
-def _segment_types(y, rtm, close, outside) -> tuple[np.ndarray, np.ndarray]:
+def _segment_types(
+    y: np.ndarray, rtm: np.ndarray, close: np.ndarray, outside: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Special-cause type (text) and direction (+1 high / -1 low / 0 none) for one segment."""
     n = len(y)
     trend = _windows_any(_trend_ends(y) != 0)
@@ -296,7 +305,7 @@ class SPCChart(ResultMixin):
         scale: str = "difference",
         unit_factor: float = 1.0,
         period: str | None = None,
-    ):
+    ) -> EffectSummary:
         """Mean of the points after the baseline against the baseline mean, as an EffectSummary.
 
         The baseline is the points that set the limits (``fix_after_n_points``; every point
@@ -448,14 +457,14 @@ class SPCChart(ResultMixin):
     def plot(
         self,
         *,
-        ax=None,
+        ax: Axes | None = None,
         title: str | None = None,
         icons: bool = True,
         ylabel: str | None = None,
         data: pd.DataFrame | None = None,
         floor: float | None = None,
         suppressed_label: str = "Month not shown (small count)",
-    ):
+    ) -> tuple[Figure, Axes]:
         """Draw the chart in the Making Data Count style; returns ``(fig, ax)``.
 
         Grey line and points; special-cause points in blue (improvement), orange (concern) or
@@ -534,7 +543,7 @@ class SPCChart(ResultMixin):
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
         if icons:
             draw_icons(
-                ax.inset_axes([1.02, 0.02, 0.22, 0.22 * _aspect(ax)]),
+                ax.inset_axes((1.02, 0.02, 0.22, 0.22 * _aspect(ax))),
                 self.variation,
                 self.assurance,
                 self.improvement,
@@ -549,7 +558,7 @@ class SPCChart(ResultMixin):
             )
         return fig, ax
 
-    def icons(self, *, ax=None):
+    def icons(self, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
         """Compact rendering of just the variation and assurance icons; returns ``(fig, ax)``.
 
         Examples
@@ -561,10 +570,11 @@ class SPCChart(ResultMixin):
         return fig, ax
 
 
-def _aspect(ax) -> float:
-    w, h = ax.figure.get_size_inches()
+def _aspect(ax: Axes) -> float:
+    """Half the axes' width over its height, in inches (so a square icon stays square)."""
+    w, h = ax.figure.figure.get_size_inches()  # the root figure, also when ax is in a subfigure
     pos = ax.get_position()
-    return (w * pos.width) / (h * pos.height) / 2.0
+    return float((w * pos.width) / (h * pos.height) / 2.0)
 
 
 def _point_colour(point_type: str) -> str:
@@ -595,7 +605,7 @@ def _assurance_short(assurance: str | None) -> str:
 # --------------------------------------------------------------------------------------------
 # icons (drawn with matplotlib patches; no image files)
 # --------------------------------------------------------------------------------------------
-def draw_icons(ax, variation: str, assurance: str | None, improvement: str = "decrease") -> None:
+def draw_icons(ax: Axes, variation: str, assurance: str | None, improvement: str = "decrease") -> None:
     """Draw the MDC variation icon (and the assurance icon when there is one) on ``ax``.
 
     Variation: a circle in the point colour with a small run of dots (flat for common cause,
@@ -909,5 +919,5 @@ def xmr(
 
 def _fmt_label(label: Any) -> str:
     if isinstance(label, pd.Timestamp):
-        return label.strftime("%Y-%m-%d")
+        return str(label.strftime("%Y-%m-%d"))
     return str(label)
