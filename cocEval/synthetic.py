@@ -101,6 +101,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import expit, logit
 
+from cocEval.data import RESTRICTIVE_TYPES, STAFF_COUNTS, STAFF_SCORES
 from cocEval.errors import InputError
 
 __all__ = [
@@ -117,17 +118,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20240401
 
-#: Restrictive intervention types whose sum is ``restrictive_interventions``.
-TYPES = ("physical_restraint", "seclusion", "segregation", "chemical_restraint", "mechanical_restraint")
+#: Restrictive intervention types whose sum is ``restrictive_interventions`` (the data contract's).
+TYPES = RESTRICTIVE_TYPES
 #: Outcomes of the restrictive practice table that ``truth.csv`` carries.
 RP_OUTCOMES = ("restrictive_interventions", *TYPES, "prone_restraint")
-STAFF_SCORES = ("engagement", "morale")
-STAFF_COUNTS = (
-    "violence_from_patients",
-    "harassment_from_patients",
-    "discrimination_from_patients",
-    "recommend_workplace",
-)
 TRUTH_COLUMNS = (
     "provider_id",
     "cohort",
