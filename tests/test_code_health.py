@@ -1,5 +1,8 @@
 """Code-health rules that a linter does not check (see CONTRIBUTING.md).
 
+Examples that run: a docstring's "Examples" section must hold at least one ``>>>`` line that
+is code, not only comments (doctests run in the suite, so a comment-only example tests nothing).
+
 Long functions: a function or method in ``cocEval/`` whose body, not counting its docstring,
 is over ``MAX_BODY_LINES`` lines must be split, or say why it is long in a comment line
 ``# Long by design: <why>`` inside it. Body lines are the physical lines from the first
@@ -85,7 +88,42 @@ def test_no_unexplained_long_functions() -> None:
     )
 
 
-# ---- the checker itself can fail ----------------------------------------------------------------
+_EXAMPLES = re.compile(r"^Examples\n-{3,}\n", re.M)
+_NEXT_SECTION = re.compile(r"^\w[\w ]*\n-{3,}$", re.M)
+
+
+def comment_only_examples(root: Path = PACKAGE) -> list[str]:
+    """``module.object`` for every docstring whose Examples section runs no code."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        named: list[tuple[str, ast.AST]] = [("", tree)]
+        named += [(name, node) for name, node in _qualified_functions(tree)]
+        named += [(n.name, n) for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+        for name, node in named:
+            doc = ast.get_docstring(node) if isinstance(node, ast.Module | ast.ClassDef | FunctionNode) else None
+            m = _EXAMPLES.search(doc or "")
+            if not m:
+                continue
+            rest = doc[m.end() :] if doc else ""
+            nxt = _NEXT_SECTION.search(rest)
+            section = rest[: nxt.start() if nxt else None]
+            prompts = [ln.strip()[3:].strip() for ln in section.splitlines() if ln.strip().startswith(">>>")]
+            if not any(p and not p.startswith("#") for p in prompts):
+                found.append(f"{module}.{name}" if name else module)
+    return found
+
+
+def test_examples_run_code() -> None:
+    offenders = comment_only_examples()
+    assert not offenders, (
+        f"{len(offenders)} docstring(s) in cocEval/ have an Examples section with no '>>>' line of code "
+        "(only comments or none); write a runnable example:\n" + "\n".join(f"  {o}" for o in offenders)
+    )
+
+
+# ---- the checkers themselves can fail ----------------------------------------------------------------
 
 
 def _write(tmp_path: Path, body_lines: int, comment: str | None = None, docstring: bool = True) -> Path:
@@ -121,6 +159,24 @@ def test_checker_counts_body_lines_without_docstring(
     assert unexplained == (["cocEval.m.f"] if flagged else [])
     if found:
         assert found[0][1] == body_lines
+
+
+def test_examples_checker(tmp_path: Path) -> None:
+    pkg = tmp_path / "cocEval"
+    pkg.mkdir()
+    doc = '    """{0}\n\n    Examples\n    --------\n{1}\n    """\n    return 1\n'
+    (pkg / "m.py").write_text(
+        "def a():\n"
+        + doc.format("Comment only.", "    >>> # see b")
+        + "def b():\n"
+        + doc.format("Runs.", "    >>> # set up\n    >>> b()\n    1")
+        + "def c():\n"
+        + doc.format("No prompt at all.", "    b() returns 1")
+        + "def d():\n"
+        + '    """No examples."""\n',
+        encoding="utf-8",
+    )
+    assert comment_only_examples(pkg) == ["cocEval.m.a", "cocEval.m.c"]
 
 
 def test_checker_names_methods_and_nested_functions(tmp_path: Path) -> None:
