@@ -205,6 +205,15 @@ def audit_html(html_text: str, rule: str | DisclosureRule = "mhsds") -> list[Fin
     -------
     list of Finding
         Empty when the report passes.
+
+    Examples
+    --------
+    >>> page = '<table data-disclosure-rule="mhsds"><tr><th>Ward</th><th>Restraints</th></tr>'
+    >>> page += '<tr><td>A</td><td data-disclosure="count">3</td></tr></table>'
+    >>> [f.why for f in audit_html(page)]
+    ["is a count under 5 (mhsds rule: show '*')"]
+    >>> audit_html(page.replace(">3<", ">*<"))
+    []
     """
     active = get_rule(rule)
     reader = _Reader()
@@ -283,6 +292,11 @@ def audit_report(html: str | Path, rule: str | DisclosureRule = "mhsds") -> list
 
     This is what the batch calls before publishing a report: publish only when it returns an
     empty list, otherwise mark the report failed with ``"; ".join(map(str, findings))``.
+
+    Examples
+    --------
+    >>> audit_report("<p>Restraint fell by 12% across 40 wards.</p>")
+    []
     """
     if isinstance(html, Path) or ("<" not in html and Path(html).is_file()):
         text = Path(html).read_text(encoding="utf-8")
@@ -292,7 +306,15 @@ def audit_report(html: str | Path, rule: str | DisclosureRule = "mhsds") -> list
 
 
 def assert_publishable(html: str | Path, rule: str | DisclosureRule = "mhsds") -> None:
-    """Raise :class:`~cocEval.errors.DisclosureError` listing the findings, if there are any."""
+    """Raise :class:`~cocEval.errors.DisclosureError` listing the findings, if there are any.
+
+    Examples
+    --------
+    >>> assert_publishable("<p>2 patients were secluded.</p>")
+    Traceback (most recent call last):
+    ...
+    cocEval.errors.DisclosureError: 1 number(s) fail the mhsds disclosure rule: ...
+    """
     found = audit_report(html, rule)
     if found:
         shown = "; ".join(map(str, found[:10])) + (f"; and {len(found) - 10} more" if len(found) > 10 else "")
@@ -300,6 +322,15 @@ def assert_publishable(html: str | Path, rule: str | DisclosureRule = "mhsds") -
 
 
 def audit_dir(report_dir: str | Path, rule: str | DisclosureRule = "mhsds") -> dict[Path, list[Finding]]:
-    """Audit every ``*.html`` file under ``report_dir``; returns ``{path: findings}`` for all."""
+    """Audit every ``*.html`` file under ``report_dir``; returns ``{path: findings}`` for all.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.html").write_text("<p>2 patients were secluded.</p>")
+    >>> {p.name: len(found) for p, found in audit_dir(folder).items()}
+    {'a.html': 1}
+    """
     root = Path(report_dir)
     return {p: audit_report(p, rule) for p in sorted(root.rglob("*.html"))}

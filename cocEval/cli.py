@@ -102,7 +102,14 @@ def _add_audit(sub: _Subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser for ``python -m cocEval``."""
+    """Return the argument parser for ``python -m cocEval``.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["synthesise", "--seed", "7"])
+    >>> args.command, args.seed, str(args.out)
+    ('synthesise', 7, 'data/synthetic')
+    """
     p = _Parser(prog="python -m cocEval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level; tracebacks with errors")
     sub = p.add_subparsers(dest="command", required=True)

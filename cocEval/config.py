@@ -316,6 +316,12 @@ def load_inputs(
 
     The data folder is ``data_dir`` if given, else the config's ``data_dir``; relative paths
     resolve from the working folder or else the project folder.
+
+    Examples
+    --------
+    >>> cfg, prog, source = load_inputs()
+    >>> source.name, "SYN001" in set(prog.participation["provider_id"])
+    ('programme.yaml', True)
     """
     if not isinstance(config, ProgrammeConfig):
         config = project_path(config, DEFAULT_CONFIG)

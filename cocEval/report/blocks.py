@@ -270,7 +270,14 @@ def _disclosure_attrs(role: str | None) -> str:
 
 
 def to_html(obj: Renderable) -> str:
-    """Render a section, or a list of sections and blocks, as HTML."""
+    """Render a section, or a list of sections and blocks, as HTML.
+
+    Examples
+    --------
+    >>> print(to_html([Section("Notes"), Callout("Data for March are provisional.", kind="warning")]))
+    <h2>Notes</h2>
+    <div class="coc-callout coc-warning" role="note">Data for March are provisional.</div>
+    """
     return "\n".join(block_html(b) for b in _blocks(obj))
 
 
@@ -321,7 +328,16 @@ def _table_text(t: pd.DataFrame, width: int = 100) -> str:
 
 
 def to_text(obj: Renderable) -> str:
-    """Render a section, or a list of sections and blocks, as plain text."""
+    """Render a section, or a list of sections and blocks, as plain text.
+
+    Examples
+    --------
+    >>> print(to_text(Section("Notes", [Bullets(["March is provisional.", "Two wards closed."])])))
+    Notes
+    =====
+    - March is provisional.
+    - Two wards closed.
+    """
     return "\n".join(block_text(b) for b in _blocks(obj))
 
 
@@ -331,6 +347,13 @@ def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64) -> b
     The image is reduced to a palette of ``colors`` colours (charts use a handful; the rest are
     anti-aliasing shades), which makes report pages about a third of their size with no visible
     change; ``colors=0`` keeps full colour.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(2, 1))
+    >>> figure_png(fig, dpi=50)[1:4]
+    b'PNG'
     """
     import matplotlib.pyplot as plt
 
