@@ -28,8 +28,7 @@ LABELS = {
 
 def plot(res: ITSResult, *, ax: Any = None, per: float | None = None, title: str | None = None) -> tuple[Any, Any]:
     """Implementation of :meth:`ITSResult.plot` (see there)."""
-    # Long but flat: one matplotlib call per chart element (control, observed, excluded, fitted
-    # segments, counterfactual and band, start/end markers, labels), in drawing order.
+    # Drawing order: control series, the treated series (draw_series), start/end lines, labels.
     from cocEval.style import NHS_LIGHT_BLUE, new_axes
 
     fig, ax = new_axes(ax)
