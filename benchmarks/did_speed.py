@@ -14,6 +14,16 @@ allocations is printed for cocEval too. csdid is installed into a throwaway venv
 script says so and times cocEval alone.
 
 Run:  .venv/bin/python benchmarks/did_speed.py [--repeat 3]
+
+``--programme`` instead measures the programme report (issue 16): the CPU time of building it
+and of each section in a warm process (the notebook's code, provider effects handed over as the
+batch does), for this code and for the code at ``--baseline`` (default: the commit before the
+speed-ups, unpacked from git into a temporary folder and imported from there), side by side in
+one run; it prints the ratio and checks that every estimate, SE, interval and p-value, every
+table and every section's text are identical. :func:`programme_cpu` is the same as a function
+(``benchmarks/report_speed.py`` may print its line).
+
+Run:  .venv/bin/python benchmarks/did_speed.py --programme [--baseline <commit>]
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -75,6 +86,220 @@ print(json.dumps({
     "dynamic": {str(int(k)): float(v) for k, v in zip(a["egt"], a["att_egt"])}, "dynamic_overall": float(a["overall_att"]),
 }))
 """
+
+
+#: The commit before the programme report's speed-ups (issue 16, speedB): the "before" code.
+BASELINE = "dde572504ed2"
+#: Recorded on this 2-core machine (CPU seconds, warm process, shared with other jobs), used only
+#: when the baseline code cannot be unpacked (no git history): clearly labelled when printed.
+RECORDED_BEFORE = {
+    "build": 2.69,
+    "title": 0.0,
+    "verdict": 0.03,
+    "participation": 0.11,
+    "staggered_did": 1.04,
+    "twfe_and_bacon": 0.51,
+    "pooled_its": 1.22,
+    "cohorts": 0.0,
+    "staff_experience": 0.0,
+    "truth": 0.83,
+    "robustness": 29.17,
+    "methods": 0.0,
+    "provenance": 0.01,
+}
+
+SECTIONS = [
+    "title",
+    "verdict",
+    "participation",
+    "staggered_did",
+    "twfe_and_bacon",
+    "pooled_its",
+    "cohorts",
+    "staff_experience",
+    "truth",
+    "robustness",
+    "methods",
+    "provenance",
+]
+
+WORKER_PROGRAMME = r"""
+import json, pickle, sys, time, warnings
+warnings.simplefilter("ignore")
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import cocEval
+from cocEval.report.blocks import Figure, Table, to_text
+from cocEval.report.programme import ProgrammeReport
+
+data, config, effects_path, out_path = sys.argv[1:5]
+sections = sys.argv[5].split(",")
+effects = json.load(open(effects_path))
+cpu, texts, tables, numbers = {}, {}, {}, {}
+t0 = time.process_time()
+rep = ProgrammeReport.build(data, config, provider_effects=effects)
+cpu["build"] = time.process_time() - t0
+for name in sections:
+    t0 = time.process_time()
+    sec = getattr(rep, name)()
+    cpu[name] = time.process_time() - t0
+    if name != "provenance":  # commit, time of rendering and seconds differ by design
+        texts[name] = to_text(sec)
+        tables[name] = [b.frame if b.frame is not None else b.shown for b in sec.blocks if isinstance(b, Table)]
+        tables[name] += [b.data for b in sec.blocks if isinstance(b, Figure)]
+    plt.close("all")
+for group in (rep.outcomes, rep.staff):
+    for key, ev in group.items():
+        if ev.attgt is None:
+            continue
+        numbers[key + ":cells"] = ev.attgt.table
+        for kind in ("dynamic", "simple", "group"):
+            agg = getattr(ev, kind)
+            o = agg.overall
+            numbers[f"{key}:{kind}"] = agg.table
+            numbers[f"{key}:{kind}:overall"] = np.array([o.att, o.se, o.ci_low, o.ci_high, agg.crit_val])
+        numbers[key + ":pretrend"] = np.array([ev.pretrend.get("statistic", np.nan), ev.pretrend.get("p_value", np.nan)])
+for key, r in (rep._robustness or {}).items():
+    numbers[key + ":robust"] = np.array([r.estimate, r.ci_low, r.ci_high, r.p_value])
+    for part in ("honest", "placebo", "permutation", "loo_provider", "loo_cohort", "choices"):
+        numbers[f"{key}:{part}"] = getattr(r, part)
+    numbers[key + ":mde"] = np.array(list((r.mde or {}).values()), dtype=float)
+pickle.dump({"cpu": cpu, "texts": texts, "tables": tables, "numbers": numbers, "from": cocEval.__file__}, open(out_path, "wb"))
+"""
+
+WORKER_EFFECTS = r"""
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from cocEval.config import load_inputs
+from cocEval.report.models import fit_outcome, pooling_effect
+from cocEval.report.programme import POOL_MONTH
+data, config, out = sys.argv[1:4]
+cfg, prog, _ = load_inputs(data, config)
+eff = {}
+for pid in prog.participating["provider_id"]:
+    eff[pid] = {}
+    for key in cfg.outcomes:
+        m = fit_outcome(prog, cfg, pid, key)
+        eff[pid][key] = pooling_effect(m.its, m.error, POOL_MONTH)
+json.dump(eff, open(out, "w"), default=float)
+"""
+
+
+def _unpack(rev: str, dest: Path) -> bool:
+    """The package ``cocEval/`` as it was at ``rev``, written into ``dest`` (False if git cannot)."""
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", rev, "cocEval"], cwd=ROOT, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True, capture_output=True)
+    except (subprocess.SubprocessError, OSError):
+        return False
+    return (dest / "cocEval" / "__init__.py").is_file()
+
+
+def _programme_run(code: Path, args: list[str], out: Path) -> dict:
+    """Build the programme report with the package in ``code`` (its parent folder) in a fresh process.
+
+    The worker runs in the output's folder, so ``python -c`` finds the package on PYTHONPATH and
+    not in the working folder; the import is checked.
+    """
+    env = dict(os.environ, PYTHONWARNINGS="ignore", MPLBACKEND="Agg", PYTHONPATH=str(code))
+    r = subprocess.run(
+        [sys.executable, "-c", WORKER_PROGRAMME, *args, str(out), ",".join(SECTIONS)],
+        cwd=out.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"programme report worker failed:\n{r.stderr[-2000:]}")
+    res = pickle.loads(out.read_bytes())
+    if not Path(res["from"]).resolve().is_relative_to(code.resolve()):
+        raise RuntimeError(f"the worker imported cocEval from {res['from']}, not from {code}")
+    return res
+
+
+def _differences(a, b, path="") -> list[str]:
+    """Where two captured results differ (floats to 1e-10 relative, everything else exactly)."""
+    if isinstance(a, dict):
+        if set(a) != set(b):
+            return [f"{path}: keys differ"]
+        return [d for k in a for d in _differences(a[k], b[k], f"{path}/{k}")]
+    if isinstance(a, list | tuple):
+        if len(a) != len(b):
+            return [f"{path}: lengths differ"]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")]
+    if isinstance(a, pd.DataFrame):
+        if not (isinstance(b, pd.DataFrame) and list(a.columns) == list(b.columns) and a.index.equals(b.index)):
+            return [f"{path}: layout differs"]
+        return [d for c in a.columns for d in _differences(a[c].to_numpy(), b[c].to_numpy(), f"{path}.{c}")]
+    if isinstance(a, np.ndarray):
+        if a.shape != b.shape:
+            return [f"{path}: shapes differ"]
+        if a.dtype.kind == "f":
+            same = np.isclose(a, b, rtol=1e-10, atol=0, equal_nan=True) | (a == b)
+            return [] if same.all() else [f"{path}: numbers differ"]
+        na, nb = pd.isna(a), pd.isna(b)
+        return [] if np.array_equal(na, nb) and np.array_equal(a[~na], b[~nb]) else [f"{path}: values differ"]
+    if a is None or b is None:
+        return [] if a is b else [f"{path}: one is missing"]
+    return [] if a == b else [f"{path}: differs"]
+
+
+def programme_cpu(baseline: str = BASELINE, data: Path | None = None, config: Path | None = None) -> dict:
+    """CPU seconds of the programme report (build and each section), now and at ``baseline``.
+
+    Both run in fresh processes on the same data, config and provider effects (fitted once,
+    handed over as the batch does). Returns ``{"now": {...}, "before": {...} or None,
+    "identical": bool or None, "differences": [...]}``; ``before`` is None when the baseline
+    code cannot be unpacked (no git history).
+    """
+    data = data or ROOT / "data" / "synthetic"
+    config = config or ROOT / "params" / "programme.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        effects = tmp / "effects.json"
+        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        subprocess.run(
+            [sys.executable, "-c", WORKER_EFFECTS, str(data), str(config), str(effects)], cwd=ROOT, env=env, check=True
+        )
+        args = [str(data), str(config), str(effects)]
+        now = _programme_run(ROOT, args, tmp / "now.pkl")
+        before = None
+        if _unpack(baseline, tmp / "old"):
+            before = _programme_run(tmp / "old", args, tmp / "before.pkl")
+    out = {"now": now["cpu"], "before": None if before is None else before["cpu"], "identical": None, "differences": []}
+    if before is not None:
+        diffs = [d for part in ("numbers", "texts", "tables") for d in _differences(before[part], now[part], part)]
+        out["identical"], out["differences"] = not diffs, diffs
+    return out
+
+
+def print_programme_cpu(res: dict, baseline: str = BASELINE) -> None:
+    """The per-section table, the ratio and the equality check of :func:`programme_cpu`."""
+    now = res["now"]
+    if res["before"] is not None:
+        before, label = res["before"], f"before ({baseline}, measured in this run)"
+    else:
+        before, label = (
+            RECORDED_BEFORE,
+            f"before: RECORDED for {baseline} (its code could not be unpacked), not measured now",
+        )
+    rows = [{"part": k, "before_s": before.get(k, np.nan), "now_s": now[k]} for k in ["build", *SECTIONS]]
+    rows.append({"part": "TOTAL", "before_s": sum(before.values()), "now_s": sum(now.values())})
+    t = pd.DataFrame(rows).set_index("part")
+    t["ratio"] = t["before_s"] / t["now_s"]
+    print(f"\nProgramme report, CPU seconds in a warm process (time.process_time); {label}")
+    with pd.option_context("display.float_format", "{:.2f}".format):
+        print(t.to_string())
+    total = t.loc["TOTAL"]
+    print(f"programme report: {total['before_s']:.1f} s -> {total['now_s']:.1f} s CPU, {total['ratio']:.1f}x")
+    if res["identical"] is not None:
+        print(
+            "numbers, tables and texts identical to the baseline (floats to 1e-10 relative): "
+            + ("yes" if res["identical"] else f"NO ({len(res['differences'])}: {res['differences'][:5]})")
+        )
 
 
 def synthetic(n_units=2000, periods=120, n_cohorts=6, seed=0, months=False) -> pd.DataFrame:
@@ -155,7 +380,12 @@ def compare(a: dict, b: dict) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs per case (best time reported)")
+    ap.add_argument("--programme", action="store_true", help="measure the programme report instead (issue 16)")
+    ap.add_argument("--baseline", default=BASELINE, help="git revision of the 'before' code for --programme")
     args = ap.parse_args()
+    if args.programme:
+        print_programme_cpu(programme_cpu(args.baseline), args.baseline)
+        return
     have_csdid = ensure_csdid()
     cases = []
     if MPDTA.exists():

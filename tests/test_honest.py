@@ -218,3 +218,24 @@ def test_event_study_method_on_synthetic_programme():
     assert out.iloc[1]["lb"] <= orig["lb"] and out.iloc[1]["ub"] >= orig["ub"]
     with pytest.raises(InputError):
         var.honest_did(restriction="smoothness", m=0)
+
+
+def test_hybrid_test_memo_and_quantile_shortcut_change_nothing():
+    """The per-binding-set memo and the direct truncated-normal quantile give scipy's answers."""
+    from scipy import stats
+
+    from cocEval.did.honest import _conditional_lf_test, _RMTests, _trunc_norm_quantile
+
+    rng = np.random.default_rng(0)
+    for lo, hi in [(-1.0, 2.0), (-np.inf, 0.3), (0.5, np.inf), (-3.2, -1.1), (1.5, 7.0)]:
+        assert _trunc_norm_quantile(0.95, lo, hi) == float(stats.truncnorm.ppf(0.95, lo, hi))
+    beta = np.array([0.002, -0.004, 0.001, 0.03, 0.05, 0.04])
+    sigma = np.diag([2e-5] * 6) + 5e-6
+    tests = _RMTests(beta, sigma, 3, 3, np.ones(3) / 3, 1.0, 0.05, 0.005)
+    for theta in np.r_[np.linspace(-0.1, 0.2, 61), rng.uniform(-0.1, 0.2, 40)]:
+        for Y, one, X, sig, cv, V, memo in tests.parts:
+            y = Y - one * theta
+            assert _conditional_lf_test(y, X, sig, 0.05, 0.005, cv, V, memo) == _conditional_lf_test(
+                y, X, sig, 0.05, 0.005, cv, V
+            )
+    assert any(len(memo) > 1 for *_, memo in tests.parts)  # the memo was used

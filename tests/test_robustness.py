@@ -115,3 +115,77 @@ def test_placebo_in_time_its_per_provider(panel):
     assert list(out.columns) == ["provider_id", "level_change", "ci_low", "ci_high", "p_value"]
     assert 1 <= len(out) <= 4 and out["level_change"].notna().all()
     assert (out["ci_low"] <= out["level_change"]).all() and (out["level_change"] <= out["ci_high"]).all()
+
+
+# --- the array fast path re-fits exactly what att_gt on the varied frame would ----------------
+def _slow(frame, spec, max_e=None):
+    """(effect, SE) by the public route: att_gt on the frame, then the aggregation."""
+    from cocEval.did import att_gt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = att_gt(frame, spec.outcome, spec.unit, spec.time, spec.cohort, **spec.fit_kwargs())
+        if spec.summary == "dynamic" or max_e is not None:
+            agg = res.aggregate("dynamic", min_e=0, max_e=max_e if max_e is not None else spec.max_e)
+        else:
+            agg = res.aggregate("simple", max_e=spec.max_e)
+    return agg.overall.att, agg.overall.se
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        DiDSpec(),
+        DiDSpec(summary="dynamic", max_e=18),
+        DiDSpec(control_group="nevertreated", base_period="universal", anticipation=1),
+    ],
+)
+def test_refits_on_arrays_equal_att_gt_on_the_frame(panel, spec):
+    from cocEval.did.robustness import _estimate_prepared, _prepare, _variant
+
+    p = _prepare(panel, spec)
+    units = np.asarray(p.units)
+    # the full panel, a provider left out, a cohort left out (units whose start is the first cohort)
+    first = panel["start_month"].dropna().min()
+    gone = [units[0], *panel.loc[panel["start_month"] == first, "provider_id"].unique()[:3]]
+    for drop in ([], [units[5]], gone):
+        keep = ~np.isin(units, drop)
+        fast = _estimate_prepared(_variant(p, keep=keep), spec)
+        assert fast == _slow(panel[~panel["provider_id"].isin(drop)], spec)  # exactly, not approximately
+    # start dates reshuffled among the coached providers
+    rng = np.random.default_rng(3)
+    treated = np.isfinite(p.G)
+    G = p.G.copy()
+    G[treated] = rng.permutation(p.G[treated])
+    starts = pd.Series(p.coder.decode(G), index=units).where(treated)
+    shuffled = panel.assign(
+        start_month=pd.to_datetime(panel["provider_id"].map(starts)).astype(panel["start_month"].dtype)
+    )
+    assert _estimate_prepared(_variant(p, G=G), spec) == _slow(shuffled, spec)
+    # other outcomes on the same design
+    Y = np.random.default_rng(4).normal(size=p.Y.shape)
+    wide = pd.DataFrame(Y, index=units, columns=pd.DatetimeIndex(p.coder.decode(p.periods)))
+    other = panel.assign(
+        value=wide.stack().reindex(pd.MultiIndex.from_frame(panel[["provider_id", "month"]])).to_numpy()
+    )
+    assert _estimate_prepared(_variant(p, Y=Y), spec) == _slow(other, spec)
+
+
+def test_randomisation_inference_draws_are_the_reshuffled_frames(panel):
+    """The permutation distribution is the one the frame-by-frame reshuffle gave (same seed)."""
+    spec = DiDSpec()
+    n_perm, seed = 7, 11
+    out = randomisation_inference(panel, spec, n_perm=n_perm, seed=seed).iloc[0]
+    obs = _slow(panel, spec)[0]
+    starts = panel.groupby("provider_id")["start_month"].first().dropna()
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_perm):
+        perm = pd.Series(rng.permutation(starts.to_numpy()), index=starts.index)
+        new = panel["provider_id"].map(perm)
+        shuffled = panel.assign(start_month=new.where(panel["provider_id"].isin(starts.index), panel["start_month"]))
+        draws.append(_slow(shuffled, spec)[0])
+    draws = np.array(draws)
+    assert out["estimate"] == obs
+    assert out["p_value"] == (1 + np.sum(np.abs(draws) >= abs(obs) - 1e-12)) / (1 + n_perm)
+    assert out["perm_q025"] == np.quantile(draws, 0.025) and out["perm_q975"] == np.quantile(draws, 0.975)

@@ -47,6 +47,149 @@ def _wif(ind: np.ndarray, pg: np.ndarray) -> np.ndarray:
     return a / s - a.sum(axis=1, keepdims=True) * (pg / s**2)[None, :]
 
 
+@dataclass(frozen=True)
+class _Cells:
+    """The estimable cells of a fit, as arrays: what every aggregation combines.
+
+    ``g``, ``t``, ``att``: cohort, period and effect of each finite cell; ``inf`` its influence
+    function (units x cells); ``G`` each unit's cohort; ``pg`` the cohort share of each cell's
+    cohort (``pgg`` per cohort of ``glist``); ``ind`` 1{G == g} (units x cells).
+    """
+
+    g: np.ndarray
+    t: np.ndarray
+    att: np.ndarray
+    inf: np.ndarray
+    G: np.ndarray
+    glist: np.ndarray
+    pgg: np.ndarray
+    pg: np.ndarray
+    ind: np.ndarray
+
+    @classmethod
+    def of(cls, cohort_codes, time_codes, att, inf, G) -> _Cells:
+        ok = np.isfinite(att)
+        if not ok.all():
+            warnings.warn(
+                f"{(~ok).sum()} ATT(g,t) cells are NaN and are left out of the aggregation", UserWarning, stacklevel=4
+            )
+        g, t = cohort_codes[ok], time_codes[ok]
+        glist = np.unique(g)
+        pgg = np.array([np.mean(G == x) for x in glist])
+        pg = pgg[np.searchsorted(glist, g)]
+        ind = (G[:, None] == g[None, :]).astype(float)
+        return cls(g, t, att[ok], inf[:, ok], G, glist, pgg, pg, ind)
+
+    @property
+    def n(self) -> int:
+        return self.inf.shape[0]
+
+    def combine(self, mask, weights, with_wif=True) -> np.ndarray:
+        """Influence function of the weighted average of the cells in ``mask``."""
+        out = self.inf[:, mask] @ weights
+        if with_wif:
+            out = out + _wif(self.ind[:, mask], self.pg[mask]) @ self.att[mask]
+        return out
+
+
+#: (levels, their effects, their influence functions, overall effect, its influence function)
+_Parts = tuple[list, np.ndarray, list, float, np.ndarray]
+
+
+def _simple(c: _Cells, hi: float) -> _Parts:
+    keep = (c.g <= c.t) & (c.t <= c.g + hi)
+    w = c.pg[keep] / c.pg[keep].sum()
+    return [], np.array([]), [], float(w @ c.att[keep]), c.combine(keep, w)
+
+
+def _group(c: _Cells, hi: float) -> _Parts:
+    levels, l_att, l_if = [], [], []
+    for x in c.glist:
+        m = (c.g == x) & (x <= c.t) & (c.t <= c.g + hi)
+        levels.append(x)
+        l_att.append(c.att[m].mean() if m.any() else np.nan)
+        l_if.append(c.inf[:, m] @ np.full(m.sum(), 1 / m.sum()) if m.any() else np.full(c.n, np.nan))
+    att = np.array(l_att)
+    has = np.isfinite(att)
+    w = c.pgg[has] / c.pgg[has].sum()
+    o_att = float(w @ att[has])
+    o_if = (
+        np.column_stack(l_if)[:, has] @ w
+        + _wif((c.G[:, None] == c.glist[has][None, :]).astype(float), c.pgg[has]) @ att[has]
+    )
+    return levels, att, l_if, o_att, o_if
+
+
+def _event_times(c: _Cells, periods: np.ndarray, lo: float, hi: float, balance_e) -> tuple[np.ndarray, np.ndarray]:
+    """The event times of the dynamic aggregation and the cells it may use."""
+    e = c.t - c.g
+    incl = np.ones(len(c.g), bool)
+    eseq = np.unique(e)
+    if balance_e is not None:
+        tmax, tmin = periods.max(), periods.min()
+        incl = (tmax - c.g) >= balance_e
+        eseq = np.unique(e[incl])
+        eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - tmax + tmin)]
+    eseq = eseq[(eseq >= lo) & (eseq <= hi)]
+    if len(eseq) == 0:
+        raise NotEstimableError("no event times left after min_e / max_e / balance_e")
+    return eseq, incl
+
+
+def _dynamic(c: _Cells, periods: np.ndarray, lo: float, hi: float, balance_e) -> _Parts:
+    eseq, incl = _event_times(c, periods, lo, hi, balance_e)
+    e = c.t - c.g
+    levels, l_att, l_if = [], [], []
+    for x in eseq:
+        m = (e == x) & incl
+        w = c.pg[m] / c.pg[m].sum()
+        levels.append(int(x))
+        l_att.append(float(w @ c.att[m]))
+        l_if.append(c.combine(m, w))
+    att = np.array(l_att)
+    pos = eseq >= 0
+    if not pos.any():
+        return levels, att, l_if, np.nan, np.full(c.n, np.nan)
+    return levels, att, l_if, float(att[pos].mean()), np.column_stack(l_if)[:, pos].mean(axis=1)
+
+
+def _calendar(c: _Cells) -> _Parts:
+    levels, l_att, l_if = [], [], []
+    for x in np.unique(c.t[c.t >= c.g.min()]):
+        m = (c.t == x) & (c.g <= c.t)
+        w = c.pg[m] / c.pg[m].sum()
+        levels.append(x)
+        l_att.append(float(w @ c.att[m]))
+        l_if.append(c.combine(m, w))
+    att = np.array(l_att)
+    return levels, att, l_if, float(att.mean()), np.column_stack(l_if).mean(axis=1)
+
+
+def _check_kind(kind: str, balance_e) -> None:
+    if kind not in KINDS:
+        raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
+    if balance_e is not None and kind != "dynamic":
+        raise InputError("balance_e applies to kind='dynamic' only")
+
+
+def _aggregate_parts(c: _Cells, kind: str, periods: np.ndarray, *, min_e=None, max_e=None, balance_e=None) -> _Parts:
+    """The levels and the overall effect of one aggregation, with influence functions (no SEs).
+
+    The arithmetic of :func:`aggregate`, on the cells alone: the robustness checks call it for
+    the overall effect of many refits without building tables.
+    """
+    _check_kind(kind, balance_e)
+    hi = np.inf if max_e is None else max_e
+    lo = -np.inf if min_e is None else min_e
+    if kind == "simple":
+        return _simple(c, hi)
+    if kind == "group":
+        return _group(c, hi)
+    if kind == "dynamic":
+        return _dynamic(c, periods, lo, hi, balance_e)
+    return _calendar(c)
+
+
 def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e=None) -> AggregatedATT:
     """Aggregate group-time effects as R ``aggte``.
 
@@ -74,86 +217,11 @@ def aggregate(res: GroupTimeATT, kind: str, *, min_e=None, max_e=None, balance_e
     >>> agg.table.index.tolist(), round(agg.overall.att, 1)
     ([-2, -1, 0, 1, 2], 1.0)
     """
-    if kind not in KINDS:
-        raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
-    if balance_e is not None and kind != "dynamic":
-        raise InputError("balance_e applies to kind='dynamic' only")
-    ok = np.isfinite(res.att)
-    if not ok.all():
-        warnings.warn(
-            f"{(~ok).sum()} ATT(g,t) cells are NaN and are left out of the aggregation", UserWarning, stacklevel=3
-        )
-    g, t, att, inf = res.cohort_codes[ok], res.time_codes[ok], res.att[ok], res.influence[:, ok]
-    G = res.panel.G
-    glist = np.unique(g)
-    pgg = np.array([np.mean(G == x) for x in glist])
-    pg = pgg[np.searchsorted(glist, g)]
-    e = t - g
-    hi = np.inf if max_e is None else max_e
-    lo = -np.inf if min_e is None else min_e
-    ind = (G[:, None] == g[None, :]).astype(float)
-
-    def combine(mask, weights, with_wif=True):
-        out = inf[:, mask] @ weights
-        if with_wif:
-            out = out + _wif(ind[:, mask], pg[mask]) @ att[mask]
-        return out
-
-    levels, l_att, l_if = [], [], []
-    if kind == "simple":
-        keep = (g <= t) & (t <= g + hi)
-        w = pg[keep] / pg[keep].sum()
-        o_att, o_if = float(w @ att[keep]), combine(keep, w)
-    elif kind == "group":
-        for x in glist:
-            m = (g == x) & (x <= t) & (t <= g + hi)
-            levels.append(x)
-            l_att.append(att[m].mean() if m.any() else np.nan)
-            l_if.append(inf[:, m] @ np.full(m.sum(), 1 / m.sum()) if m.any() else np.full(res.n, np.nan))
-        l_att = np.array(l_att)
-        has = np.isfinite(l_att)
-        w = pgg[has] / pgg[has].sum()
-        o_att = float(w @ l_att[has])
-        o_if = (
-            np.column_stack(l_if)[:, has] @ w
-            + _wif((G[:, None] == glist[has][None, :]).astype(float), pgg[has]) @ l_att[has]
-        )
-    elif kind == "dynamic":
-        incl = np.ones(len(g), bool)
-        eseq = np.unique(e)
-        if balance_e is not None:
-            tmax, tmin = res.panel.periods.max(), res.panel.periods.min()
-            incl = (tmax - g) >= balance_e
-            eseq = np.unique(e[incl])
-            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - tmax + tmin)]
-        eseq = eseq[(eseq >= lo) & (eseq <= hi)]
-        if len(eseq) == 0:
-            raise NotEstimableError("no event times left after min_e / max_e / balance_e")
-        for x in eseq:
-            m = (e == x) & incl
-            w = pg[m] / pg[m].sum()
-            levels.append(int(x))
-            l_att.append(float(w @ att[m]))
-            l_if.append(combine(m, w))
-        l_att = np.array(l_att)
-        pos = eseq >= 0
-        if not pos.any():
-            o_att, o_if = np.nan, np.full(res.n, np.nan)
-        else:
-            o_att = float(l_att[pos].mean())
-            o_if = np.column_stack(l_if)[:, pos].mean(axis=1)
-    else:  # calendar
-        tl = np.unique(t[t >= g.min()])
-        for x in tl:
-            m = (t == x) & (g <= t)
-            w = pg[m] / pg[m].sum()
-            levels.append(x)
-            l_att.append(float(w @ att[m]))
-            l_if.append(combine(m, w))
-        l_att = np.array(l_att)
-        o_att = float(l_att.mean())
-        o_if = np.column_stack(l_if).mean(axis=1)
-
+    _check_kind(kind, balance_e)
+    cells = _Cells.of(res.cohort_codes, res.time_codes, res.att, res.influence, res.panel.G)
+    levels, l_att, l_if, o_att, o_if = _aggregate_parts(
+        cells, kind, res.panel.periods, min_e=min_e, max_e=max_e, balance_e=balance_e
+    )
     options = res.options
     z = float(stats.norm.ppf(1 - options.alpha / 2))
     o_se = (
@@ -245,8 +313,12 @@ class AggregatedATT(ResultMixin):
 
         Examples
         --------
-        >>> # att_gt(..., base_period="universal").aggregate("dynamic", min_e=-6, max_e=5)
-        >>> #     .honest_did(restriction="relative_magnitudes", m=[0.5, 1, 2])
+        >>> from cocEval.did import att_gt
+        >>> from cocEval.synthetic import example_panel
+        >>> res = att_gt(example_panel(), "y", "id", "t", "g", base_period="universal", bootstrap=False)
+        >>> out = res.aggregate("dynamic", min_e=-3, max_e=1).honest_did(restriction="smoothness", m=[0, 0.05])
+        >>> out["method"].tolist()
+        ['Original', 'FLCI', 'FLCI']
         """
         from .honest import honest_did_event_study
 

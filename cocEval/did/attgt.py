@@ -60,7 +60,7 @@ def _clean_cohorts(panel: Panel, cohort: str, control_group: str, anticipation: 
             f"column '{cohort}': dropped {early.sum()} units already treated in the first period "
             f"(cohorts {_show(coder.decode(np.unique(G[early])))}); they have no pre-period (as R did)",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         keep &= ~early
     late = np.isfinite(G) & (G > periods[-1])
@@ -69,7 +69,7 @@ def _clean_cohorts(panel: Panel, cohort: str, control_group: str, anticipation: 
             f"column '{cohort}': {late.sum()} units start after the last period (cohorts "
             f"{_show(coder.decode(np.unique(G[late])))}); they are treated as never treated (as R did)",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         G = np.where(late, NEVER, G)
     G = G[keep]
@@ -89,15 +89,15 @@ def _clean_cohorts(panel: Panel, cohort: str, control_group: str, anticipation: 
         tkeep = periods < gmax - anticipation
         Y, periods = Y[:, tkeep], periods[tkeep]
         G = np.where(G == gmax, NEVER, G)
-    sizes = pd.Series(G[np.isfinite(G)]).value_counts().sort_index()
-    small = sizes[sizes < k_cov + 5]
-    if len(small):
+    cohorts, sizes = np.unique(G[np.isfinite(G)], return_counts=True)
+    small = sizes < k_cov + 5
+    if small.any():
         warnings.warn(
             f"small cohorts (fewer than {k_cov + 5} units): "
-            + ", ".join(f"{coder.decode([g])[0]} ({n})" for g, n in small.items())
+            + ", ".join(f"{coder.decode([g])[0]} ({n})" for g, n in zip(cohorts[small], sizes[small], strict=True))
             + "; their estimates are imprecise and inference may be unreliable",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return Panel(units=units, periods=periods, Y=Y, coder=coder, G=G, X=X, cluster=cl)
 
@@ -111,7 +111,7 @@ def _cells(G, periods, base_period, anticipation, coder):
         pre = np.nonzero(periods + anticipation < g)[0]
         if len(pre) == 0:
             warnings.warn(
-                f"no pre-treatment period for cohort {coder.decode([g])[0]}; cohort dropped", UserWarning, stacklevel=4
+                f"no pre-treatment period for cohort {coder.decode([g])[0]}; cohort dropped", UserWarning, stacklevel=5
             )
             continue
         for ti in range(start, len(periods)):
@@ -173,6 +173,19 @@ def _estimate_cells(panel: Panel, cells, control_group, method, anticipation):
             inf[sub, k] = f * n / sub.sum()
     att[ref] = 0.0
     return att, inf, problems
+
+
+def _fit_cells(panel: Panel, cohort: str, control_group, method, base_period, anticipation, k_cov: int):
+    """Every ATT(g,t) of a prepared panel: (cleaned panel, cells, att, influence, problems).
+
+    The estimation step of :func:`att_gt` after the panel is checked; the robustness checks
+    call it directly on panels they vary (start dates, units, outcomes) without re-reading a
+    frame.
+    """
+    panel = _clean_cohorts(panel, cohort, control_group, anticipation, k_cov)
+    cells = _cells(panel.G, panel.periods, base_period, anticipation, panel.coder)
+    att, inf, problems = _estimate_cells(panel, cells, control_group, method, anticipation)
+    return panel, cells, att, inf, problems
 
 
 def att_gt(
@@ -262,9 +275,9 @@ def att_gt(
     if cluster == unit:
         cluster = None
     panel = prepare_panel(data, outcome, unit, time, cohort=cohort, covariates=covariates, cluster=cluster)
-    panel = _clean_cohorts(panel, cohort, control_group, anticipation, len(covariates or []))
-    cells = _cells(panel.G, panel.periods, base_period, anticipation, panel.coder)
-    att, inf, problems = _estimate_cells(panel, cells, control_group, method, anticipation)
+    panel, cells, att, inf, problems = _fit_cells(
+        panel, cohort, control_group, method, base_period, anticipation, len(covariates or [])
+    )
     if problems:
         warnings.warn(
             "ATT(g,t) set to NaN where it cannot be estimated: "

@@ -65,6 +65,19 @@ def r_rnorm(n: int, seed: int = 0) -> np.ndarray:
     >>> np.round(r_rnorm(3, seed=0), 7).tolist()  # R: set.seed(0); rnorm(3)
     [1.2629543, -0.3262334, 1.3297993]
     """
+    bg = np.random.MT19937()
+    bg.state = {"bit_generator": "MT19937", "state": {"key": _r_mt_key(int(seed)), "pos": 624}}
+    raw = bg.random_raw(2 * int(n)).astype(np.float64) * 2.3283064365386963e-10
+    raw = np.where(raw <= 0.0, 0.5 * 2.328306437080797e-10, raw)
+    raw = np.where(1.0 - raw <= 0.0, 1.0 - 0.5 * 2.328306437080797e-10, raw)
+    big = 134217728.0
+    u = np.floor(big * raw[0::2]) + raw[1::2]
+    return stats.norm.ppf(u / big)
+
+
+@lru_cache(maxsize=8)
+def _r_mt_key(seed: int) -> np.ndarray:
+    """The Mersenne-Twister state R's ``set.seed(seed)`` sets (its scrambling of the seed)."""
     s = np.uint32(seed)
     with np.errstate(over="ignore"):
         for _ in range(50):
@@ -73,14 +86,8 @@ def r_rnorm(n: int, seed: int = 0) -> np.ndarray:
         for j in range(625):
             s = np.uint32(np.uint32(69069) * s + np.uint32(1))
             key[j] = s
-    bg = np.random.MT19937()
-    bg.state = {"bit_generator": "MT19937", "state": {"key": key[1:], "pos": 624}}
-    raw = bg.random_raw(2 * int(n)).astype(np.float64) * 2.3283064365386963e-10
-    raw = np.where(raw <= 0.0, 0.5 * 2.328306437080797e-10, raw)
-    raw = np.where(1.0 - raw <= 0.0, 1.0 - 0.5 * 2.328306437080797e-10, raw)
-    big = 134217728.0
-    u = np.floor(big * raw[0::2]) + raw[1::2]
-    return stats.norm.ppf(u / big)
+    key.flags.writeable = False
+    return key[1:]
 
 
 def _r_rmvnorm(n: int, sigma: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -425,23 +432,55 @@ def _vlo_vup_dual(eta, y, gamma, sig, W, V=None):
 def _trunc_norm_quantile(p, lo, hi):
     if not np.isfinite(lo) and not np.isfinite(hi):
         return stats.norm.ppf(p)
+    if 0 < p < 1 and lo < hi:
+        # scipy's own quantile function without the argument checks of ``ppf`` (the same number:
+        # ``ppf`` returns ``_ppf(p, lo, hi) * 1 + 0`` for valid arguments, which these are); the
+        # checks cost more than the quantile, and the hybrid test asks for thousands
+        return float(stats.truncnorm._ppf(np.asarray(p, dtype=float), np.asarray(lo), np.asarray(hi)))
     return float(stats.truncnorm.ppf(p, lo, hi))
 
 
-def _conditional_lf_test(y, X, sig, alpha, kappa, lf_cv, V=None):
-    """True when the hybrid test rejects (R ``.lp_conditional_test_fn`` with hybrid "LF")."""
-    sd = np.sqrt(np.diag(sig))
+def _lf_basis(lam, X, sig, sd):
+    """The parts of the conditional test fixed by the binding moments (``lam > 0``), or None
+    when the linear programme is degenerate there (then the dual route finds the truncation)."""
+    k = X.shape[1]
+    B = lam > 1e-6
+    XB = X[B]
+    full_rank = (XB.size > 0 and np.linalg.matrix_rank(XB) == min(XB.shape)) if k else True
+    if not full_rank or B.sum() != k + 1:
+        return None
+    m = X.shape[0]
+    Bc = ~B
+    MBinv = np.linalg.inv(np.column_stack([sd[B], X[B]]))
+    SB = np.eye(m)[B]
+    SBc = np.eye(m)[Bc]
+    GB = np.column_stack([sd[Bc], X[Bc]]) @ MBinv @ SB - SBc
+    vB = (MBinv @ SB)[0]
+    s2 = float(vB @ sig @ vB)
+    return GB, vB, np.sqrt(s2), GB @ sig @ vB / s2
+
+
+def _conditional_lf_test(y, X, sig, alpha, kappa, lf_cv, V=None, memo=None):
+    """True when the hybrid test rejects (R ``.lp_conditional_test_fn`` with hybrid "LF").
+
+    ``memo`` (a dict kept with one set of moments) keeps what depends only on the binding
+    moments, so testing many values of the parameter repeats none of the linear algebra.
+    """
+    sd = np.sqrt(np.diag(sig)) if memo is None else memo.setdefault("sd", np.sqrt(np.diag(sig)))
     eta, lam = _eta_lp(y, X, sd, V)
     if lam is None or not np.isfinite(eta):
         return False
     if eta > lf_cv:
         return True
     mod_size = (alpha - kappa) / (1 - kappa)
-    k = X.shape[1]
-    B = lam > 1e-6
-    XB = X[B]
-    full_rank = (XB.size > 0 and np.linalg.matrix_rank(XB) == min(XB.shape)) if k else True
-    if not full_rank or B.sum() != k + 1:
+    if memo is None:
+        basis = _lf_basis(lam, X, sig, sd)
+    else:
+        key = lam.tobytes()
+        if key not in memo:
+            memo[key] = _lf_basis(lam, X, sig, sd)
+        basis = memo[key]
+    if basis is None:
         s2 = float(lam @ sig @ lam)
         if abs(s2) < np.finfo(float).eps:
             return eta > 0
@@ -449,15 +488,7 @@ def _conditional_lf_test(y, X, sig, alpha, kappa, lf_cv, V=None):
         sb = np.sqrt(s2)
         zlo, zup, stat = vlo / sb, min(vup, lf_cv) / sb, eta / sb
     else:
-        Bc = ~B
-        MBinv = np.linalg.inv(np.column_stack([sd[B], X[B]]))
-        SB = np.eye(y.size)[B]
-        SBc = np.eye(y.size)[Bc]
-        GB = np.column_stack([sd[Bc], X[Bc]]) @ MBinv @ SB - SBc
-        vB = (MBinv @ SB)[0]
-        s2 = float(vB @ sig @ vB)
-        sb = np.sqrt(s2)
-        rho = GB @ sig @ vB / s2
+        GB, vB, sb, rho = basis
         with np.errstate(divide="ignore", invalid="ignore"):
             mm = (-GB @ y) / rho + vB @ y
         vlo = np.max(mm[rho > 0]) if np.any(rho > 0) else -np.inf
@@ -484,12 +515,12 @@ class _RMTests:
                 sig = A @ S @ A.T
                 X = AG[:, 1:]
                 V = _dual_vertices(X, np.sqrt(np.diag(sig)))
-                self.parts.append((A @ b, AG[:, 0], X, sig, _lf_cv(X, sig, kappa, V), V))
+                self.parts.append((A @ b, AG[:, 0], X, sig, _lf_cv(X, sig, kappa, V), V, {}))
         self.alpha, self.kappa = alpha, kappa
 
     def accept(self, theta):
-        for Y, one, X, sig, cv, V in self.parts:
-            if not _conditional_lf_test(Y - one * theta, X, sig, self.alpha, self.kappa, cv, V):
+        for Y, one, X, sig, cv, V, memo in self.parts:
+            if not _conditional_lf_test(Y - one * theta, X, sig, self.alpha, self.kappa, cv, V, memo):
                 return True
         return False
 
@@ -503,19 +534,30 @@ def _rm_grid(b, S, n_pre, lv, mbar):
     return float(lv @ post), half
 
 
+def _accepted_ends(accept, grid) -> tuple[int, int] | None:
+    """Indices of the first and the last grid point ``accept`` accepts (None when it accepts none).
+
+    Scanned from each end inwards: the points between the two are never needed.
+    """
+    i = next((k for k, t in enumerate(grid) if accept(t)), None)
+    if i is None:
+        return None
+    j = next(k for k in range(len(grid) - 1, i - 1, -1) if k == i or accept(grid[k]))
+    return i, j
+
+
 def _rm_ci(b, S, n_pre, n_post, lv, mbar, alpha, grid_points, coarse=81):
     tests = _RMTests(b, S, n_pre, n_post, lv, mbar, alpha, alpha / 10)
     centre, half = _rm_grid(b, S, n_pre, lv, mbar)
     grid = np.linspace(centre - half, centre + half, coarse)
-    ok = np.array([tests.accept(t) for t in grid])
-    if not ok.any():
+    ends = _accepted_ends(tests.accept, grid)
+    if ends is None:
         # the acceptance region may be narrower than the coarse grid: look around the estimate
-        fine = np.linspace(centre - half, centre + half, 20 * coarse)
-        okf = np.array([tests.accept(t) for t in fine])
-        if not okf.any():
+        grid = np.linspace(centre - half, centre + half, 20 * coarse)
+        ends = _accepted_ends(tests.accept, grid)
+        if ends is None:
             return np.nan, np.nan
-        grid, ok = fine, okf
-    i, j = np.flatnonzero(ok)[[0, -1]]
+    i, j = ends
 
     def edge(inside, outside):
         for _ in range(60):
@@ -718,8 +760,13 @@ def honest_did_event_study(
 
     Examples
     --------
-    >>> # agg = att_gt(..., base_period="universal").aggregate("dynamic", min_e=-6, max_e=5)
-    >>> # honest_did_event_study(agg, restriction="relative_magnitudes", m=[0.5, 1, 2])
+    >>> from cocEval.did import att_gt
+    >>> from cocEval.synthetic import example_panel
+    >>> res = att_gt(example_panel(), "y", "id", "t", "g", base_period="universal", bootstrap=False)
+    >>> agg = res.aggregate("dynamic", min_e=-3, max_e=1)
+    >>> out = honest_did_event_study(agg, restriction="relative_magnitudes", m=[0.5, 1])
+    >>> out["method"].tolist(), bool((out["lb"] > 0).all())  # the effect of 1 survives either Mbar
+    (['Original', 'C-LF', 'C-LF'], True)
     """
     from ._inference import cluster_sums
 

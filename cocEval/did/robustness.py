@@ -37,7 +37,10 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import InputError, NotEstimableError
-from .attgt import att_gt
+from ._inference import analytic_se
+from ._panel import Panel, prepare_panel
+from .aggregate import _aggregate_parts, _Cells
+from .attgt import _check_options, _fit_cells
 
 __all__ = [
     "DiDSpec",
@@ -100,17 +103,58 @@ def _quiet(fn, *a, **k):
         return fn(*a, **k)
 
 
-def _estimate(panel: pd.DataFrame, spec: DiDSpec, *, max_e=None) -> tuple[float, float]:
-    """(effect, SE) of the spec's summary; NaN when not estimable."""
+def _prepare(panel: pd.DataFrame, spec: DiDSpec) -> Panel | None:
+    """The panel as arrays (units x months), or None when it cannot be estimated as it is."""
     try:
-        res = _quiet(att_gt, panel, spec.outcome, spec.unit, spec.time, spec.cohort, **spec.fit_kwargs())
-        if spec.summary == "dynamic" or max_e is not None:
-            agg = _quiet(res.aggregate, "dynamic", min_e=0, max_e=max_e if max_e is not None else spec.max_e)
-        else:
-            agg = _quiet(res.aggregate, "simple", max_e=spec.max_e)
-        return float(agg.overall.att), float(agg.overall.se)
+        return prepare_panel(panel, spec.outcome, spec.unit, spec.time, cohort=spec.cohort)
+    except ValueError:  # InputError: the estimate is NaN, as att_gt's would be
+        return None
+
+
+def _estimate_prepared(p: Panel | None, spec: DiDSpec, *, max_e=None) -> tuple[float, float]:
+    """(effect, SE) of the spec's summary on a prepared panel; NaN when not estimable.
+
+    The numbers of ``att_gt(..., bootstrap=False)`` and its ``aggregate`` overall effect (the same
+    arithmetic, :func:`cocEval.did.attgt._fit_cells` and
+    :func:`cocEval.did.aggregate._aggregate_parts`) without re-reading a frame or building
+    tables: the checks below re-fit hundreds of variants of one panel.
+    """
+    if p is None:
+        return np.nan, np.nan
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _check_options(spec.control_group, spec.method, spec.base_period, spec.anticipation, 999, spec.alpha)
+            q, cells, att, inf, _ = _fit_cells(
+                p, spec.cohort, spec.control_group, spec.method, spec.base_period, spec.anticipation, 0
+            )
+            c = _Cells.of(cells[:, 0], q.periods[cells[:, 1].astype(int)].astype(float), att, inf, q.G)
+            if spec.summary == "dynamic" or max_e is not None:
+                top = max_e if max_e is not None else spec.max_e
+                o_att, o_if = _aggregate_parts(c, "dynamic", q.periods, min_e=0, max_e=top)[3:]
+            else:
+                o_att, o_if = _aggregate_parts(c, "simple", q.periods, max_e=spec.max_e)[3:]
+        se = float(analytic_se(np.asarray(o_if).reshape(-1, 1), q.cluster)[0]) if np.isfinite(o_att) else np.nan
+        return float(o_att), se
     except (ValueError, np.linalg.LinAlgError):  # NotEstimableError and the estimators' ValueErrors
         return np.nan, np.nan
+
+
+def _estimate(panel: pd.DataFrame, spec: DiDSpec, *, max_e=None) -> tuple[float, float]:
+    """(effect, SE) of the spec's summary; NaN when not estimable."""
+    return _estimate_prepared(_prepare(panel, spec), spec, max_e=max_e)
+
+
+def _variant(p: Panel, *, keep: np.ndarray | None = None, G: np.ndarray | None = None, Y=None) -> Panel:
+    """The prepared panel with other units (``keep``), start dates (``G``) or outcomes (``Y``)."""
+    G = p.G if G is None else G
+    Y = p.Y if Y is None else Y
+    if keep is None:
+        return replace(p, G=G, Y=Y)
+    if G is None:  # prepared without a cohort column: nothing to re-fit
+        raise InputError("the panel has no cohort column")
+    X = None if p.X is None else p.X[keep]
+    return replace(p, units=p.units[keep], Y=Y[keep], G=G[keep], X=X)
 
 
 def _row(label: str, est: float, se: float, alpha: float, **extra) -> dict:
@@ -195,7 +239,11 @@ def placebo_in_time(panel: pd.DataFrame, spec: DiDSpec = DiDSpec(), *, shifts=(6
 
     Examples
     --------
-    >>> # placebo_in_time(panel, DiDSpec(), shifts=(6, 12))
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> out = placebo_in_time(panel, DiDSpec(), shifts=(6, 12))
+    >>> out["shift"].tolist(), bool(((out["ci_low"] < 0) & (out["ci_high"] > 0)).all())
+    ([6, 12], True)
     """
     rows = []
     for k in shifts:
@@ -218,7 +266,12 @@ def placebo_outcome(panel: pd.DataFrame, spec: DiDSpec = DiDSpec(), *, label: st
 
     Examples
     --------
-    >>> # placebo_outcome(provider_month_panel(prog, "some_unrelated_count"), DiDSpec())
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> noise = panel.assign(value=np.random.default_rng(0).normal(size=len(panel)))
+    >>> out = placebo_outcome(noise, DiDSpec(), label="pure noise")
+    >>> out["check"].iloc[0], bool(abs(out["estimate"].iloc[0]) < 4 * out["se"].iloc[0])
+    ('pure noise', True)
     """
     est, se = _estimate(panel, spec)
     return pd.DataFrame([_row(label, est, se, spec.alpha)])
@@ -254,7 +307,14 @@ def placebo_in_time_its(
 
     Examples
     --------
-    >>> # placebo_in_time_its({"P1": df1, ...}, {"P1": "2024-04", ...}, exposure="bed_days")
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> ids = ["SYN001", "SYN002"]
+    >>> series = {p: panel[panel["provider_id"] == p] for p in ids}
+    >>> starts = {p: series[p]["start_month"].iloc[0] for p in ids}
+    >>> out = placebo_in_time_its(series, starts, outcome="numerator", family="quasipoisson", exposure="denominator")
+    >>> out.columns.tolist(), len(out)
+    (['provider_id', 'level_change', 'ci_low', 'ci_high', 'p_value'], 2)
     """
     from ..its import fit_its
 
@@ -302,23 +362,28 @@ def randomisation_inference(
 
     Examples
     --------
-    >>> # randomisation_inference(panel, DiDSpec(), n_perm=199)
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> out = randomisation_inference(panel, DiDSpec(), n_perm=19, seed=1)
+    >>> int(out["n_perm"].iloc[0]), bool(0.05 <= out["p_value"].iloc[0] <= 1)
+    (19, True)
     """
     n_perm = _n_draws(n_perm)
-    obs, _ = _estimate(panel, spec)
-    if not np.isfinite(obs):
+    prepared = _prepare(panel, spec)
+    obs, _ = _estimate_prepared(prepared, spec)
+    if prepared is None or prepared.G is None or not np.isfinite(obs):
         raise NotEstimableError("the DiD could not be estimated, so nothing to permute")
-    starts = panel.groupby(spec.unit)[spec.cohort].first()
-    treated = (
-        starts[starts.notna() & (starts != 0)] if not pd.api.types.is_datetime64_any_dtype(starts) else starts.dropna()
-    )
+    # the participating providers (in unit order) and their start dates; a permutation of the
+    # array of dates is the same draw whatever the dates are stored as
+    G0 = prepared.G
+    treated = np.isfinite(G0)
+    starts = G0[treated]
     rng = np.random.default_rng(seed)
     draws = np.empty(n_perm)
     for b in range(n_perm):
-        perm = pd.Series(rng.permutation(treated.to_numpy()), index=treated.index)
-        new = panel[spec.unit].map(perm)
-        p = panel.assign(**{spec.cohort: new.where(panel[spec.unit].isin(treated.index), panel[spec.cohort])})
-        draws[b] = _estimate(p, spec)[0]
+        G = G0.copy()
+        G[treated] = rng.permutation(starts)
+        draws[b] = _estimate_prepared(_variant(prepared, G=G), spec)[0]
     ok = draws[np.isfinite(draws)]
     pval = (1 + np.sum(np.abs(ok) >= abs(obs) - 1e-12)) / (1 + ok.size)
     q = np.quantile(ok, [0.025, 0.975]) if ok.size else (np.nan, np.nan)
@@ -349,20 +414,29 @@ def leave_one_out(panel: pd.DataFrame, spec: DiDSpec = DiDSpec(), *, by: str = "
 
     Examples
     --------
-    >>> # leave_one_out(panel, DiDSpec(), by="provider").head(3)
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> out = leave_one_out(panel, DiDSpec(), by="cohort")
+    >>> len(out) == panel["start_month"].nunique(), bool(out["change"].abs().is_monotonic_decreasing)
+    (True, True)
     """
     if by not in ("cohort", "provider"):
         raise InputError("by must be 'cohort' or 'provider'")
-    full, _ = _estimate(panel, spec)
+    prepared = _prepare(panel, spec)
+    full, _ = _estimate_prepared(prepared, spec)
+    col = spec.cohort if by == "cohort" else spec.unit
     if by == "cohort":
         c = panel[spec.cohort]
         groups = sorted(c.dropna().unique()) if pd.api.types.is_datetime64_any_dtype(c) else sorted(c[c > 0].unique())
-        masks = {g: (panel[spec.cohort] == g) for g in groups}
     else:
-        masks = {u: (panel[spec.unit] == u) for u in panel[spec.unit].unique()}
+        groups = list(panel[spec.unit].unique())
     rows = []
-    for g, m in masks.items():
-        est, se = _estimate(panel[~m.to_numpy()], spec)
+    for g in groups:
+        if prepared is None:  # the whole panel is not estimable; a part of it may be
+            est, se = _estimate(panel[(panel[col] != g).to_numpy()], spec)
+        else:  # a cohort or provider is all of a unit's rows: drop those units from the arrays
+            gone = [g] if by == "provider" else panel.loc[(panel[col] == g).to_numpy(), spec.unit].to_numpy()
+            est, se = _estimate_prepared(_variant(prepared, keep=~np.isin(prepared.units, gone)), spec)
         label = f"{g:%Y-%m}" if isinstance(g, pd.Timestamp) else str(g)
         rows.append({**_row(label, est, se, spec.alpha), "change": est - full})
     out = pd.DataFrame(rows).rename(columns={"check": "left_out"})
@@ -427,14 +501,19 @@ def comparison_choices(
 
     Examples
     --------
-    >>> # comparison_choices(panel, DiDSpec())
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> out = comparison_choices(panel, DiDSpec(), anticipation=(0, 1))
+    >>> len(out), int(out["is_main"].sum())
+    (8, 1)
     """
     rows = []
+    prepared = _prepare(panel, spec)
     for cg in control_groups:
         for a in anticipation:
             for bp in base_periods:
                 s = replace(spec, control_group=cg, anticipation=int(a), base_period=bp)
-                est, se = _estimate(panel, s)
+                est, se = _estimate_prepared(prepared, s)
                 r = _row("", est, se, spec.alpha)
                 del r["check"]
                 rows.append({"control_group": cg, "anticipation": int(a), "base_period": bp, **r})
@@ -449,7 +528,11 @@ def comparison_choices(
 
 # ---------------------------------------------------------------------------------------------
 def _null_panels(panel: pd.DataFrame, spec: DiDSpec, n_sims: int, seed: int):
-    """Outcomes with no effect: provider + month means plus AR(1) noise as seen before the start."""
+    """Outcomes with no effect: provider + month means plus AR(1) noise as seen before the start.
+
+    Yields ``(wide, rho, outcomes)``: the observed panel as providers x months (sorted both
+    ways), the AR(1) coefficient used, and one simulated providers x months array.
+    """
     wide = panel.pivot(index=spec.unit, columns=spec.time, values=spec.outcome)
     starts = panel.groupby(spec.unit)[spec.cohort].first().reindex(wide.index)
     times = wide.columns.to_numpy()
@@ -475,16 +558,31 @@ def _null_panels(panel: pd.DataFrame, spec: DiDSpec, n_sims: int, seed: int):
     rho = float(np.clip(np.sum(np.where(ok, r0 * r1, 0)) / np.sum(np.where(ok, r0 * r0, 0)), -0.9, 0.9))
     rng = np.random.default_rng(seed)
     n, T = Y.shape
-    long_index = pd.MultiIndex.from_product([wide.index, times], names=[spec.unit, spec.time])
-    base = panel.set_index([spec.unit, spec.time]).reindex(long_index)
     for _ in range(n_sims):
         e = rng.standard_normal((n, T))
         x = np.empty_like(e)
         x[:, 0] = e[:, 0]
         for t in range(1, T):
             x[:, t] = rho * x[:, t - 1] + np.sqrt(1 - rho**2) * e[:, t]
-        y = a[:, None] + b[None, :] + sd[:, None] * x
-        yield base.assign(**{spec.outcome: y.reshape(-1)}).reset_index(), rho
+        yield wide, rho, a[:, None] + b[None, :] + sd[:, None] * x
+
+
+def _null_estimates(panel: pd.DataFrame, spec: DiDSpec, n_sims: int, seed: int):
+    """(estimate, SE, rho) of the spec's DiD on each simulated null panel."""
+    prepared, base = _prepare(panel, spec), None
+    for wide, rho, y in _null_panels(panel, spec, n_sims, seed):
+        if (  # same providers and months in the same order: swap the outcomes
+            prepared is not None
+            and np.array_equal(prepared.units, wide.index.to_numpy())
+            and prepared.Y.shape == y.shape
+        ):
+            est = (np.nan, np.nan) if np.isnan(y).any() else _estimate_prepared(_variant(prepared, Y=y), spec)
+        else:  # the observed panel is not a balanced grid: go through the long frame
+            if base is None:
+                index = pd.MultiIndex.from_product([wide.index, wide.columns], names=[spec.unit, spec.time])
+                base = panel.set_index([spec.unit, spec.time]).reindex(index)
+            est = _estimate(base.assign(**{spec.outcome: y.reshape(-1)}).reset_index(), spec)
+        yield *est, rho
 
 
 def mde(
@@ -515,15 +613,18 @@ def mde(
 
     Examples
     --------
-    >>> # mde(panel, DiDSpec(), n_sims=200)["mde"]
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> m = mde(panel, DiDSpec(), n_sims=20, seed=2)
+    >>> m["n_sims"], bool(0 < m["mde"] < 5 * m["analytic_mde"])
+    (20, True)
     """
     if not 0 < power < 1 or not 0 < alpha < 1:
         raise InputError("power and alpha must lie between 0 and 1")
     n_sims = _n_draws(n_sims)
     ests, ses, rhos = [], [], [np.nan]
-    for p, r in _null_panels(panel, spec, n_sims, seed):
+    for e, s, r in _null_estimates(panel, spec, n_sims, seed):
         rhos.append(r)
-        e, s = _estimate(p, spec)
         if np.isfinite(e) and np.isfinite(s) and s > 0:
             ests.append(e)
             ses.append(s)

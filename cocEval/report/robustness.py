@@ -15,9 +15,17 @@ Two steps, so the programme report can compute once and render anywhere:
 
 Examples
 --------
->>> # from cocEval.report.gate import Gate
->>> # res = assess_programme(prog, cfg)                     # a few minutes for every outcome
->>> # section = robustness_section(res, gate=Gate(cfg.disclosure.preset))
+With ``prog`` the synthetic programme (small numbers of permutations and simulations, so it is
+quick; the programme report uses 99 and 100):
+
+>>> from cocEval.config import load_config
+>>> from cocEval.report.gate import Gate
+>>> cfg = load_config("params/programme.yaml")
+>>> res = assess_programme(prog, cfg, outcomes=["positive_experience"], mbar=(1.0,), window=(-2, 0),
+...                        placebo_shifts=(6,), n_perm=9, n_sims=10, leave_out_providers=False)
+>>> section = robustness_section(res, gate=Gate(cfg.disclosure.preset))
+>>> section.title, res["positive_experience"].notes
+('How robust is this?', [])
 """
 
 from __future__ import annotations
@@ -133,14 +141,20 @@ def assess_outcome(
     window : (int, int)
         Event-time window of the event study behind HonestDiD: months before (negative) and the
         last month after the start; its target is the average effect over months 1..last+1 of
-        coaching. A short window keeps the analysis fast (about 5 s per Mbar at 6 months).
+        coaching. A short window keeps the analysis fast (well under a second per Mbar at 6 months).
     placebo_shifts, n_perm, n_sims, leave_out_providers, seed
         Placebo start shifts (months), permutations, power simulations (both capped at 999),
         whether to run leave-one-provider-out (one fit per provider).
 
     Examples
     --------
-    >>> # assess_outcome(panel, outcome="Restrictive interventions", unit="per 1,000 occupied bed days")
+    >>> from cocEval.data import provider_month_panel
+    >>> panel = provider_month_panel(prog, "restrictive_interventions")  # ``prog``: the synthetic programme
+    >>> r = assess_outcome(panel, outcome="Restrictive interventions", unit="per 1,000 occupied bed days",
+    ...                    mbar=(0.5, 1.0), window=(-3, 1), placebo_shifts=(6,), n_perm=9, n_sims=10,
+    ...                    leave_out_providers=False)
+    >>> r.honest["method"].tolist(), int(r.permutation["n_perm"].iloc[0]), r.mde["n_sims"]
+    (['Original', 'C-LF', 'C-LF'], 9, 10)
     """
     spec = spec or DiDSpec()
     notes: list[str] = []
@@ -233,7 +247,12 @@ def assess_programme(prog, cfg, *, panels: Mapping[str, pd.DataFrame] | None = N
 
     Examples
     --------
-    >>> # assess_programme(prog, cfg, panels={k: ev.panel for k, ev in report.outcomes.items()})
+    >>> from cocEval.config import load_config
+    >>> cfg = load_config("params/programme.yaml")
+    >>> res = assess_programme(prog, cfg, outcomes=["seclusion"], mbar=(1.0,), window=(-2, 0),
+    ...                        placebo_shifts=(6,), n_perm=9, n_sims=10, leave_out_providers=False)
+    >>> list(res), res["seclusion"].unit
+    (['seclusion'], 'per 1,000 occupied bed days')
     """
     from cocEval.data import provider_month_panel
 
@@ -419,6 +438,71 @@ def _sensitivity_figure(results: Sequence[OutcomeRobustness], gate: Gate):
     )
 
 
+def _multiplicity_blocks(recs: Sequence[OutcomeRobustness], gate: Gate, alpha: float) -> list:
+    """The finding on multiplicity-adjusted p-values and its table."""
+    m = multiplicity({r.outcome: r.p_value for r in recs}, alpha=alpha)
+    survive_h = m.loc[m["survives_holm"], "outcome"].tolist()
+    survive_b = m.loc[m["survives_bh"], "outcome"].tolist()
+    raw = m.loc[m["p_value"] < alpha, "outcome"].tolist()
+    text = Paragraph(
+        f"Testing {len(recs)} outcomes makes a chance finding more likely, so the p-values are adjusted: "
+        f"{len(raw)} outcome(s) pass the 5% level on their own, {len(survive_h)} survive the strict Holm "
+        f"adjustment ({', '.join(survive_h) or 'none'}) and {len(survive_b)} survive the false-discovery-rate "
+        f"(Benjamini-Hochberg) adjustment ({', '.join(survive_b) or 'none'}).",
+        kind="finding",
+    )
+    tab = pd.DataFrame(
+        {
+            "Outcome": m["outcome"],
+            "Unit": [r.unit for r in recs],
+            "Effect": [_num(r.estimate) for r in recs],
+            "95% interval": [_range(r.ci_low, r.ci_high, "") for r in recs],
+            "p-value": m["p_value"].map(_bare_p),
+            "Holm-adjusted p": m["p_holm"].map(_bare_p),
+            "Benjamini-Hochberg q": m["q_bh"].map(_bare_p),
+            "Survives": [
+                "Holm and BH" if h else ("BH only" if b else "no")
+                for h, b in zip(m["survives_holm"], m["survives_bh"], strict=False)
+            ],
+        }
+    )
+    caption = (
+        "Average effect since the start (staggered difference-in-differences) with multiplicity-adjusted p-values."
+    )
+    return [text, gate.table(tab, caption=caption)]
+
+
+def _outcome_blocks(r: OutcomeRobustness, gate: Gate) -> list:
+    """One outcome's checks in sentences, and its comparison-choices table."""
+    out: list = []
+    sentences = (
+        _placebo_sentence(r),
+        _permutation_sentence(r),
+        _loo_sentence(r),
+        _choices_sentence(r),
+        _mde_sentence(r),
+    )
+    items = [s for s in sentences if s]
+    if items:
+        out += [Paragraph(f"{r.outcome} ({r.unit}):"), Bullets(items)]
+    if r.choices is not None and not r.choices.empty:
+        c = r.choices
+        ct = pd.DataFrame(
+            {
+                "Comparison group": c["control_group"].map(
+                    {"notyettreated": "not yet coached", "nevertreated": "never coached"}
+                ),
+                "Anticipation (months)": c["anticipation"].astype(int).astype(str),
+                "Baseline": c["base_period"].map({"varying": "varying", "universal": "fixed"}),
+                "Effect": c["estimate"].map(_num),
+                "95% interval": [_range(lo, hi, "") for lo, hi in zip(c["ci_low"], c["ci_high"], strict=False)],
+                "Main analysis": c["is_main"].map({True: "yes", False: ""}),
+            }
+        )
+        out.append(gate.table(ct, caption=f"{r.outcome}: the effect under each comparison choice."))
+    return out
+
+
 def robustness_section(
     results: Mapping[str, OutcomeRobustness] | Sequence[OutcomeRobustness],
     *,
@@ -462,73 +546,11 @@ def robustness_section(
         return sec
 
     # multiplicity first: which findings survive
-    m = multiplicity({r.outcome: r.p_value for r in recs}, alpha=alpha)
-    survive_h = m.loc[m["survives_holm"], "outcome"].tolist()
-    survive_b = m.loc[m["survives_bh"], "outcome"].tolist()
-    raw = m.loc[m["p_value"] < alpha, "outcome"].tolist()
-    sec.add(
-        Paragraph(
-            f"Testing {len(recs)} outcomes makes a chance finding more likely, so the p-values are adjusted: "
-            f"{len(raw)} outcome(s) pass the 5% level on their own, {len(survive_h)} survive the strict Holm "
-            f"adjustment ({', '.join(survive_h) or 'none'}) and {len(survive_b)} survive the false-discovery-rate "
-            f"(Benjamini-Hochberg) adjustment ({', '.join(survive_b) or 'none'}).",
-            kind="finding",
-        )
-    )
-    tab = pd.DataFrame(
-        {
-            "Outcome": m["outcome"],
-            "Unit": [r.unit for r in recs],
-            "Effect": [_num(r.estimate) for r in recs],
-            "95% interval": [_range(r.ci_low, r.ci_high, "") for r in recs],
-            "p-value": m["p_value"].map(_bare_p),
-            "Holm-adjusted p": m["p_holm"].map(_bare_p),
-            "Benjamini-Hochberg q": m["q_bh"].map(_bare_p),
-            "Survives": [
-                "Holm and BH" if h else ("BH only" if b else "no")
-                for h, b in zip(m["survives_holm"], m["survives_bh"], strict=False)
-            ],
-        }
-    )
-    sec.add(
-        gate.table(
-            tab,
-            caption="Average effect since the start (staggered difference-in-differences) with multiplicity-adjusted p-values.",
-        )
-    )
-
+    sec.add(*_multiplicity_blocks(recs, gate, alpha))
     fig = _sensitivity_figure(recs, gate)
     if fig is not None:
         sec.add(fig)
     sec.add(Bullets([_sensitivity_sentence(r) for r in recs]))
-
     for r in recs:
-        items = [
-            s
-            for s in (
-                _placebo_sentence(r),
-                _permutation_sentence(r),
-                _loo_sentence(r),
-                _choices_sentence(r),
-                _mde_sentence(r),
-            )
-            if s
-        ]
-        if items:
-            sec.add(Paragraph(f"{r.outcome} ({r.unit}):"), Bullets(items))
-        if r.choices is not None and not r.choices.empty:
-            c = r.choices
-            ct = pd.DataFrame(
-                {
-                    "Comparison group": c["control_group"].map(
-                        {"notyettreated": "not yet coached", "nevertreated": "never coached"}
-                    ),
-                    "Anticipation (months)": c["anticipation"].astype(int).astype(str),
-                    "Baseline": c["base_period"].map({"varying": "varying", "universal": "fixed"}),
-                    "Effect": c["estimate"].map(_num),
-                    "95% interval": [_range(lo, hi, "") for lo, hi in zip(c["ci_low"], c["ci_high"], strict=False)],
-                    "Main analysis": c["is_main"].map({True: "yes", False: ""}),
-                }
-            )
-            sec.add(gate.table(ct, caption=f"{r.outcome}: the effect under each comparison choice."))
+        sec.add(*_outcome_blocks(r, gate))
     return sec
