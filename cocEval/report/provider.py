@@ -1215,21 +1215,19 @@ def _its_headline(e: EffectSummary) -> str:
     return f"{size} {word} than expected in {month}{sure}"
 
 
-#: The ITS chart's legend in the report's words (the chart itself is drawn as ITSResult.plot's).
-_ITS_WORDS = {
-    "observed": "Observed",
-    "excluded": "Left out of the model",
-    "fitted": "Model",
-    "counterfactual": "Expected without coaching",
-    "band": "{level}% interval of expected",
-}
-
-
 def _draw_its(ax, d: pd.DataFrame, start, sustain, *, zero: bool = True) -> None:
     """Observed points (gaps where suppressed), model, and expected without coaching, on ``ax``."""
     from cocEval.its.plot import draw_series
 
-    draw_series(ax, d, level="95", labels=_ITS_WORDS)
+    # drawn as ITSResult.plot draws it, with the legend in the report's words
+    words = {
+        "observed": "Observed",
+        "excluded": "Left out of the model",
+        "fitted": "Model",
+        "counterfactual": "Expected without coaching",
+        "band": "{level}% interval of expected",
+    }
+    draw_series(ax, d, level="95", labels=words)
     if d["suppressed"].any():
         hid = d[d["suppressed"].astype(bool)]
         ax.scatter(
