@@ -347,13 +347,6 @@ def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64) -> b
     The image is reduced to a palette of ``colors`` colours (charts use a handful; the rest are
     anti-aliasing shades), which makes report pages about a third of their size with no visible
     change; ``colors=0`` keeps full colour.
-
-    Examples
-    --------
-    >>> import matplotlib.pyplot as plt
-    >>> fig, ax = plt.subplots(figsize=(2, 1))
-    >>> figure_png(fig, dpi=50)[1:4]
-    b'PNG'
     """
     import matplotlib.pyplot as plt
 

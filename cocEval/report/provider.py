@@ -53,7 +53,7 @@ from cocEval.report.models import (
 )
 from cocEval.report.provenance import provenance
 from cocEval.spc import xmr
-from cocEval.style import NHS_GREY, use_nhs_style
+from cocEval.style import NHS_BLUE, NHS_GREY, NHS_MID_GREY, use_nhs_style
 
 __all__ = ["HEADLINE_MONTH", "ProviderReport"]
 
@@ -1217,17 +1217,35 @@ def _its_headline(e: EffectSummary) -> str:
 
 def _draw_its(ax, d: pd.DataFrame, start, sustain, *, zero: bool = True) -> None:
     """Observed points (gaps where suppressed), model, and expected without coaching, on ``ax``."""
-    from cocEval.its.plot import draw_series
-
-    # drawn as ITSResult.plot draws it, with the legend in the report's words
-    words = {
-        "observed": "Observed",
-        "excluded": "Left out of the model",
-        "fitted": "Model",
-        "counterfactual": "Expected without coaching",
-        "band": "{level}% interval of expected",
-    }
-    draw_series(ax, d, level="95", labels=words)
+    kept = d[~d["excluded"].astype(bool)]
+    ax.plot(kept["period"], kept["observed"], ls="none", marker="o", ms=4, color=NHS_BLUE, label="Observed")
+    ex = d[d["excluded"].astype(bool)]
+    if ex["observed"].notna().any():
+        ax.plot(
+            ex["period"],
+            ex["observed"],
+            ls="none",
+            marker="o",
+            ms=5,
+            mfc="white",
+            color=NHS_MID_GREY,
+            label="Left out of the model",
+        )
+    phase_first = True
+    for _, seg in d.groupby("phase", sort=False):
+        ax.plot(seg["period"], seg["fitted"], color=NHS_BLUE, lw=2, label="Model" if phase_first else None)
+        phase_first = False
+    post = d[d["phase"] != "before"]
+    ax.plot(post["period"], post["counterfactual"], color=NHS_GREY, ls="--", lw=1.5, label="Expected without coaching")
+    ax.fill_between(
+        post["period"],
+        post["counterfactual_low"],
+        post["counterfactual_high"],
+        color=NHS_GREY,
+        alpha=0.15,
+        lw=0,
+        label="95% interval of expected",
+    )
     if d["suppressed"].any():
         hid = d[d["suppressed"].astype(bool)]
         ax.scatter(
