@@ -19,6 +19,7 @@ from cocEval.errors import ConfigError
 # --- ITS schema derived from the estimator's family registry (its engineer) ---------------------
 from cocEval.its.families import ALL_ERRORS, FAMILIES, MAX_SEASONALITY, get_family
 from cocEval.its.fitting import MIN_PERIODS
+from cocEval.wording import fmt_period
 
 #: ``family`` and ``errors`` values the config accepts: exactly the registry's.
 FamilyName = Literal[FAMILIES]  # type: ignore[valid-type]
@@ -428,7 +429,7 @@ def check_config_against_data(cfg: ProgrammeConfig, prog: ProgrammeData, where: 
             f"{where}: report.exclude_provisional_months: {k} would leave none of the data's {n_months} month(s) "
             "(the rule: it must be smaller than the number of months)"
         )
-    span = {f"{m:%Y-%m}" for m in prog.months}
+    span = {fmt_period(m) for m in prog.months}
     for pid, o in cfg.providers.items():
         outside = [m for m in o.exclude_months if m not in span]
         if outside:

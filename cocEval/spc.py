@@ -327,6 +327,7 @@ class SPCChart(ResultMixin):
         from scipy import stats as _stats
 
         from cocEval.effects import EffectSummary
+        from cocEval.wording import fmt_month
 
         t = self.table
         first = t[t["segment"] == t["segment"].iloc[-1]]
@@ -342,7 +343,7 @@ class SPCChart(ResultMixin):
         if period is None:
             period = f"the {len(after)} points after the {len(base)}-point baseline"
             if isinstance(after.index[0], pd.Timestamp):
-                period = f"{after.index[0]:%B %Y} to {after.index[-1]:%B %Y}"
+                period = f"{fmt_month(after.index[0])} to {fmt_month(after.index[-1])}"
         return EffectSummary(
             outcome=outcome,
             comparison="the mean of these months against the mean of the baseline months",
