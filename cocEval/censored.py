@@ -184,6 +184,10 @@ class BoundsITSResult:
         "interval-censored counts; Rubin's rules)"
     )
     notes: list[str] = field(default_factory=list)
+    #: the bounds-aware fit as an :class:`~cocEval.its.ITSResult` (Rubin-pooled coefficients and
+    #: covariance; its observed values are the published ones, empty where suppressed), so that
+    #: effects, predictions and charts work as for any ITS fit
+    pooled: object | None = None
 
     def comparison(self) -> pd.DataFrame:
         """Naive and bounds-aware effects side by side (one row per intervention term).
@@ -309,7 +313,7 @@ def fit_its_bounds(
     offset = np.log(pd.to_numeric(d[exposure]).to_numpy(float)) if exposure else np.zeros(len(d))
     beta, cov = censored_poisson_mle(X, lo, up, offset)
     rng = np.random.default_rng(seed)
-    ests, vars_ = [], []
+    ests, vars_, fits = [], [], []
     notes: list[str] = []
     for i in range(m):
         b = rng.multivariate_normal(beta, cov)
@@ -324,6 +328,7 @@ def fit_its_bounds(
         notes.extend(str(w.message) for w in caught if str(w.message) not in notes)
         ests.append(res.coefficients["estimate"].to_numpy())
         vars_.append(res.coefficients["se"].to_numpy() ** 2)
+        fits.append(res)
     terms = res.coefficients.index
     pooled = rubin(np.array(ests), np.array(vars_))
     pooled.index = terms
@@ -347,6 +352,72 @@ def fit_its_bounds(
         n_censored=int(censored.sum()),
         n_suppressed=int(suppressed.sum()),
         notes=notes,
+        pooled=pooled_its(fits, val),
+    )
+
+
+def pooled_its(fits: list, published: np.ndarray):
+    """One :class:`~cocEval.its.ITSResult` from the fits to ``m`` completed series (Rubin's rules).
+
+    Coefficients are the mean over imputations; their covariance is the within-imputation mean
+    plus ``(1 + 1/m)`` times the between-imputation covariance; the t reference distribution
+    has the smallest Barnard-Rubin degrees of freedom of the intervention terms (complete-data
+    df from the fit). The observed values are ``published`` (NaN where a count was suppressed),
+    never an imputed draw, so a chart of the result shows only what was published.
+
+    Examples
+    --------
+    >>> from cocEval.its import fit_its
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"t": range(1, 17), "beds": 100.0})
+    >>> fits = [fit_its(df.assign(y=rng.poisson(np.r_[np.full(8, 9.0 + k), np.full(8, 5.0)])), "y", "t", 9,
+    ...                 family="poisson", exposure="beds") for k in range(3)]
+    >>> res = pooled_its(fits, np.r_[np.full(8, np.nan), np.full(8, 5.0)])
+    >>> bool(res.cov.loc["level_change", "level_change"] > fits[0].cov.loc["level_change", "level_change"])
+    True
+    >>> int(res.predict()["observed"].isna().sum())
+    8
+    """
+    from cocEval.its.engines import Fit
+    from cocEval.its.results import ITSResult
+
+    last = fits[-1]
+    m = len(fits)
+    params = np.array([r.params.to_numpy() for r in fits])
+    within = np.mean([r.cov.to_numpy() for r in fits], axis=0)
+    between = np.cov(params, rowvar=False, ddof=1) if m > 1 else np.zeros_like(within)
+    total = within + (1 + 1 / m) * between
+    df_com = float(last._fit.df_resid) if last._fit.use_t else np.inf
+    idx = [list(last.params.index).index(t) for t in last.effect_terms]
+    b = np.diag(between)[idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.where(np.diag(total)[idx] > 0, (1 + 1 / m) * b / np.diag(total)[idx], 0.0)
+        df_m = np.where(lam > 0, (m - 1) / lam**2, np.inf)
+        df_obs = np.where(np.isfinite(df_com), (df_com + 1) / (df_com + 3) * df_com * (1 - lam), np.inf)
+        df = 1 / (1 / df_m + 1 / df_obs)
+    df = float(np.nanmin(df)) if len(df) and np.isfinite(np.nanmin(df)) else 1e6
+    frame = last._frame.copy()
+    treated = (frame["series"] == "treated").to_numpy() if "series" in frame else np.ones(len(frame), bool)
+    if int(treated.sum()) == len(published):
+        frame.loc[treated, "y"] = np.asarray(published, float)
+    fit = Fit(params.mean(axis=0), total, df, True, last._fit.resid, dict(last._fit.info, imputations=m))
+    return ITSResult(
+        fit=fit,
+        X=last._X,
+        frame=frame,
+        effect_terms=last.effect_terms,
+        family=last.family,
+        errors=last.errors,
+        outcome=last.outcome,
+        time=last._time,
+        start=last._start,
+        end=last._end,
+        alpha=last.alpha,
+        exposure=last.exposure,
+        trials=last.trials,
+        notes=list(last.notes),
+        controlled=last.controlled,
+        seasonality=last.seasonality,
     )
 
 
@@ -355,7 +426,8 @@ class BoundsDiDResult:
     """Naive and bounds-aware staggered DiD (Callaway & Sant'Anna) of a disclosure-controlled rate.
 
     ``table`` has one row per fit (``naive``, ``bounds``): ``att``, ``se``, ``ci_low``,
-    ``ci_high``, ``units`` (units in the balanced panel) and ``fmi`` (fraction of missing
+    ``ci_high``, ``units`` (units in the balanced panel), ``df`` (Barnard-Rubin degrees of freedom, bounds-aware
+    fit only) and ``fmi`` (fraction of missing
     information, bounds-aware fit only). The ATT is on the rate scale (``per`` units of the
     denominator).
     """
@@ -388,6 +460,7 @@ def att_gt_bounds(
     m: int = 20,
     seed: int = 0,
     alpha: float = 0.05,
+    aggregate_options: dict | None = None,
     **att_options,
 ) -> BoundsDiDResult:
     """Staggered DiD of a rate whose counts are intervals: naive and bounds-aware fits.
@@ -412,6 +485,8 @@ def att_gt_bounds(
         As :func:`cocEval.did.att_gt` (``bootstrap`` is off: analytic influence-function SEs).
     aggregation : {"simple", "dynamic", "group", "calendar"}
         Which overall ATT to report.
+    aggregate_options : dict, optional
+        Passed to the aggregation (e.g. ``{"min_e": -12, "max_e": 18}`` for "dynamic").
     m, seed : int
         Imputations and their seed.
 
@@ -437,8 +512,6 @@ def att_gt_bounds(
     >>> bool(res.table.loc["bounds", "ci_low"] < res.table.loc["bounds", "att"] < res.table.loc["bounds", "ci_high"])
     True
     """
-    from cocEval.did import att_gt
-
     lower = lower or f"{numerator}_lower"
     upper = upper or f"{numerator}_upper"
     need = [numerator, unit, time, cohort, denominator, lower, upper]
@@ -460,47 +533,15 @@ def att_gt_bounds(
     den = pd.to_numeric(d[denominator]).to_numpy(float)
     censored = lo < up
     suppressed = np.isnan(val)
-    opts = dict(bootstrap=False, alpha=alpha, **att_options)
     notes: list[str] = []
-
-    def overall(frame: pd.DataFrame):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            agg = att_gt(frame, "_value", unit, time, cohort, **opts).aggregate(aggregation)
-        notes.extend(str(w.message) for w in caught if str(w.message) not in notes)
-        return agg.overall
-
-    rows = {}
+    overall = _did_overall(
+        unit, time, cohort, aggregation, dict(bootstrap=False, alpha=alpha, **att_options), aggregate_options, notes
+    )
     sup_units = d.loc[suppressed, unit].unique()
     naive = d[~d[unit].isin(sup_units)].assign(_value=lambda x: pd.to_numeric(x[numerator]) / x[denominator] * per)
-    try:
-        if naive.empty:
-            raise NotEstimableError("every unit has a suppressed month, so the naive balanced panel is empty")
-        est = overall(naive)
-        if not np.isfinite(est.se):
-            raise NotEstimableError(f"the naive balanced panel ({naive[unit].nunique()} units) gives no standard error")
-        rows["naive"] = {"att": est.att, "se": est.se, "ci_low": est.ci_low, "ci_high": est.ci_high}
-    except (CocEvalError, ValueError) as exc:  # att_gt still raises bare ValueError for e.g. no treated unit
-        rows["naive"] = {"att": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan}
-        notes.append(f"naive fit: {exc}")
-    rows["naive"].update(units=int(naive[unit].nunique()), fmi=np.nan)
+    rows = {"naive": _naive_did_row(naive, unit, overall, notes)}
 
-    # imputation model: unit effects, period effects, post-start term; log exposure offset
-    u = pd.Categorical(d[unit]).codes
-    tt = pd.Categorical(d[time]).codes
-    g = (
-        pd.to_numeric(d[cohort], errors="coerce").fillna(0)
-        if not pd.api.types.is_datetime64_any_dtype(d[cohort])
-        else None
-    )
-    if g is None:
-        post = (d[cohort].notna() & (d[time] >= d[cohort])).to_numpy(float)
-    else:
-        post = ((g > 0) & (pd.to_numeric(d[time]) >= g)).to_numpy(float)
-    n = len(d)
-    units = sparse.csr_matrix((np.ones(n), (np.arange(n), u)), shape=(n, u.max() + 1))
-    periods = sparse.csr_matrix((np.ones(n), (np.arange(n), tt)), shape=(n, tt.max() + 1))[:, 1:]
-    X = sparse.hstack([units, periods] + ([sparse.csr_matrix(post[:, None])] if post.any() else [])).tocsr()
+    X = _did_imputation_design(d, unit, time, cohort)
     beta, cov = censored_poisson_mle(X, lo, up, np.log(den))
     rng = np.random.default_rng(seed)
     ests, vars_ = [], []
@@ -521,6 +562,7 @@ def att_gt_bounds(
         "ci_high": pooled["estimate"] + crit * pooled["se"],
         "units": int(d[unit].nunique()),
         "fmi": pooled["fmi"],
+        "df": dfree,
     }
     return BoundsDiDResult(
         table=pd.DataFrame.from_dict(rows, orient="index"),
@@ -531,3 +573,47 @@ def att_gt_bounds(
         units_dropped_not_reported=len(bad_units),
         notes=notes,
     )
+
+
+def _did_overall(unit: str, time: str, cohort: str, aggregation: str, opts: dict, agg_opts: dict | None, notes: list):
+    """A function of a panel (outcome ``_value``) returning its aggregated ATT; warnings go to ``notes``."""
+    from cocEval.did import att_gt
+
+    def overall(frame: pd.DataFrame):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            agg = att_gt(frame, "_value", unit, time, cohort, **opts).aggregate(aggregation, **(agg_opts or {}))
+        notes.extend(str(w.message) for w in caught if str(w.message) not in notes)
+        return agg.overall
+
+    return overall
+
+
+def _naive_did_row(naive: pd.DataFrame, unit: str, overall, notes: list) -> dict:
+    """The naive fit's row: units with a suppressed period dropped, rounded counts as exact."""
+    try:
+        if naive.empty:
+            raise NotEstimableError("every unit has a suppressed month, so the naive balanced panel is empty")
+        est = overall(naive)
+        if not np.isfinite(est.se):
+            raise NotEstimableError(f"the naive balanced panel ({naive[unit].nunique()} units) gives no standard error")
+        row = {"att": est.att, "se": est.se, "ci_low": est.ci_low, "ci_high": est.ci_high}
+    except (CocEvalError, ValueError) as exc:  # att_gt still raises bare ValueError for e.g. no treated unit
+        row = {"att": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+        notes.append(f"naive fit: {exc}")
+    return dict(row, units=int(naive[unit].nunique()), fmi=np.nan, df=np.nan)
+
+
+def _did_imputation_design(d: pd.DataFrame, unit: str, time: str, cohort: str):
+    """Sparse design of the imputation model: unit effects, period effects, a post-start term."""
+    u = pd.Categorical(d[unit]).codes
+    tt = pd.Categorical(d[time]).codes
+    if pd.api.types.is_datetime64_any_dtype(d[cohort]):
+        post = (d[cohort].notna() & (d[time] >= d[cohort])).to_numpy(float)
+    else:
+        g = pd.to_numeric(d[cohort], errors="coerce").fillna(0)
+        post = ((g > 0) & (pd.to_numeric(d[time]) >= g)).to_numpy(float)
+    n = len(d)
+    units = sparse.csr_matrix((np.ones(n), (np.arange(n), u)), shape=(n, u.max() + 1))
+    periods = sparse.csr_matrix((np.ones(n), (np.arange(n), tt)), shape=(n, tt.max() + 1))[:, 1:]
+    return sparse.hstack([units, periods] + ([sparse.csr_matrix(post[:, None])] if post.any() else [])).tocsr()

@@ -259,6 +259,7 @@ def test_site_pages_and_generated_reference(site):
     for page in [
         "getting-started",
         "tutorials/your-data",
+        "tutorials/public-data",
         "methods/its",
         "methods/did",
         "methods/monitoring",

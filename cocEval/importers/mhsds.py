@@ -441,16 +441,52 @@ def import_mhsds(paths, out: str | Path, crosswalk: str | Path | Crosswalk | Non
     >>> log["providers"], log["provider_months"], sorted(p.name for p in (d / "out").iterdir())
     (1, 1, ['import_report.json', 'participation.csv', 'restrictive_practice.csv'])
     """
-    from cocEval.importers.crosswalk import read_crosswalk
-
     out = Path(out)
-    files = expand_paths(paths)
     obs: list[_Obs] = []
     file_logs = []
-    for f in files:
+    for f in expand_paths(paths):
         o, flog = read_mhsds_file(f)
         obs.extend(o)
         file_logs.append(flog)
+    pid, matching = _provider_ids(obs, crosswalk)
+    cells, duplicates, combined = _cells(obs, pid)
+    latest: dict[str, tuple[str, str]] = {}  # provider id -> (month, name) of its latest row
+    for o, p in zip(obs, pid):
+        if p not in latest or o.month >= latest[p][0]:
+            latest[p] = (o.month, o.name)
+    present_cols = [c for c in COLUMNS if any(k[2] == c for k in cells)]
+    pms = sorted({(k[0], k[1]) for k in cells})
+    rp = _restrictive_practice(cells, pms, present_cols, latest)
+    providers = sorted({p for p, _ in pms})
+    part = pd.DataFrame(
+        {
+            "provider_id": providers,
+            "provider_name": [latest[p][1] for p in providers],
+            **dict.fromkeys(("cohort", "start_month", "coaching_end_month", "wards_enrolled", "region"), pd.NA),
+        }
+    )
+    report = _import_log(obs, cells, pms, present_cols, file_logs, matching, duplicates, combined)
+    part, kept_existing = merge_participation(out, part)
+    report["participation"] = {
+        "rows": len(part),
+        "kept_from_existing_file": kept_existing,
+        "note": "cohort, start_month, coaching_end_month, wards_enrolled and region are left for you to fill",
+    }
+    write_atomically(
+        out,
+        {
+            "restrictive_practice.csv": lambda t: rp.to_csv(t, index=False),
+            "participation.csv": lambda t: part.to_csv(t, index=False),
+            "import_report.json": merge_report(out, "mhsds", report),
+        },
+    )
+    return report
+
+
+def _provider_ids(obs: list[_Obs], crosswalk) -> tuple[list[str], dict]:
+    """Each observation's provider id (its code, or the crosswalk's code for its name, or a
+    stable derived id) and the name-matching log."""
+    from cocEval.importers.crosswalk import read_crosswalk
 
     cw = crosswalk if isinstance(crosswalk, Crosswalk) or crosswalk is None else read_crosswalk(crosswalk)
     # names and codes published together in official files name the same providers in reduced files
@@ -471,10 +507,15 @@ def import_mhsds(paths, out: str | Path, crosswalk: str | Path | Crosswalk | Non
     for o in obs:
         if o.code is not None:
             ids.setdefault(o.name, o.code)
-    pid = [o.code if o.code is not None else ids[o.name] for o in obs]
+    return [o.code if o.code is not None else ids[o.name] for o in obs], matching
 
-    # one cell per provider, month, column; the same row twice (e.g. two versions of a file) is
-    # kept once when equal and refused when different
+
+def _cells(obs: list[_Obs], pid: list[str]) -> tuple[dict[tuple[str, str, str], Cell], list, list]:
+    """One cell per provider, month and column.
+
+    The same row twice (e.g. two versions of a file) is kept once when equal and refused when
+    different; rows of one provider under several names in one month are added up (logged).
+    """
     seen: dict[tuple, _Obs] = {}
     cells: dict[tuple[str, str, str], Cell] = {}
     duplicates = []
@@ -502,16 +543,11 @@ def import_mhsds(paths, out: str | Path, crosswalk: str | Path | Crosswalk | Non
                     combined.append({"provider_id": p, "month": o.month, "column": col, "name": o.name})
             else:
                 cells[key] = o.cell
+    return cells, duplicates, combined
 
-    names_by_pid: dict[str, Counter] = defaultdict(Counter)
-    latest: dict[str, tuple[str, str]] = {}
-    for o, p in zip(obs, pid):
-        names_by_pid[p][o.name] += 1
-        if p not in latest or o.month >= latest[p][0]:
-            latest[p] = (o.month, o.name)
 
-    present_cols = [c for c in COLUMNS if any(k[2] == c for k in cells)]
-    pms = sorted({(k[0], k[1]) for k in cells})
+def _restrictive_practice(cells: dict, pms: list, present_cols: list[str], latest: dict) -> pd.DataFrame:
+    """The provider-month table: each present column with its ``_lower`` and ``_upper`` bounds."""
     records = []
     for p, m in pms:
         rec = {"provider_id": p, "provider_name": latest[p][1], "month": m}
@@ -528,20 +564,11 @@ def import_mhsds(paths, out: str | Path, crosswalk: str | Path | Crosswalk | Non
     )
     for c in rp.columns[3:]:
         rp[c] = rp[c].astype("Int64")
+    return rp
 
-    providers = sorted({p for p, _ in pms})
-    part = pd.DataFrame(
-        {
-            "provider_id": providers,
-            "provider_name": [latest[p][1] for p in providers],
-            "cohort": pd.NA,
-            "start_month": pd.NA,
-            "coaching_end_month": pd.NA,
-            "wards_enrolled": pd.NA,
-            "region": pd.NA,
-        }
-    )
 
+def _import_log(obs, cells, pms, present_cols, file_logs, matching, duplicates, combined) -> dict:
+    """The import log: files, providers, provider-months, cells by kind, name matches, switches."""
     per_column = {}
     for c in present_cols:
         kinds = Counter(v.kind for k, v in cells.items() if k[2] == c)
@@ -554,10 +581,10 @@ def import_mhsds(paths, out: str | Path, crosswalk: str | Path | Crosswalk | Non
             "sum_of_shown_values": int(sum(v.value or 0 for k, v in cells.items() if k[2] == c)),
         }
     suppressed_by_measure = Counter(o.measure.id for o in obs if o.cell.kind == "suppressed" and not o.detail)
-    report = {
+    return {
         "importer": "mhsds",
         "files": file_logs,
-        "providers": len(providers),
+        "providers": len({p for p, _ in pms}),
         "provider_months": len(pms),
         "months": sorted({m for _, m in pms}),
         "columns": per_column,
@@ -574,29 +601,6 @@ def import_mhsds(paths, out: str | Path, crosswalk: str | Path | Crosswalk | Non
         "rows_combined": combined,
         "representation": "provider-month rows, no ward_id (MHSDS is published at provider level)",
     }
-
-    def write_rp(t: Path) -> None:
-        rp.to_csv(t, index=False)
-
-    part, kept_existing = merge_participation(out, part)
-    report["participation"] = {
-        "rows": len(part),
-        "kept_from_existing_file": kept_existing,
-        "note": "cohort, start_month, coaching_end_month, wards_enrolled and region are left for you to fill",
-    }
-
-    def write_part(t: Path) -> None:
-        part.to_csv(t, index=False)
-
-    write_atomically(
-        out,
-        {
-            "restrictive_practice.csv": write_rp,
-            "participation.csv": write_part,
-            "import_report.json": merge_report(out, "mhsds", report),
-        },
-    )
-    return report
 
 
 __all__ = ["COLUMNS", "MEASURES", "Measure", "find_measure", "import_mhsds", "read_mhsds_file", "ImportDataError"]

@@ -184,25 +184,16 @@ def import_staff_survey(paths, out: str | Path) -> dict:
     return report
 
 
+#: Text the merged file uses for "no value" in its region and ICS columns.
+_NO_TEXT = ("", "-", "NA", "<NA>")
+
+
 def _read_file(path: Path) -> tuple[pd.DataFrame, dict]:
     rows = read_rows(path)
     if not rows:
         raise fail(path, None, "file has rows", "the file is empty")
     header = rows[0][1]
-    up = [h.upper() for h in header]
-    missing = [c for c in _REQUIRED if c not in up]
-    stems = {h[: -len("_rate")] for h in header if h.endswith("_rate")} & {
-        h[: -len("_base")] for h in header if h.endswith("_base")
-    }
-    usable = [k for k, (stem, _) in INDICATORS.items() if stem in stems]
-    if missing or not usable:
-        raise fail(
-            path,
-            rows[0][0],
-            "known layout (staff survey organisational results)",
-            f"expected columns 'ODS code', 'Year', 'Organisation name', 'Weighting' and <question>_rate/<question>_base "
-            f"pairs for {', '.join(v[0] for v in INDICATORS.values())}; missing: {missing or 'every question pair'}",
-        )
+    usable = _usable_indicators(path, rows[0][0], header)
     col = {h.upper(): i for i, h in enumerate(header)}
 
     def get(f, name):
@@ -213,39 +204,91 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, dict]:
     for line, f in rows[1:]:
         if len(f) != len(header):
             raise fail(path, line, f"{len(header)} fields per row (as in the header)", f"found {len(f)}")
-        code = get(f, "ODS code").strip()
-        if not code:
-            raise fail(path, line, "ODS code present", "empty ODS code")
-        year = get(f, "Year").strip()
-        if not re.fullmatch(r"\d{4}", year) or not 1990 <= int(year) <= 2100:
-            raise fail(path, line, "survey year as YYYY", f"{year!r}")
-        weighting = get(f, "Weighting").strip()
-        if not weighting:
-            raise fail(path, line, "weighting stated", "empty Weighting")
-        rec = {
-            "provider_id": code,
-            "survey_year": int(year),
-            "provider_name": get(f, "Organisation name").strip(),
-            "benchmarking_group": get(f, "Benchmarking group").strip() or None,
-            "_region": get(f, "Region").strip(),
-            "_ics_stp": get(f, "ICS/STP").strip(),
-            "_ics": get(f, "ICS").strip(),
-            "weighting": weighting,
-            "respondents": _base(get(f, "Respondents"), path, line, "Respondents"),
-            **{c: None for c in NOT_AVAILABLE},
-            "_file": path.name,
-            "_line": line,
-        }
-        for ind, (stem, _) in INDICATORS.items():
-            if ind not in usable:
-                continue
+        records.append(_record(path, line, f, get, usable))
+    df, swapped_years = _region_columns(pd.DataFrame.from_records(records))
+    order = [
+        "provider_id",
+        "survey_year",
+        "provider_name",
+        "benchmarking_group",
+        "region",
+        "ics",
+        "weighting",
+        "respondents",
+    ]
+    ind_cols = [c for ind in INDICATORS if ind in usable for c in (f"{ind}_pct", f"{ind}_base", ind)]
+    df = df[order + ind_cols + list(NOT_AVAILABLE) + ["_file", "_line"]]
+    for c in df.columns:
+        if c.endswith("_base") or c == "respondents" or c in INDICATORS:
+            df[c] = df[c].astype("Int64")
+    flog = {
+        "file": path.name,
+        "sha256": sha256(path),
+        "layout": "staff survey organisational results (one row per organisation x year, <question>_rate/_base)",
+        "data_rows": len(rows) - 1,
+        "rows_kept": len(df),
+        "indicators_found": usable,
+        "region_columns_swapped_in_years": swapped_years,
+    }
+    return df, flog
+
+
+def _usable_indicators(path: Path, line: int, header: list[str]) -> list[str]:
+    """The indicators whose ``<question>_rate``/``_base`` pair the header holds; refuses an
+    unknown layout (required columns missing, or no question pair at all)."""
+    up = [h.upper() for h in header]
+    missing = [c for c in _REQUIRED if c not in up]
+    stems = {h[: -len("_rate")] for h in header if h.endswith("_rate")} & {
+        h[: -len("_base")] for h in header if h.endswith("_base")
+    }
+    usable = [k for k, (stem, _) in INDICATORS.items() if stem in stems]
+    if missing or not usable:
+        raise fail(
+            path,
+            line,
+            "known layout (staff survey organisational results)",
+            f"expected columns 'ODS code', 'Year', 'Organisation name', 'Weighting' and <question>_rate/<question>_base "
+            f"pairs for {', '.join(v[0] for v in INDICATORS.values())}; missing: {missing or 'every question pair'}",
+        )
+    return usable
+
+
+def _record(path: Path, line: int, f: list[str], get, usable: list[str]) -> dict:
+    """One organisation-year: keys, weighting, respondents and each indicator's percentage and base."""
+    code = get(f, "ODS code").strip()
+    if not code:
+        raise fail(path, line, "ODS code present", "empty ODS code")
+    year = get(f, "Year").strip()
+    if not re.fullmatch(r"\d{4}", year) or not 1990 <= int(year) <= 2100:
+        raise fail(path, line, "survey year as YYYY", f"{year!r}")
+    weighting = get(f, "Weighting").strip()
+    if not weighting:
+        raise fail(path, line, "weighting stated", "empty Weighting")
+    rec = {
+        "provider_id": code,
+        "survey_year": int(year),
+        "provider_name": get(f, "Organisation name").strip(),
+        "benchmarking_group": get(f, "Benchmarking group").strip() or None,
+        **{k: get(f, name).strip() for k, name in (("_region", "Region"), ("_ics_stp", "ICS/STP"), ("_ics", "ICS"))},
+        "weighting": weighting,
+        "respondents": _base(get(f, "Respondents"), path, line, "Respondents"),
+        **{c: None for c in NOT_AVAILABLE},
+        "_file": path.name,
+        "_line": line,
+    }
+    for k in ("_region", "_ics_stp", "_ics"):
+        rec[k] = "" if rec[k] in _NO_TEXT else rec[k]
+    for ind, (stem, _) in INDICATORS.items():
+        if ind in usable:
             rec[f"{ind}_pct"] = _pct(get(f, f"{stem}_rate"), path, line, f"{stem}_rate")
             rec[f"{ind}_base"] = _base(get(f, f"{stem}_base"), path, line, f"{stem}_base")
             rec[ind] = None
-        records.append(rec)
-    df = pd.DataFrame.from_records(records)
+    return rec
 
-    # Region and ICS/STP: recognised from their content (one year of the merged file has them swapped)
+
+def _region_columns(df: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+    """``region`` and ``ics`` recognised from their content (one year of the merged file has
+    Region and ICS/STP swapped); returns the frame and the years found swapped."""
     swapped_years = []
     region, system = [], []
     for y, g in df.groupby("survey_year", sort=True):
@@ -261,32 +304,8 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, dict]:
     df["ics"] = pd.concat(system)
     df = df.drop(columns=["_region", "_ics_stp", "_ics"])
     for c in ("region", "ics"):
-        df[c] = df[c].where(~df[c].isin(["", "-"]))
-    order = [
-        "provider_id",
-        "survey_year",
-        "provider_name",
-        "benchmarking_group",
-        "region",
-        "ics",
-        "weighting",
-        "respondents",
-    ]
-    ind_cols = [c for ind in INDICATORS if ind in usable for c in (f"{ind}_pct", f"{ind}_base", ind)]
-    df = df[order + ind_cols + list(NOT_AVAILABLE) + ["_file", "_line"]]
-    for c in df.columns:
-        if c.endswith("_base") or c == "respondents" or c in INDICATORS or c in NOT_AVAILABLE:
-            df[c] = df[c].astype("Int64") if c.endswith("_base") or c == "respondents" or c in INDICATORS else df[c]
-    flog = {
-        "file": path.name,
-        "sha256": sha256(path),
-        "layout": "staff survey organisational results (one row per organisation x year, <question>_rate/_base)",
-        "data_rows": len(rows) - 1,
-        "rows_kept": len(df),
-        "indicators_found": usable,
-        "region_columns_swapped_in_years": swapped_years,
-    }
-    return df, flog
+        df[c] = df[c].where(~df[c].isin(_NO_TEXT))
+    return df, swapped_years
 
 
 def _pct(v: str, path, line, column) -> float | None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cocEval.config import Outcome, ProgrammeConfig
+from cocEval.config import Outcome, ProgrammeConfig, StaffIndicator
 from cocEval.data import ProgrammeData, provider_months
 from cocEval.effects import EffectSummary
 from cocEval.errors import NotEstimableError
@@ -143,10 +143,13 @@ FAMILY_WORDS = {
 }
 
 
-def family_words(cfg: ProgrammeConfig) -> str:
-    """Which model each table's outcomes use, in words for the methods section."""
+def family_words(cfg: ProgrammeConfig, keys=None) -> str:
+    """Which model each table's outcomes use, in words for the methods section (``keys``: only
+    these outcomes, e.g. those in the data; default all configured)."""
     fams = {}
-    for o in cfg.outcomes.values():
+    for k, o in cfg.outcomes.items():
+        if keys is not None and k not in keys:
+            continue
         fams.setdefault(o.table.replace("_", " "), set()).add(FAMILY_WORDS.get(o.family, o.family))
     return "; ".join(f"{t}: {', '.join(sorted(f))}" for t, f in fams.items())
 
@@ -170,12 +173,96 @@ def excluded_months(
     return sorted(set(months))
 
 
+#: Tables in words, for "not in the data" sentences.
+TABLE_WORDS = {
+    "restrictive_practice": "restrictive practice",
+    "patient_experience": "patient experience",
+    "staff_survey": "staff survey",
+}
+
+#: Imputations of the bounds-aware fit (multiple imputation within the published bounds).
+BOUNDS_IMPUTATIONS = 20
+
+
+def absent_reason(prog: ProgrammeData, o: Outcome) -> str | None:
+    """Why an outcome cannot be analysed from these data ("not in the data: ..."), or None.
+
+    An outcome is absent when its table is not in the data folder (``prog.tables``) or the
+    table lacks its numerator or denominator column (published provider-level data carry
+    only some counts).
+
+    Examples
+    --------
+    >>> from cocEval.config import load_inputs
+    >>> cfg, prog, _ = load_inputs()
+    >>> absent_reason(prog, cfg.outcomes["restrictive_interventions"]) is None
+    True
+    """
+    table = TABLE_WORDS[o.table]
+    if o.table not in prog.tables:
+        return f"not in the data: there is no {table} table"
+    cols = getattr(prog, o.table).columns
+    for c in (o.numerator, o.denominator):
+        if c not in cols:
+            return f"not in the data: the {table} table has no {c.replace('_', ' ')} column"
+    return None
+
+
+def staff_absent_reason(prog: ProgrammeData, ind: StaffIndicator) -> str | None:
+    """Why a staff survey indicator cannot be analysed ("not in the data: ..."), or None.
+
+    Absent when there is no staff survey table, or neither the indicator's column nor its
+    published percentage (``<column>_pct``) holds a value.
+
+    Examples
+    --------
+    >>> from cocEval.config import load_inputs
+    >>> cfg, prog, _ = load_inputs()
+    >>> staff_absent_reason(prog, cfg.staff_indicators["engagement"]) is None
+    True
+    """
+    if "staff_survey" not in prog.tables:
+        return "not in the data: there is no staff survey table"
+    ss = prog.staff_survey
+    cols = [c for c in (ind.column, f"{ind.column}_pct") if c in ss.columns]
+    if not cols or not ss[cols].notna().any().any():
+        return f"not in the data: the staff survey table has no {ind.column.replace('_', ' ')} results"
+    return None
+
+
+def has_bounds(prog: ProgrammeData, o: Outcome) -> bool:
+    """True when the outcome's numerator carries ``_lower``/``_upper`` bounds (disclosure-controlled counts).
+
+    Examples
+    --------
+    >>> from cocEval.config import load_inputs
+    >>> cfg, prog, _ = load_inputs()
+    >>> has_bounds(prog, cfg.outcomes["restrictive_interventions"])  # synthetic counts are exact
+    False
+    """
+    cols = getattr(prog, o.table).columns
+    return f"{o.numerator}_lower" in cols and f"{o.numerator}_upper" in cols
+
+
 def monthly_series(prog: ProgrammeData, provider_id: str, outcome: Outcome) -> pd.DataFrame:
-    """A provider's monthly numerator, denominator and value (rate per ``per``, or share)."""
+    """A provider's monthly numerator, denominator and value (rate per ``per``, or share).
+
+    With disclosure-controlled counts the frame also has ``numerator_lower`` and
+    ``numerator_upper`` and ``source_suppressed`` (True where the published count is suppressed:
+    no value, only bounds). Months the provider did not report have no value and no bounds.
+    """
     pm = provider_months(prog, outcome.table)
-    s = pm.loc[pm["provider_id"] == provider_id, ["month", outcome.numerator, outcome.denominator]]
-    s = s.rename(columns={outcome.numerator: "numerator", outcome.denominator: "denominator"}).reset_index(drop=True)
+    bounds = [f"{outcome.numerator}_lower", f"{outcome.numerator}_upper"] if has_bounds(prog, outcome) else []
+    s = pm.loc[pm["provider_id"] == provider_id, ["month", outcome.numerator, outcome.denominator, *bounds]]
+    s = s.rename(
+        columns={
+            outcome.numerator: "numerator",
+            outcome.denominator: "denominator",
+            **{b: "numerator" + b[len(outcome.numerator) :] for b in bounds},
+        }
+    ).reset_index(drop=True)
     s["value"] = s["numerator"] / s["denominator"].where(s["denominator"] > 0) * outcome.per
+    s["source_suppressed"] = s["numerator"].isna() & (s["numerator_lower"].notna() if bounds else False)
     return s
 
 
@@ -199,6 +286,14 @@ class OutcomeModel:
     its: object | None = None
     error: str | None = None
     notes: list = field(default_factory=list)
+    #: "standard" (counts as published) or "bounds" (multiple imputation within the published bounds)
+    fit: str = "standard"
+    #: why that fit, in words (empty for exact counts without bounds)
+    fit_reason: str = ""
+    #: the naive fit beside a bounds-aware one (rounded counts as exact, suppressed months left out)
+    naive: object | None = None
+    #: True when the outcome is not in the data (``error`` says why)
+    absent: bool = False
 
 
 def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key: str) -> OutcomeModel:
@@ -207,48 +302,37 @@ def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key
     Restrictive practice: counts with occupied bed days as exposure (rate ratios); patient
     experience: positive responses out of responses (binomial). Seasonality, errors and the
     end-of-coaching terms follow the config. A model that cannot be fitted (e.g. too few events)
-    comes back with ``its=None`` and the reason in ``error``; warnings are kept in ``notes``.
+    comes back with ``its=None`` and the reason in ``error``; warnings are kept in ``notes``. An
+    outcome that is not in the data comes back with ``absent=True``.
+
+    Where the counts are disclosure-controlled (``<numerator>_lower``/``_upper`` columns, and
+    some of this provider's months rounded or suppressed) and the family is a count family, the
+    model is the bounds-aware fit (:func:`cocEval.censored.fit_its_bounds`: multiple imputation
+    within the published bounds), with the naive fit kept beside it (``naive``); ``fit`` and
+    ``fit_reason`` say which and why.
 
     Examples
     --------
     >>> from cocEval.config import load_inputs
     >>> cfg, prog, _ = load_inputs()
     >>> m = fit_outcome(prog, cfg, "SYN001", "restrictive_interventions")
-    >>> m.error is None, m.excluded
-    (True, [Timestamp('2026-03-01 00:00:00')])
+    >>> m.error is None, m.excluded, m.fit
+    (True, [Timestamp('2026-03-01 00:00:00')], 'standard')
     """
     o = cfg.outcomes[key]
-    opts = cfg.its_options(provider_id)
+    absent = absent_reason(prog, o)
+    if absent is not None:
+        empty = pd.DataFrame(columns=["month", "numerator", "denominator", "value", "excluded", "source_suppressed"])
+        return OutcomeModel(key, o, empty, [], error=absent, absent=True)
     start = prog.participation.set_index("provider_id").at[provider_id, "start_month"]
     s = monthly_series(prog, provider_id, o)
     excluded = excluded_months(prog, cfg, provider_id, o)
     s["excluded"] = s["month"].isin(excluded)
     model = OutcomeModel(key, o, s, excluded)
-    # Column names become the words of the model's narrative.
-    den = "occupied bed days" if o.table == "restrictive_practice" else "responses"
-    fit = s[s["denominator"] > 0].rename(columns={"numerator": o.name, "denominator": den})
-    kw = {"exposure": den} if o.table == "restrictive_practice" else {"trials": den}
-    if get_family(o.family).needs is None:  # gaussian: model the rate (or share) itself
-        fit = fit.assign(**{o.name: fit[o.name] / fit[den] * o.display_per})
-        kw = {}
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            model.its = fit_its(
-                fit,
-                o.name,
-                "month",
-                start,
-                family=o.family,
-                errors=opts.errors_for(o.family),
-                maxlags=opts.maxlags,
-                seasonality=opts.seasonality,
-                min_before=opts.min_months_before,
-                min_after=opts.min_months_after,
-                end=sustain_start(prog, cfg, provider_id),
-                exclude=[m for m in excluded if m in set(fit["month"])] or None,
-                **kw,
-            )
+            _fit_its(model, prog, cfg, provider_id, start)
         model.notes = [f"{o.name}: {w.message}" for w in caught]
     except NotEstimableError as exc:
         model.error = str(exc)
@@ -259,6 +343,104 @@ def fit_outcome(prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, key
             raise
         model.error = str(exc)
     return model
+
+
+def _fit_its(model: OutcomeModel, prog: ProgrammeData, cfg: ProgrammeConfig, provider_id: str, start) -> None:
+    """Fit ``model`` in place: the standard fit, or the bounds-aware one where counts are intervals."""
+    from cocEval.censored import fit_its_bounds
+
+    o, s, excluded = model.outcome, model.series, model.excluded
+    opts = cfg.its_options(provider_id)
+    # Column names become the words of the model's narrative.
+    den = "occupied bed days" if o.table == "restrictive_practice" else "responses"
+    fit = s[s["denominator"] > 0].rename(
+        columns={
+            "numerator": o.name,
+            "denominator": den,
+            "numerator_lower": f"{o.name}_lower",
+            "numerator_upper": f"{o.name}_upper",
+        }
+    )
+    kw = {"exposure": den} if o.table == "restrictive_practice" else {"trials": den}
+    gaussian = get_family(o.family).needs is None
+    if gaussian:  # model the rate (or share) itself
+        fit = fit.assign(**{o.name: fit[o.name] / fit[den] * o.display_per})
+        kw = {}
+    options = dict(
+        family=o.family,
+        errors=opts.errors_for(o.family),
+        maxlags=opts.maxlags,
+        seasonality=opts.seasonality,
+        min_before=opts.min_months_before,
+        min_after=opts.min_months_after,
+        end=sustain_start(prog, cfg, provider_id),
+        **kw,
+    )
+    model.fit, model.fit_reason = bounds_choice(fit, o, gaussian)
+    if model.fit == "bounds":
+        reported = fit[fit[f"{o.name}_lower"].notna()]
+        res = fit_its_bounds(
+            reported,
+            o.name,
+            "month",
+            start,
+            m=BOUNDS_IMPUTATIONS,
+            seed=cfg.did.seed,
+            exclude=[m for m in excluded if m in set(reported["month"])] or None,
+            **options,
+        )
+        model.its, model.naive = res.pooled, res.naive
+        return
+    fit = fit[fit[o.name].notna()]  # suppressed or not reported: missing
+    model.its = fit_its(
+        fit, o.name, "month", start, exclude=[m for m in excluded if m in set(fit["month"])] or None, **options
+    )
+
+
+def bounds_choice(fit: pd.DataFrame, o: Outcome, gaussian: bool) -> tuple[str, str]:
+    """Which ITS fit suits one provider's series, and why, in words: ``("bounds" | "standard", reason)``.
+
+    ``fit`` has the outcome's counts under ``o.name`` and, for disclosure-controlled data, bounds
+    in ``<o.name>_lower``/``_upper``. The reason is empty for exact counts without bounds.
+
+    Examples
+    --------
+    >>> from cocEval.config import load_config
+    >>> o = load_config("params/public_data.yaml").outcomes["people_restricted"]
+    >>> fit = pd.DataFrame({o.name: [120.0, None], f"{o.name}_lower": [118, 0], f"{o.name}_upper": [122, 4]})
+    >>> kind, why = bounds_choice(fit, o, gaussian=False)
+    >>> kind, why.split(", so")[0]
+    ('bounds', 'the published counts are disclosure-controlled (1 of its 2 months is rounded to the nearest 5 and 1 is suppressed as fewer than 5)')
+    """
+    lo_col, up_col = f"{o.name}_lower", f"{o.name}_upper"
+    if lo_col not in fit.columns:
+        return "standard", ""
+    lo, up = pd.to_numeric(fit[lo_col]), pd.to_numeric(fit[up_col])
+    reported = lo.notna() & up.notna()
+    n_sup = int((fit[o.name].isna() & reported).sum())
+    n_round = int((fit[o.name].notna() & reported & (lo < up)).sum())
+    if n_sup + n_round == 0:
+        return "standard", "the published counts behind it are exact, so the standard fit is used"
+    what = " and ".join(
+        x
+        for x in (
+            f"{n_round} of its {int(reported.sum())} months {'is' if n_round == 1 else 'are'} rounded to the nearest 5"
+            if n_round
+            else "",
+            f"{n_sup} {'is' if n_sup == 1 else 'are'} suppressed as fewer than 5" if n_sup else "",
+        )
+        if x
+    )
+    if gaussian or o.table != "restrictive_practice":
+        return "standard", (
+            f"the published counts are disclosure-controlled ({what}); the bounds-aware fit is for count models, "
+            "so this model takes rounded counts as exact and leaves suppressed months out"
+        )
+    return "bounds", (
+        f"the published counts are disclosure-controlled ({what}), so the model is fitted within the published "
+        f"bounds (multiple imputation, {BOUNDS_IMPUTATIONS} imputations) rather than taking rounded counts as exact "
+        "and dropping suppressed months"
+    )
 
 
 _NOT_ESTIMABLE = re.compile(

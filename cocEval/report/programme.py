@@ -29,18 +29,29 @@ import numpy as np
 import pandas as pd
 
 from cocEval import wording as w
+from cocEval.censored import att_gt_bounds
 from cocEval.config import ProgrammeConfig, load_inputs
-from cocEval.data import ProgrammeData, provider_month_panel, provider_year_panel
+from cocEval.data import ProgrammeData, provider_month_panel, provider_months, provider_year_panel
 from cocEval.did import att_gt
 from cocEval.did.bacon import bacon_decomposition
 from cocEval.did.twfe import twfe
 from cocEval.effects import EffectSummary, coaching_month_label
 from cocEval.errors import NotEstimableError
 from cocEval.meta import random_effects
-from cocEval.quality import provisional_months, zero_stretches
+from cocEval.quality import is_ward_level, provisional_months, zero_stretches
 from cocEval.report.blocks import Bullets, Callout, Heading, Paragraph, Section
 from cocEval.report.gate import Gate
-from cocEval.report.models import EFFECT_MONTH, family_words, fit_outcome, model_months, pooling_effect
+from cocEval.report.models import (
+    BOUNDS_IMPUTATIONS,
+    EFFECT_MONTH,
+    absent_reason,
+    family_words,
+    fit_outcome,
+    has_bounds,
+    model_months,
+    pooling_effect,
+    staff_absent_reason,
+)
 from cocEval.report.provenance import provenance
 from cocEval.style import NHS_BLUE, NHS_GREY, PALETTE, use_nhs_style
 
@@ -92,6 +103,11 @@ class OutcomeEvaluation:
     not_modelled: list = field(default_factory=list)  # (provider, reason)
     error: str = ""
     notes: list = field(default_factory=list)
+    #: the bounds-aware DiD (:func:`cocEval.censored.att_gt_bounds`) where the counts are intervals
+    bounds: object | None = None
+    #: which fit the primary effect uses ("standard" or "bounds") and why, in words
+    fit: str = "standard"
+    fit_reason: str = ""
 
 
 def _quiet(fn, *args, notes: list | None = None, **kwargs):
@@ -104,8 +120,22 @@ def _quiet(fn, *args, notes: list | None = None, **kwargs):
     return out
 
 
+#: At most this many provider ids are listed in one sentence (published data can drop hundreds).
+MAX_IDS = 12
+
+
 def _ids(ids) -> str:
-    return ", ".join(map(str, ids))
+    """Provider ids for a sentence: all of them, or the first :data:`MAX_IDS` and how many more.
+
+    Examples
+    --------
+    >>> _ids(["A", "B"]), _ids([f"P{i}" for i in range(14)])[-22:]
+    ('A, B', 'P11 and 2 more (of 14)')
+    """
+    ids = list(map(str, ids))
+    if len(ids) <= MAX_IDS:
+        return ", ".join(ids)
+    return f"{', '.join(ids[:MAX_IDS])} and {len(ids) - MAX_IDS} more (of {len(ids)})"
 
 
 def pretrend_sentence(test: dict, *, unit: str = "month", label: str = "") -> str:
@@ -229,6 +259,9 @@ class ProgrammeReport:
     config_hash: str = ""
     #: per outcome and provider, what provider reports already computed for pooling (see build)
     provider_effects: dict = field(default_factory=dict, repr=False)
+    #: configured outcomes and staff indicators not in the data, with the reason ("not in the data: ...")
+    absent: dict[str, str] = field(default_factory=dict)
+    staff_absent: dict[str, str] = field(default_factory=dict)
     _robustness: object = field(default=None, repr=False)
     #: speedB: provider -> whether it has a recording gap (asked once per report, not per outcome)
     _has_gap: dict = field(default_factory=dict, repr=False)
@@ -265,9 +298,17 @@ class ProgrammeReport:
         rep.provider_effects = provider_effects or {}
         use_nhs_style(dpi=cfg.report.dpi)
         for key in outcomes or list(cfg.outcomes):
-            rep.outcomes[key] = rep._evaluate(key)
-        for key in cfg.staff_indicators:
-            rep.staff[key] = rep._evaluate_staff(key)
+            why = absent_reason(prog, cfg.outcomes[key])
+            if why is None:
+                rep.outcomes[key] = rep._evaluate(key)
+            else:
+                rep.absent[key] = why
+        for key, ind in cfg.staff_indicators.items():
+            why = staff_absent_reason(prog, ind)
+            if why is None:
+                rep.staff[key] = rep._evaluate_staff(key)
+            else:
+                rep.staff_absent[key] = why
         rep.seconds = time.perf_counter() - t0
         return rep
 
@@ -327,6 +368,7 @@ class ProgrammeReport:
         base = panel.loc[(panel["post"] == 0) & panel["start_month"].notna(), "value"].mean()
         ev = OutcomeEvaluation(key, panel, scale, float(base), dropped_missing=missing, dropped_gaps=gaps, notes=notes)
         self._did(ev, "month", "start_month")
+        self._bounds_did(ev, gaps)
         try:
             ev.twfe = _quiet(twfe, panel, "value", "provider_id", "month", "post", cluster="provider_id", notes=notes)
             ev.bacon = _quiet(bacon_decomposition, panel, "value", "provider_id", "month", "post", notes=notes)
@@ -334,6 +376,66 @@ class ProgrammeReport:
             notes.append(f"TWFE / Bacon decomposition not computed: {exc}")
         self._pool(ev)
         return ev
+
+    def _bounds_did(self, ev: OutcomeEvaluation, gaps: list[str]) -> None:
+        """Where the outcome's counts are intervals (published, disclosure-controlled), the
+        bounds-aware staggered DiD beside the naive one; the primary effect then uses it."""
+        o = self.cfg.outcomes[ev.key]
+        if not has_bounds(self.prog, o):
+            return
+        if o.table != "restrictive_practice" or self.cfg.primary_analysis.event_time is not None:
+            ev.fit_reason = (
+                "the published counts are disclosure-controlled, but the bounds-aware fit covers count rates and the "
+                "average over event times only, so this estimate takes rounded counts as exact and leaves providers "
+                "with a suppressed month out"
+            )
+            return
+        pm = provider_months(self.prog, o.table)
+        months = model_months(self.prog, self.cfg)
+        cols = [o.numerator, f"{o.numerator}_lower", f"{o.numerator}_upper", o.denominator]
+        grid = pd.MultiIndex.from_product(
+            [self.prog.participation["provider_id"], months], names=["provider_id", "month"]
+        )
+        panel = pm.set_index(["provider_id", "month"])[cols].reindex(grid).reset_index()
+        panel = panel.merge(self.prog.participation[["provider_id", "start_month"]], on="provider_id")
+        panel = panel[~panel["provider_id"].isin(gaps)]
+        d = self.cfg.did
+        try:
+            ev.bounds = _quiet(
+                att_gt_bounds,
+                panel,
+                o.numerator,
+                "provider_id",
+                "month",
+                "start_month",
+                denominator=o.denominator,
+                per=o.per,
+                aggregation=self.cfg.primary_analysis.aggregation,
+                aggregate_options={"min_e": d.min_e, "max_e": d.max_e}
+                if self.cfg.primary_analysis.aggregation == "dynamic"
+                else None,
+                m=BOUNDS_IMPUTATIONS,
+                seed=d.seed,
+                control_group=d.control_group,
+                method=d.method,
+                notes=ev.notes,
+            )
+        except (NotEstimableError, ValueError) as exc:  # att_gt still raises bare ValueError for some panels
+            ev.fit_reason = f"the bounds-aware fit could not be computed ({exc}), so this estimate is the naive one"
+            return
+        t = ev.bounds.table
+        if not np.isfinite(t.loc["bounds", "att"]) or not np.isfinite(t.loc["bounds", "se"]):
+            ev.fit_reason = "the bounds-aware fit gave no finite estimate, so this estimate is the naive one"
+            return
+        n_round = ev.bounds.n_censored - ev.bounds.n_suppressed
+        ev.fit = "bounds"
+        ev.fit_reason = (
+            f"the published counts are disclosure-controlled ({n_round} provider-months rounded to the nearest 5 and "
+            f"{ev.bounds.n_suppressed} suppressed), so the estimate is fitted within the published bounds (multiple "
+            f"imputation, {ev.bounds.m} imputations); it keeps {int(t.loc['bounds', 'units'])} providers, where the "
+            f"naive fit (rounded counts as exact) keeps only the {int(t.loc['naive', 'units'])} without a suppressed "
+            "month"
+        )
 
     def _pool(self, ev: OutcomeEvaluation) -> None:
         """Each provider's ITS log ratio in month 12 of coaching, pooled by random effects."""
@@ -408,8 +510,9 @@ class ProgrammeReport:
         out += self._composition_caveat()
         if ev.dropped_missing:
             out.append(
-                f"{len(ev.dropped_missing)} provider(s) left out of this panel for missing months: "
-                f"{_ids(ev.dropped_missing)}."
+                f"{len(ev.dropped_missing)} provider(s) left out of this panel for "
+                + ("missing months: " if is_ward_level(self.prog) else "months not reported or suppressed at source: ")
+                + f"{_ids(ev.dropped_missing)}."
             )
         if ev.dropped_gaps:
             out.append(
@@ -437,10 +540,11 @@ class ProgrammeReport:
         ]
 
     def primary_effect(self, key: str) -> EffectSummary:
-        """The primary analysis's effect for one outcome (as pre-specified in the config)."""
+        """The primary analysis's effect for one outcome (as pre-specified in the config); the
+        bounds-aware fit's where the outcome's counts are disclosure-controlled intervals."""
         ev = self.outcomes[key]
         o = self.cfg.outcomes[key]
-        return ev.primary.effect_summary(
+        e = ev.primary.effect_summary(
             outcome=o.name,
             scale=ev.scale,
             improvement=o.improvement,
@@ -448,6 +552,48 @@ class ProgrammeReport:
             unit_name="providers in the panel (coached and comparison)",
             caveats=self.did_caveats(key),
         )
+        if ev.fit != "bounds":
+            return e
+        b = ev.bounds.table.loc["bounds"]
+        naive = "the naive fit could not be computed" if e.estimable is False else f"the naive fit gives {ci_text(e)}"
+        n = int(b["units"])
+        from scipy import stats
+
+        p = float(2 * stats.t.sf(abs(b["att"] / b["se"]), b["df"])) if b["se"] > 0 else None
+        return EffectSummary(
+            outcome=o.name,
+            comparison=e.comparison if e.estimable else "coached against comparison providers",
+            scale=ev.scale,
+            estimate=float(b["att"]),
+            ci_low=float(b["ci_low"]),
+            ci_high=float(b["ci_high"]),
+            period=e.period if e.estimable else "months since the start, on average",
+            method=f"{e.method}; bounds-aware fit (multiple imputation within the published bounds)",
+            p_value=p,
+            n=n,
+            n_label=f"{n} providers in the panel (coached and comparison)",
+            improvement=o.improvement,
+            caveats=(*self.did_caveats(key), f"Bounds-aware fit; {naive}."),
+        )
+
+    def fit_note(self, key: str) -> str:
+        """Which fit the primary effect of an outcome used and why ('' for exact counts)."""
+        ev = self.outcomes[key]
+        if not ev.fit_reason:
+            return ""
+        kind = "bounds-aware" if ev.fit == "bounds" else "standard"
+        return f"Fit used for {self._name(key)}: the {kind} fit, because {ev.fit_reason}."
+
+    def absent_sentence(self) -> str:
+        """What the data do not hold, in plain words ('' when everything configured is there)."""
+        items = [
+            f"{self.cfg.outcomes[k].name} ({why.removeprefix('not in the data: ')})" for k, why in self.absent.items()
+        ]
+        items += [
+            f"{self.cfg.staff_indicators[k].label} ({why.removeprefix('not in the data: ')})"
+            for k, why in self.staff_absent.items()
+        ]
+        return "Not in the data, so not analysed: " + "; ".join(items) + "." if items else ""
 
     def twfe_effect(self, key: str) -> EffectSummary:
         ev, o = self.outcomes[key], self.cfg.outcomes[key]
@@ -610,6 +756,8 @@ class ProgrammeReport:
                     kind="finding",
                 )
             )
+            if self.fit_note(key):
+                sec.add(Paragraph(self.fit_note(key), kind="note"))
             sec.add(
                 Paragraph("Checks and exclusions:"),
                 Bullets([pretrend_sentence(ev.pretrend), *e.caveats]),
@@ -624,6 +772,8 @@ class ProgrammeReport:
                 "difference-in-differences section below.",
             )
         )
+        if self.absent_sentence():
+            sec.add(Paragraph(self.absent_sentence(), kind="note"))
         if self.staff:
             items = [verdict_sentence(self.staff_effect(k)) for k in self.staff]
             sec.add(
@@ -667,7 +817,7 @@ class ProgrammeReport:
             p.groupby("cohort")
             .agg(
                 providers=("provider_id", "size"),
-                wards=("wards_enrolled", "sum"),
+                wards=("wards_enrolled", lambda x: x.sum(min_count=1)),
                 start=("start_month", "min"),
                 end=("coaching_end_month", "max"),
             )
@@ -678,7 +828,7 @@ class ProgrammeReport:
             {
                 "Cohort": t["cohort"],
                 "Providers": t["providers"],
-                "Wards enrolled": t["wards"],
+                "Wards enrolled": [int(v) if pd.notna(v) else "not recorded" for v in t["wards"]],
                 "Coaching starts": [w.fmt_month(m) for m in t["start"]],
                 "Coaching ends": [w.fmt_month(m) if pd.notna(m) else "" for m in t["end"]],
                 "Coaching months in the data": t["in_data"],
@@ -694,9 +844,12 @@ class ProgrammeReport:
         data = self.gate.frame(t.rename(columns={"cohort": "Cohort"}), values=["start", "end", "providers"])
         fig, ax = plt.subplots(figsize=(8, 0.7 * len(t) + 1.2))
         for i, r in enumerate(data.itertuples()):
-            s, e = pd.Timestamp(r.start), pd.Timestamp(r.end) + pd.offsets.MonthEnd(0)
+            ongoing = pd.isna(r.end)  # no end recorded (e.g. published data): drawn to the last month analysed
+            s = pd.Timestamp(r.start)
+            e = (months[-1] if ongoing else pd.Timestamp(r.end)) + pd.offsets.MonthEnd(0)
             ax.barh(i, (e - s).days, left=s, color=PALETTE[i % len(PALETTE)], height=0.5)
-            ax.text(s, i - 0.3, f"{r.Cohort}: {r.providers} providers", fontsize=8, va="bottom")
+            label = f"{r.Cohort}: {r.providers} providers" + (" (no end recorded)" if ongoing else "")
+            ax.text(s, i - 0.3, label, fontsize=8, va="bottom")
         last = months[-1]
         ax.axvline(last, color=NHS_GREY, ls="--", lw=1)
         ax.annotate(" last month analysed", xy=(last, 1), xycoords=("data", "axes fraction"), fontsize=8, va="top")
@@ -792,6 +945,15 @@ class ProgrammeReport:
             e = self.primary_effect(key)
             sec.add(Heading(o.label, 3))
             sec.add(Paragraph(e.sentence()))
+            if ev.fit == "bounds":
+                sec.add(
+                    Paragraph(
+                        "The event study, pre-trend test and cohort effects below, and the robustness checks further "
+                        "down, use the naive balanced panel (rounded counts as exact, providers with a suppressed month "
+                        "left out); the effect above is the bounds-aware fit.",
+                        kind="note",
+                    )
+                )
             sec.add(Paragraph(pretrend_sentence(ev.pretrend)))
             sec.add(self.event_study_figure(key))
             g = ev.group.table.reset_index()
@@ -1201,13 +1363,15 @@ class ProgrammeReport:
                     f"{o.min_e} to {o.max_e} months; event time 0 is the start month (month 1 of coaching).",
                     f"Pre-trend test: {PRETREND_TEST} (the event times {o.min_e} to -1), with the clustered "
                     "covariance of their influence functions; it has limited power.",
-                    "Provider-month panel: rates per 1,000 occupied bed days summed over wards; shares of positive "
+                    "Provider-month panel: rates per 1,000 occupied bed days "
+                    + ("summed over wards" if is_ward_level(self.prog) else "from published provider-month figures")
+                    + "; shares of positive "
                     "responses as %, with differences in percentage points. Provisional months left out: "
                     f"{prov}. Providers with missing months, or (restrictive practice) a stretch of three or more "
                     "months with nothing reported, are left out of that outcome's panel.",
                     "TWFE: provider and month fixed effects, provider-clustered standard errors (fixest's small-sample "
                     "convention), with the Goodman-Bacon (2021) decomposition.",
-                    f"Pooled ITS: each provider's segmented regression with seasonality ({family_words(self.cfg)}); "
+                    f"Pooled ITS: each provider's segmented regression with seasonality ({family_words(self.cfg, self.outcomes)}); "
                     f"the log ratio in month {POOL_MONTH} of coaching pooled by REML random effects with the "
                     "Hartung-Knapp adjustment (as metafor), with a 95% prediction interval; shown as a percentage "
                     "change.",
@@ -1229,6 +1393,11 @@ class ProgrammeReport:
             "tau²",
             "Percentage points",
         ]
+        items = self.fit_methods()
+        if items:
+            sec.add(Heading("Which fit was used", 3), Bullets(items))
+        if self.absent_sentence():
+            sec.add(Paragraph(self.absent_sentence()))
         sec.add(Heading("Terms used", 3), Bullets([f"{t}: {w.GLOSSARY[t]}" for t in terms if t in w.GLOSSARY]))
         notes = sorted(
             {
@@ -1247,12 +1416,34 @@ class ProgrammeReport:
             )
         return sec
 
+    def fit_methods(self) -> list[str]:
+        """The methods text on disclosure-controlled counts: which fit each outcome's primary effect used and why."""
+        items = [self.fit_note(k).removeprefix("Fit used for ") for k in self.outcomes if self.fit_note(k)]
+        if any(ev.fit == "bounds" for ev in self.outcomes.values()):
+            items.insert(
+                0,
+                "Bounds-aware fit (published, disclosure-controlled counts): a suppressed count is 0 to 4 and a "
+                "count rounded to the nearest 5 lies within 2 of it. A Poisson model with provider and month "
+                "effects and a post-start term is fitted to these intervals; each count that is not exact is "
+                f"drawn {BOUNDS_IMPUTATIONS} times within its bounds, the staggered DiD (analytic standard errors) "
+                "is run on each completed panel and the results are combined with Rubin's rules. The naive fit "
+                "takes rounded counts as exact and leaves every provider with a suppressed month out. Occupied "
+                "bed days are taken as published; providers with a month not reported or with bed days "
+                "suppressed are left out of both.",
+            )
+        return items
+
     def provenance(self) -> Section:
         """Which code, dependencies, data, configuration and random seeds produced this report."""
         info = provenance(
             data_hash=self.prog.data_hash,
             config_hash=self.config_hash,
-            seeds={"DiD multiplier bootstrap": self.cfg.did.seed},
+            seeds={"DiD multiplier bootstrap": self.cfg.did.seed}
+            | (
+                {"bounds-aware fit (imputations)": self.cfg.did.seed}
+                if any(ev.fit == "bounds" for ev in self.outcomes.values())
+                else {}
+            ),
         )
         info["Estimation time"] = f"{self.seconds:.0f} s"
         t = pd.DataFrame({"Item": list(info), "Value": list(info.values())})

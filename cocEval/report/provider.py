@@ -39,15 +39,23 @@ from cocEval.disclosure import get_rule
 from cocEval.effects import EffectSummary
 from cocEval.errors import InputError, NotEstimableError
 from cocEval.funnel import funnel_proportions, funnel_rates
-from cocEval.quality import provisional_months, ward_completeness, zero_stretches
+from cocEval.quality import (
+    is_ward_level,
+    provider_month_completeness,
+    provisional_months,
+    ward_completeness,
+    zero_stretches,
+)
 from cocEval.report.blocks import Bullets, Callout, Heading, Paragraph, Section
 from cocEval.report.gate import Gate, alt_text
 from cocEval.report.models import (
+    BOUNDS_IMPUTATIONS,
     EFFECT_MONTH,
     StaffComparison,
     family_words,
     fit_outcome,
     pooling_effect,
+    staff_absent_reason,
     staff_comparison,
     sustain_start,
 )
@@ -129,6 +137,12 @@ class ProviderReport:
     staff_errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     excluded: dict[str, list[pd.Timestamp]] = field(default_factory=dict)
+    #: outcomes and staff indicators not in the data, with the reason in words ("not in the data: ...")
+    absent: dict[str, str] = field(default_factory=dict)
+    staff_absent: dict[str, str] = field(default_factory=dict)
+    #: per outcome, the ITS fit used ("standard" or "bounds") and why, and the naive fit beside a bounds-aware one
+    fits: dict[str, tuple[str, str]] = field(default_factory=dict)
+    naive: dict[str, object] = field(default_factory=dict)
     seconds: float = 0.0
     gate: Gate = field(default_factory=Gate)
     _effects: dict = field(default_factory=dict)
@@ -168,7 +182,7 @@ class ProviderReport:
         return rep
 
     def __repr__(self) -> str:
-        head = [k for k, o in self.cfg.outcomes.items() if o.headline]
+        head = [k for k, o in self.outcomes.items() if o.headline]
         lines = [
             f"ProviderReport({self.provider_id} {self.name!r}, {self.info['cohort']}, coaching from "
             f"{w.fmt_month(self.start)})",
@@ -176,6 +190,24 @@ class ProviderReport:
         ]
         lines += [f"  {self.cfg.outcomes[k].name}: {self.effect(k).estimate_text(short=True)}" for k in head]
         return "\n".join(lines)
+
+    @property
+    def outcomes(self) -> dict[str, Outcome]:
+        """The configured outcomes that are in the data (absent ones are listed in ``absent``)."""
+        return {k: o for k, o in self.cfg.outcomes.items() if k not in self.absent}
+
+    def absent_sentence(self) -> str:
+        """What the data do not hold, in plain words ('' when everything configured is there)."""
+        items = [
+            f"{self.cfg.outcomes[k].name} ({why.removeprefix('not in the data: ')})" for k, why in self.absent.items()
+        ]
+        items += [
+            f"{self.cfg.staff_indicators[k].label} ({why.removeprefix('not in the data: ')})"
+            for k, why in self.staff_absent.items()
+        ]
+        if not items:
+            return ""
+        return "Not in the data, so not analysed: " + "; ".join(items) + "."
 
     @property
     def start(self) -> pd.Timestamp:
@@ -219,8 +251,14 @@ class ProviderReport:
     def _fit_outcomes(self) -> None:
         for key, o in self.cfg.outcomes.items():
             m = fit_outcome(self.prog, self.cfg, self.provider_id, key)
+            if m.absent:
+                self.absent[key] = m.error or "not in the data"
+                continue
             self.series[key], self.excluded[key] = m.series, m.excluded
             self.notes += m.notes
+            self.fits[key] = (m.fit, m.fit_reason)
+            if m.naive is not None:
+                self.naive[key] = m.naive
             if m.its is not None:
                 self.its[key] = m.its
             else:
@@ -248,13 +286,17 @@ class ProviderReport:
 
     def _fit_staff(self) -> None:
         for key, ind in self.cfg.staff_indicators.items():
+            absent = staff_absent_reason(self.prog, ind)
+            if absent is not None:
+                self.staff_absent[key] = absent
+                continue
             panel = provider_year_panel(self.prog, ind.column)
             try:
                 r = staff_comparison(panel.dropna(subset=["value"]), self.provider_id)
             except NotEstimableError as exc:
                 self.staff_errors[key] = str(exc)
                 continue
-            few = self._too_few_respondents(r["before_year"], r["after_year"])
+            few = self._too_few_respondents(r["before_year"], r["after_year"], column=ind.column)
             if few:
                 self.staff_errors[key] = few
                 continue
@@ -268,19 +310,23 @@ class ProviderReport:
                 )
             )
 
-    def _too_few_respondents(self, *years: int) -> str | None:
+    def _too_few_respondents(self, *years: int, column: str | None = None) -> str | None:
         """Why this provider's survey results in ``years`` may not be shown (None when they may).
 
         NHS Staff Survey results are not published for groups with fewer respondents than the
         ``staff-survey`` disclosure rule's minimum (11), and neither is anything computed from
-        them, so such an indicator is reported as suppressed (not under the ``none`` rule).
+        them, so such an indicator is reported as suppressed (not under the ``none`` rule). With
+        published results the group is the question's base (``<column>_base``) where the table
+        has one, else ``respondents``.
         """
         if self.cfg.disclosure.preset == "none" or "respondents" not in self.prog.staff_survey.columns:
             return None
         minimum = get_rule("staff-survey").suppress_below
         s = self.prog.staff_survey
         mine = s[(s["provider_id"] == self.provider_id) & s["survey_year"].isin(years)]
-        n = pd.to_numeric(mine["respondents"], errors="coerce")
+        base = f"{column}_base" if column else ""
+        size = mine[base].where(mine[base].notna(), mine["respondents"]) if base in s.columns else mine["respondents"]
+        n = pd.to_numeric(size, errors="coerce")
         if len(mine) < len(years) or n.isna().any() or (n < minimum).any():
             return (
                 f"suppressed: fewer than {minimum} respondents in {' or '.join(map(str, years))}; NHS Staff "
@@ -362,7 +408,9 @@ class ProviderReport:
             return self._effects[ck]
         o = self.cfg.outcomes[key]
         res = self.its.get(key)
-        if res is None:
+        if key in self.absent:
+            e = EffectSummary.not_estimable(o.name, self.absent[key])
+        elif res is None:
             e = EffectSummary.not_estimable(o.name, _reason_words(self.its_errors.get(key, "not fitted")))
         else:
             e = res.effect_summary(month, outcome=o.name, improvement=o.improvement, per=o.per)
@@ -393,6 +441,10 @@ class ProviderReport:
                         f"Only {used} months of coaching are modelled so far, so the effect is read in month {used}.",
                     )
                 e = replace(e, period=period, caveats=caveats).with_caveats(self.exclusion_caveat(key))
+                if self.fits.get(key, ("standard",))[0] == "bounds":
+                    e = replace(
+                        e, method=f"{e.method}; bounds-aware fit (multiple imputation within the published bounds)"
+                    )
         self._effects[ck] = e
         return e
 
@@ -415,12 +467,12 @@ class ProviderReport:
 
     def effect_summaries(self) -> list[EffectSummary]:
         """Every ITS and staff survey effect the report quotes."""
-        out = [self.effect(k, m) for k in self.cfg.outcomes for m in (self.effect_months(k) or [HEADLINE_MONTH])]
+        out = [self.effect(k, m) for k in self.outcomes for m in (self.effect_months(k) or [HEADLINE_MONTH])]
         return out + list(self.staff_effects().values())
 
     def headlines(self) -> dict[str, str]:
         """Short headline effects for the batch index (headline outcomes only)."""
-        return {o.name: self.effect(k).estimate_text(short=True) for k, o in self.cfg.outcomes.items() if o.headline}
+        return {o.name: self.effect(k).estimate_text(short=True) for k, o in self.outcomes.items() if o.headline}
 
     def write_summary(self, path, effects_path=None) -> None:
         """Write the headline effects as JSON for the batch index (no-op when path is None), and
@@ -433,11 +485,37 @@ class ProviderReport:
 
     def pooling_effects(self) -> dict[str, dict]:
         """Per outcome, this provider's pooled quantity (see :func:`cocEval.report.models.pooling_effect`)."""
-        return {key: pooling_effect(self.its.get(key), self.its_errors.get(key)) for key in self.cfg.outcomes}
+        return {
+            key: pooling_effect(self.its.get(key), self.its_errors.get(key) or self.absent.get(key))
+            for key in self.cfg.outcomes
+        }
+
+    def fit_note(self, key: str) -> str:
+        """Which ITS fit an outcome used and why, in words ('' for exact counts without bounds).
+
+        Beside a bounds-aware fit it quotes the naive fit (rounded counts as exact, suppressed
+        months left out) in the same month, so a reader sees what the bounds change.
+        """
+        fit, why = self.fits.get(key, ("standard", ""))
+        if not why or key not in self.its:  # nothing fitted: no fit to name
+            return ""
+        o = self.cfg.outcomes[key]
+        if fit != "bounds":
+            return f"Fit used for {o.name}: the standard fit; {why}."
+        text = f"Fit used for {o.name}: the bounds-aware fit, because {why}."
+        naive = self.naive.get(key)
+        if naive is not None and key in self.its:
+            used = min(HEADLINE_MONTH, self.its[key].months_after_start)
+            n = naive.effect_summary(used, outcome=o.name, improvement=o.improvement, per=o.per)
+            if n.estimable and np.all(np.isfinite([n.estimate, n.ci_low, n.ci_high])):
+                text += f" The naive fit gives {n.estimate_text()} in the same month."
+        elif naive is None and key in self.its:
+            text += " The naive fit could not be fitted (too few unsuppressed months)."
+        return text
 
     def findings(self) -> list[str]:
         """The findings sentences: headline outcomes' ITS effects, then headline staff indicators."""
-        out = [self.effect(k).sentence() for k, o in self.cfg.outcomes.items() if o.headline]
+        out = [self.effect(k).sentence() for k, o in self.outcomes.items() if o.headline]
         staff = self.staff_effects()
         return out + [staff[k].sentence() for k in HEADLINE_STAFF if k in staff]
 
@@ -462,14 +540,18 @@ class ProviderReport:
         """Report title and one line of context."""
         i = self.info
         end = "" if self.end is None else f" to {w.fmt_month(self.end)}"
-        wards = int(i["wards_enrolled"]) if pd.notna(i["wards_enrolled"]) else "unknown"
+        wards = (
+            f"{int(i['wards_enrolled'])} wards enrolled"
+            if pd.notna(i["wards_enrolled"])
+            else "wards enrolled not recorded"
+        )
         return Section(
             "",
             [
                 Heading(f"Culture of Care evaluation: {self.name}", 1),
                 Paragraph(
                     f"{self.provider_id}, {i['cohort']}: quality-improvement coaching from {w.fmt_month(self.start)}"
-                    f"{end}, {wards} wards enrolled. Data {w.fmt_month(self.prog.months[0])} to "
+                    f"{end}, {wards}. Data {w.fmt_month(self.prog.months[0])} to "
                     f"{w.fmt_month(self.prog.months[-1])}."
                 ),
             ],
@@ -478,30 +560,43 @@ class ProviderReport:
     def at_a_glance(self) -> Section:
         """What changed, by how much and how sure we are; each number is in the table below."""
         sec = Section("At a glance")
-        for text in self.findings():
+        heads = [k for k, o in self.outcomes.items() if o.headline]
+        for key, text in zip(heads, self.findings()):
+            sec.add(Paragraph(text, kind="finding"))
+            if self.fit_note(key):
+                sec.add(Paragraph(self.fit_note(key), kind="note"))
+        for text in self.findings()[len(heads) :]:
             sec.add(Paragraph(text, kind="finding"))
         if any(k in self.staff_effects() for k in HEADLINE_STAFF):
             sec.add(Paragraph("The staff survey figures are in the staff experience table further down.", kind="note"))
+        if self.absent_sentence():
+            sec.add(Paragraph(self.absent_sentence(), kind="note"))
         rows = []
-        for key, o in self.cfg.outcomes.items():
+        first = self.prog.months[0] if len(self.prog.months) else self.start
+        window = self.start - pd.DateOffset(months=self.cfg.report.baseline_months)
+        n_before = (self.start.year - max(first, window).year) * 12 + self.start.month - max(first, window).month
+        before_label = (
+            f"{self.cfg.report.baseline_months} months before coaching"
+            if n_before >= self.cfg.report.baseline_months
+            else f"Before coaching ({n_before} months in the data)"
+        )
+        for key, o in self.outcomes.items():
             s = self.series[key]
-            base = s[
-                (s["month"] < self.start)
-                & (s["month"] >= self.start - pd.DateOffset(months=self.cfg.report.baseline_months))
-                & ~s["excluded"]
-            ]
+            base = s[(s["month"] < self.start) & (s["month"] >= window) & ~s["excluded"]]
             post = s[(s["month"] >= self.start) & ~s["excluded"]]
             e = self.effect(key)
             chart = self.spc.get(key)
+            b_n, b_d = self._period_total(base)
+            p_n, p_d = self._period_total(post)
             rows.append(
                 {
                     "Measure": o.name,
                     "Unit": self.unit(o).strip(),
-                    "b_n": base["numerator"].sum(),
-                    "b_d": base["denominator"].sum(),
-                    "p_n": post["numerator"].sum(),
-                    "p_d": post["denominator"].sum(),
-                    "12 months before coaching": _ratio(base) * o.display_per,
+                    "b_n": b_n,
+                    "b_d": b_d,
+                    "p_n": p_n,
+                    "p_d": p_d,
+                    before_label: _ratio(base) * o.display_per,
                     "Since coaching started": _ratio(post) * o.display_per,
                     "Change against expected without coaching (95% CI)": e.estimate_text(),
                     "When": e.period if e.estimable else "",
@@ -509,7 +604,7 @@ class ProviderReport:
                     "SPC chart, latest month": _SPC_WORDS[chart.variation] if chart is not None else "no chart",
                 }
             )
-        rates = {"12 months before coaching": ("b_n", "b_d"), "Since coaching started": ("p_n", "p_d")}
+        rates = {before_label: ("b_n", "b_d"), "Since coaching started": ("p_n", "p_d")}
         prov = ", ".join(w.fmt_month(m) for m in self.provisional)
         sec.add(
             self.gate.table(
@@ -518,12 +613,7 @@ class ProviderReport:
                 rates=rates,
                 drop=["b_n", "b_d", "p_n", "p_d"],
                 formats={c: _one_decimal for c in rates},
-                caption="Restrictive practice as rates per 1,000 occupied bed days, patient experience as % of "
-                "responses. Change: interrupted time series, observed against expected had pre-coaching trends "
-                f"continued, in month {HEADLINE_MONTH} of coaching (the start month is month 1) or the latest "
-                "modelled month; restrictive practice as a percentage change, patient experience in percentage "
-                f"points. Both periods leave out the months the models leave out (see data completeness)"
-                + (f", such as the provisional month {prov}." if prov else "."),
+                caption=self._glance_caption(prov),
             )
         )
         sec.add(
@@ -535,16 +625,116 @@ class ProviderReport:
         )
         return sec
 
-    def data_quality(self) -> Section:
-        """Completeness, zero-reporting stretches, provisional months; every exclusion with its reason."""
-        sec = Section("Data completeness and quality")
+    def _glance_caption(self, prov: str) -> str:
+        """The at-a-glance table's caption, naming only the tables in the data."""
+        tables = {o.table for o in self.outcomes.values()}
+        rp, pe = "restrictive_practice" in tables, "patient_experience" in tables
+        units = " ".join(
+            x
+            for x in (
+                "Restrictive practice as rates per 1,000 occupied bed days" + (", " if pe else ".") if rp else "",
+                ("patient experience" if rp else "Patient experience") + " as % of responses." if pe else "",
+            )
+            if x
+        )
+        change = " ".join(
+            x
+            for x in (
+                "restrictive practice as a percentage change" + ("," if pe else ".") if rp else "",
+                "patient experience in percentage points." if pe else "",
+            )
+            if x
+        )
+        return (
+            f"{units} Change: interrupted time series, observed against expected had pre-coaching trends continued, "
+            f"in month {HEADLINE_MONTH} of coaching (the start month is month 1) or the latest modelled month; "
+            f"{change} Both periods leave out the months the models leave out (see data completeness)"
+            + (f", such as the provisional month {prov}." if prov else ".")
+        )
+
+    def _period_total(self, d: pd.DataFrame) -> tuple[object, float]:
+        """A period's numerator and denominator over the months whose count was reported.
+
+        A count suppressed in the source makes the total unknown: it comes back as the
+        disclosure marker (shown as suppressed, never reconstructed from the other months).
+        """
+        reported = d[d["numerator"].notna()]
+        den = float(reported["denominator"].sum())
+        if "source_suppressed" in d.columns and d["source_suppressed"].astype(bool).any():
+            return self.gate.rule.marker, den
+        return reported["numerator"].sum(), den
+
+    def _ward_completeness(self) -> tuple[str, object]:
+        """Ward-level data: the completeness sentence and the per-ward table."""
         wc = ward_completeness(self.prog, self.provider_id)
-        zs = zero_stretches(self.prog, self.provider_id)
         missing = int((wc["months_expected"] - wc["rp_months"]).sum())
         text = (
             f"{len(wc)} wards reported restrictive practice for {int(wc['rp_months'].sum()):,} ward-months; "
             f"{missing} ward-month{'s' if missing != 1 else ''} {'are' if missing != 1 else 'is'} missing."
         )
+        table = self.gate.table(
+            wc.rename(
+                columns={
+                    "ward_id": "Ward",
+                    "first_month": "First month",
+                    "last_month": "Last month",
+                    "months_expected": "Months expected",
+                    "rp_months": "Restrictive practice months",
+                    "pe_months": "Patient experience months",
+                    "missing_months": "Missing months",
+                }
+            ),
+            caption="Months each ward reported. Months are counted, not people or events, so nothing is suppressed.",
+        )
+        return text, table
+
+    def _provider_month_completeness(self) -> tuple[str, object]:
+        """Provider-level (published) data: months reported, suppressed and rounded per measure."""
+        rows = []
+        for o in self.outcomes.values():
+            c = provider_month_completeness(self.prog, self.provider_id, o.table, o.numerator)
+            rows.append(
+                {
+                    "Measure": o.name,
+                    "Months expected": c["expected"],
+                    "Months reported": c["reported"],
+                    "Months not reported": ", ".join(
+                        w.fmt_period(a) if a == b else f"{w.fmt_period(a)} to {w.fmt_period(b)}"
+                        for a, b in _month_runs(c["missing"])
+                    )
+                    or "none",
+                    "Months suppressed at source (fewer than 5)": c["suppressed"],
+                    "Months rounded to the nearest 5 at source": c["rounded"],
+                }
+            )
+        t = pd.DataFrame(rows)
+        n_missing = int((t["Months expected"] - t["Months reported"]).sum()) if len(t) else 0
+        text = (
+            "These are provider-level published data: one row per provider-month, no wards. "
+            + (
+                f"{n_missing} provider-month{'s' if n_missing != 1 else ''} {'were' if n_missing != 1 else 'was'} not "
+                "reported (a month with no published figure is not read as zero). "
+                if n_missing
+                else "Every month from the provider's first was reported. "
+            )
+            + "Published counts are disclosure-controlled at source; a count suppressed there stays suppressed here."
+        )
+        table = self.gate.table(
+            t,
+            caption="Provider-months reported for each measure, from the provider's first month in the data. Months "
+            "are counted, not people or events, so nothing is suppressed.",
+            digits=0,
+        )
+        return text, table
+
+    def data_quality(self) -> Section:
+        """Completeness, zero-reporting stretches, provisional months; every exclusion with its reason."""
+        sec = Section("Data completeness and quality")
+        if is_ward_level(self.prog):
+            text, completeness = self._ward_completeness()
+        else:
+            text, completeness = self._provider_month_completeness()
+        zs = zero_stretches(self.prog, self.provider_id)
         if len(zs):
             spans = ", ".join(
                 f"{w.fmt_month(pd.Timestamp(r.first_month))} to {w.fmt_month(pd.Timestamp(r.last_month))} "
@@ -562,25 +752,11 @@ class ProviderReport:
                 "out of every model."
             )
         sec.add(Paragraph(text))
-        sec.add(
-            self.gate.table(
-                wc.rename(
-                    columns={
-                        "ward_id": "Ward",
-                        "first_month": "First month",
-                        "last_month": "Last month",
-                        "months_expected": "Months expected",
-                        "rp_months": "Restrictive practice months",
-                        "pe_months": "Patient experience months",
-                        "missing_months": "Missing months",
-                    }
-                ),
-                caption="Months each ward reported. Months are counted, not people or events, so nothing is "
-                "suppressed.",
-            )
-        )
+        sec.add(completeness)
+        if self.absent_sentence():
+            sec.add(Paragraph(self.absent_sentence()))
         rows = []
-        for key, o in self.cfg.outcomes.items():
+        for key, o in self.outcomes.items():
             ex = self.exclusions(key)
             for why, g in ex.groupby("reason", sort=False):
                 rows.append(
@@ -607,7 +783,9 @@ class ProviderReport:
         ``value`` is a rate or share computed from those counts; every other numeric column is a
         model value (fitted line, limits) that carries no count.
         """
-        s = self.series[key][["month", "numerator", "denominator"]]
+        s = self.series[key][["month", "numerator", "denominator"]].astype({"numerator": object})
+        if "source_suppressed" in self.series[key].columns:  # suppressed at source: shown as suppressed
+            s.loc[self.series[key]["source_suppressed"].astype(bool), "numerator"] = self.gate.rule.marker
         d = frame.merge(s, left_on=x, right_on="month", how="left", suffixes=("", "_series"))
         if "month" in d.columns and x != "month":
             d = d.drop(columns="month")
@@ -738,6 +916,7 @@ class ProviderReport:
         ax.set_xlabel("Month")
         ax.set_title(f"{o.name}: {_its_headline(e)}")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+        _cap_band(ax, d)
         return fig, ax, d
 
     def _effects_table(self, keys: list[str], caption: str):
@@ -824,7 +1003,19 @@ class ProviderReport:
                     data=data,
                     alt=alt,
                     caption="Points: observed months (open: left out of the model). Solid line: the model. Dashed "
-                    "line and band: expected without coaching, with its 95% interval.",
+                    "line and band: expected without coaching, with its 95% interval"
+                    + (
+                        " (cut at the top of the chart where it runs off it)"
+                        if getattr(fig, "_coc_band_capped", False)
+                        else ""
+                    )
+                    + "."
+                    + (
+                        " The model is the bounds-aware fit; the points are the published values (rounded to the "
+                        "nearest 5), and months suppressed at source are marked, not drawn."
+                        if self.fits.get(key, ("",))[0] == "bounds"
+                        else ""
+                    ),
                 )
             )
         return blocks
@@ -886,15 +1077,20 @@ class ProviderReport:
         sec = Section("Restrictive practice")
         sec.add(
             Paragraph(
-                "The SPC chart shows the 12 months before coaching (which set its limits) and the months since. "
-                "The model chart shows what the data would have looked like had pre-coaching trends and seasons "
+                (
+                    "The SPC chart shows the 12 months before coaching (which set its limits) and the months since. "
+                    if self.spc
+                    else ""
+                )
+                + "The model chart shows what the data would have looked like had pre-coaching trends and seasons "
                 "continued (dashed) against what happened. " + self.sustain_sentence()
             )
         )
-        keys = [k for k, o in self.cfg.outcomes.items() if o.table == "restrictive_practice"]
+        keys = [k for k, o in self.outcomes.items() if o.table == "restrictive_practice"]
         for key in keys:
             if self.cfg.outcomes[key].headline:
                 sec.add(*self._outcome_blocks(key))
+        sec.add(*self._absent_blocks("restrictive_practice"))
         types = [k for k in keys if not self.cfg.outcomes[k].headline]
         if types:
             sec.add(Heading("By type of restrictive practice", 3))
@@ -928,10 +1124,27 @@ class ProviderReport:
     def patient_experience(self) -> Section:
         """Share of positive responses: SPC and ITS."""
         sec = Section("Patient experience")
-        for key, o in self.cfg.outcomes.items():
+        for key, o in self.outcomes.items():
             if o.table == "patient_experience":
                 sec.add(*self._outcome_blocks(key))
+        sec.add(*self._absent_blocks("patient_experience"))
         return sec
+
+    def _absent_blocks(self, table: str) -> list:
+        """A plain sentence for the outcomes of ``table`` that are not in the data."""
+        if table not in self.prog.tables and any(o.table == table for o in self.cfg.outcomes.values()):
+            return [
+                Paragraph(f"Not in the data: there is no {table.replace('_', ' ')} table, so nothing is shown here.")
+            ]
+        names = [self.cfg.outcomes[k].name for k in self.absent if self.cfg.outcomes[k].table == table]
+        if not names:
+            return []
+        return [
+            Paragraph(
+                f"Not in the data: {', '.join(names)} (the {table.replace('_', ' ')} table has no such column), so "
+                f"{'it is' if len(names) == 1 else 'they are'} not analysed."
+            )
+        ]
 
     def staff_experience(self) -> Section:
         """Staff survey before and after the start against providers not yet started."""
@@ -944,6 +1157,22 @@ class ProviderReport:
                 "the spread of others' changes."
             )
         )
+        if "staff_survey" not in self.prog.tables:
+            return sec.add(Paragraph("Not in the data: there is no staff survey table, so nothing is shown here."))
+        published = [
+            s.label
+            for s in self.staff
+            if f"{self.cfg.staff_indicators[s.indicator].column}_pct" in self.prog.staff_survey
+        ]
+        if published:
+            sec.add(
+                Paragraph(
+                    "These results are the survey's published percentages (weighted by occupation group) and their "
+                    "question bases; no counts of staff are derived from them. Results from fewer than "
+                    f"{get_rule('staff-survey').suppress_below} respondents are not shown.",
+                    kind="note",
+                )
+            )
         effects = self.staff_effects()
         for s in self.staff:
             sec.add(Paragraph(replace(effects[s.indicator], caveats=()).sentence()))
@@ -966,11 +1195,14 @@ class ProviderReport:
                 self.gate.table(
                     pd.DataFrame(rows),
                     caption="Scores are on the survey's 0-10 scale (changes in score points); shares are % of "
-                    "respondents (changes in percentage points).",
+                    + ("staff answering the question, as published (weighted)" if published else "respondents")
+                    + " (changes in percentage points).",
                 )
             )
         for k, why in self.staff_errors.items():
             sec.add(Paragraph(f"{self.cfg.staff_indicators[k].label}: no comparison ({why})."))
+        for k, why in self.staff_absent.items():
+            sec.add(Paragraph(f"{self.cfg.staff_indicators[k].label}: {why}."))
         return sec
 
     def peers(self) -> Section:
@@ -981,96 +1213,142 @@ class ProviderReport:
         span = f"{w.fmt_month(last[0])} to {w.fmt_month(last[-1])}"
         sec.add(
             Paragraph(
-                f"All providers over the same 12 months ({span}"
+                f"All providers over the same {len(last)} months ({span}"
                 + (f"; the provisional month {', '.join(w.fmt_month(m) for m in prov)} is left out" if prov else "")
                 + "). Other providers are shown as anonymous grey points; providers whose value rests on a suppressed "
                 "count are not drawn."
+                + (
+                    " Each provider's rate uses the months it reported; a month with no published figure is left out, "
+                    "not read as zero."
+                    if not is_ward_level(self.prog)
+                    else ""
+                )
             )
         )
-        for _key, o in self.cfg.outcomes.items():
-            if not o.headline:
-                continue
-            df = getattr(self.prog, o.table)
-            tot = df[df["month"].isin(last)].groupby("provider_id")[[o.numerator, o.denominator]].sum()
-            tot = tot[tot[o.denominator] > 0]
-            if self.provider_id not in tot.index:
-                sec.add(Paragraph(f"{o.name}: this provider has no data in these months."))
-                continue
-            labels = [THIS if p == self.provider_id else f"Peer {i + 1}" for i, p in enumerate(tot.index)]
-            is_rate = o.table == "restrictive_practice"
-            fn = funnel_rates if is_rate else funnel_proportions
-            kw = (
-                {"per": o.per, "denominator_name": "occupied bed days"}
-                if is_rate
-                else {"denominator_name": "responses"}
-            )
-            res = fn(
-                tot[o.numerator].to_numpy(),
-                tot[o.denominator].to_numpy(),
-                labels=labels,
-                overdispersion="additive",
-                numerator_name=o.name.lower(),
-                **kw,
-            )
-            vcol = "rate" if is_rate else "proportion"
-            pts = res.table[["label", "observed", "denominator", vcol]].copy()
-            data = self.gate.frame(
-                pts, counts=["observed"], rates={vcol: ("observed", "denominator")}, values=["denominator"]
-            )
-            mine = data[data["label"] == THIS].iloc[0]
-            sec.add(Heading(o.name, 3))
-            if pd.isna(mine[vcol]):
-                sec.add(
-                    Callout(
-                        f"{o.name}: this provider's value for these months rests on fewer than "
-                        f"{self.gate.rule.suppress_below} events and is not shown.",
-                        kind="info",
-                    )
-                )
-                continue
-            e = res.effect_summary(
-                THIS,
-                outcome=o.name,
-                improvement=o.improvement,
-                period=f"the 12 months {span}",
-                unit_factor=1.0,
-            )
-            row = res.table[res.table["label"] == THIS].iloc[0]
-            k = len(res.table)
-            outer = f"{100 * max(res.limits):g}%"
-            n_out = int(res.table["position"].str.endswith(outer).sum())
-            value = row[vcol] * (100 if o.is_share else 1)
-            target = res.target * (100 if o.is_share else 1)
-            text = (
-                f"This provider: {self.level_text(o, value)} against the average of all {k} providers, "
-                f"{self.level_text(o, target)}; {res._position_text(row['position'])}. {e.sentence()}"
-                f" Of the {k} providers, {n_out} lie outside the {outer} limits."
-            )
-            if res.adjusted:
-                text += (
-                    " Providers differ more than chance alone would explain, so the limits are widened to allow for "
-                    "that (an overdispersion adjustment)."
-                )
-            sec.add(Paragraph(text))
-            fig, ax = res.plot(highlight=THIS, title=f"{o.name}: this provider against all providers", points=data)
-            n_hidden = int(data["suppressed"].sum())
-            alt = (
-                f"Funnel plot of {o.name} for {k} providers, {span}: this provider at {self.level_text(o, value)} "
-                f"against an average of {self.level_text(o, target)}, {res._position_text(row['position'])}."
-            )
-            if n_hidden:
-                alt += f" {n_hidden} provider(s) with a suppressed value are not drawn."
-            sec.add(
-                self.gate.figure(
-                    fig,
-                    data=data,
-                    alt=alt,
-                    caption="Dashed and dotted lines: 95% and 99.8% control limits around the average; grey points: "
-                    "other providers (anonymous)"
-                    + (f"; {n_hidden} provider(s) with a suppressed value not drawn." if n_hidden else "."),
-                )
-            )
+        for _key, o in self.outcomes.items():
+            if o.headline:
+                sec.add(*self._peer_blocks(o, last, span))
         return sec
+
+    def _peer_totals(self, o: Outcome, months: list) -> pd.DataFrame:
+        """Each provider's numerator and denominator over ``months`` (the months it reported).
+
+        ``suppressed`` marks providers whose total includes a count suppressed at source: the
+        total is unknown, so it is neither drawn nor used for the limits.
+        """
+        df = getattr(self.prog, o.table)
+        d = df[df["month"].isin(months)]
+        num = pd.to_numeric(d[o.numerator], errors="coerce")
+        lo_col = f"{o.numerator}_lower"
+        reported = num.notna() | (pd.to_numeric(d[lo_col], errors="coerce").notna() if lo_col in d else False)
+        den = pd.to_numeric(d[o.denominator], errors="coerce")
+        d = pd.DataFrame(
+            {
+                "provider_id": d["provider_id"],
+                o.numerator: num,
+                o.denominator: den.where(reported),
+                "suppressed": reported & num.isna(),
+            }
+        )[reported & (den > 0)]
+        tot = d.groupby("provider_id").agg(
+            **{
+                o.numerator: (o.numerator, "sum"),
+                o.denominator: (o.denominator, "sum"),
+                "suppressed": ("suppressed", "any"),
+            }
+        )
+        return tot[tot[o.denominator] > 0]
+
+    def _peer_blocks(self, o: Outcome, last: list, span: str) -> list:
+        """The funnel plot of one outcome with this provider's position in words."""
+        tot = self._peer_totals(o, last)
+        if self.provider_id not in tot.index:
+            return [Paragraph(f"{o.name}: this provider has no data in these months.")]
+        if tot.at[self.provider_id, "suppressed"]:
+            return [
+                Heading(o.name, 3),
+                Callout(
+                    f"{o.name}: this provider's value for these months includes a count suppressed at source (fewer "
+                    "than 5) and is not shown.",
+                    kind="info",
+                ),
+            ]
+        n_unknown = int(tot["suppressed"].sum())
+        tot = tot[~tot["suppressed"]]
+        labels = [THIS if p == self.provider_id else f"Peer {i + 1}" for i, p in enumerate(tot.index)]
+        is_rate = o.table == "restrictive_practice"
+        fn = funnel_rates if is_rate else funnel_proportions
+        kw = {"per": o.per, "denominator_name": "occupied bed days"} if is_rate else {"denominator_name": "responses"}
+        res = fn(
+            tot[o.numerator].to_numpy(),
+            tot[o.denominator].to_numpy(),
+            labels=labels,
+            overdispersion="additive",
+            numerator_name=o.name.lower(),
+            **kw,
+        )
+        vcol = "rate" if is_rate else "proportion"
+        pts = res.table[["label", "observed", "denominator", vcol]].copy()
+        data = self.gate.frame(
+            pts, counts=["observed"], rates={vcol: ("observed", "denominator")}, values=["denominator"]
+        )
+        mine = data[data["label"] == THIS].iloc[0]
+        blocks: list = [Heading(o.name, 3)]
+        if pd.isna(mine[vcol]):
+            blocks.append(
+                Callout(
+                    f"{o.name}: this provider's value for these months rests on fewer than "
+                    f"{self.gate.rule.suppress_below} events and is not shown.",
+                    kind="info",
+                )
+            )
+            return blocks
+        e = res.effect_summary(
+            THIS, outcome=o.name, improvement=o.improvement, period=f"the {len(last)} months {span}", unit_factor=1.0
+        )
+        row = res.table[res.table["label"] == THIS].iloc[0]
+        k = len(res.table)
+        outer = f"{100 * max(res.limits):g}%"
+        n_out = int(res.table["position"].str.endswith(outer).sum())
+        value = row[vcol] * (100 if o.is_share else 1)
+        target = res.target * (100 if o.is_share else 1)
+        text = (
+            f"This provider: {self.level_text(o, value)} against the average of all {k} providers, "
+            f"{self.level_text(o, target)}; {res._position_text(row['position'])}. {e.sentence()}"
+            f" Of the {k} providers, {n_out} lie outside the {outer} limits."
+        )
+        if res.adjusted:
+            text += (
+                " Providers differ more than chance alone would explain, so the limits are widened to allow for "
+                "that (an overdispersion adjustment)."
+            )
+        if n_unknown:
+            text += (
+                f" {n_unknown} other provider(s) with a count suppressed at source in these months are left out of the "
+                "plot and the limits."
+            )
+        blocks.append(Paragraph(text))
+        alt = (
+            f"Funnel plot of {o.name} for {k} providers, {span}: this provider at {self.level_text(o, value)} "
+            f"against an average of {self.level_text(o, target)}, {res._position_text(row['position'])}."
+        )
+        blocks.append(self._peer_figure(o, res, data, alt))
+        return blocks
+
+    def _peer_figure(self, o: Outcome, res, data: pd.DataFrame, alt: str):
+        """The funnel plot of one outcome from disclosed points, this provider highlighted."""
+        fig, ax = res.plot(highlight=THIS, title=f"{o.name}: this provider against all providers", points=data)
+        n_hidden = int(data["suppressed"].sum())
+        if n_hidden:
+            alt += f" {n_hidden} provider(s) with a suppressed value are not drawn."
+        return self.gate.figure(
+            fig,
+            data=data,
+            alt=alt,
+            caption="Dashed and dotted lines: 95% and 99.8% control limits around the average; grey points: "
+            "other providers (anonymous)"
+            + (f"; {n_hidden} provider(s) with a suppressed value not drawn." if n_hidden else "."),
+        )
 
     def methods(self) -> Section:
         """Model choices, diagnostics, notes and a glossary of the terms used."""
@@ -1082,7 +1360,7 @@ class ProviderReport:
                 [
                     "Interrupted time series (segmented regression): pre-coaching level and trend, then a change in "
                     "level and in trend from the first month of coaching, and a further change after coaching ended "
-                    f"where the data reach it. Models: {family_words(self.cfg)}; restrictive practice counts use "
+                    f"where the data reach it. Models: {family_words(self.cfg, self.outcomes)}; restrictive practice counts use "
                     f"occupied bed days as exposure. Seasonality: {opts.seasonality} pair(s) of sine and cosine terms "
                     "by calendar month. Effects are read in a given month of coaching, counted from 1 (the start "
                     "month is month 1).",
@@ -1101,12 +1379,16 @@ class ProviderReport:
                         if rule.min_denominator is not None
                         else "."
                     ),
-                    "Months left out: the provisional latest month(s) of every model, and stretches of three or more "
-                    "months with no restrictive practice recorded at all (a recording gap), as listed under data "
-                    "completeness.",
+                    "Months left out: "
+                    + ("the provisional latest month(s) of every model, and " if self.provisional else "")
+                    + "stretches of three or more months with no restrictive practice recorded at all (a recording "
+                    "gap), as listed under data completeness.",
                 ]
             )
         )
+        fit_items = self.fit_methods()
+        if fit_items:
+            sec.add(Heading("Which fit was used", 3), Bullets(fit_items))
         diag = self.diagnostics_table()
         if diag is not None:
             sec.add(diag)
@@ -1116,10 +1398,30 @@ class ProviderReport:
         sec.add(Bullets(f"{t}: {w.GLOSSARY[t]}" for t in GLOSSARY_TERMS if t in w.GLOSSARY))
         return sec
 
+    def fit_methods(self) -> list[str]:
+        """The methods text on disclosure-controlled counts: which fit each outcome used and why."""
+        items = [self.fit_note(k).removeprefix("Fit used for ") for k in self.outcomes if self.fit_note(k)]
+        if not any(self.fits.get(k, ("",))[0] == "bounds" for k in self.outcomes):
+            return items
+        return [
+            "Bounds-aware fit: published counts are intervals (a suppressed count is 0 to 4, a count rounded to the "
+            "nearest 5 lies within 2 of it). A Poisson segmented regression is fitted to these intervals; from it "
+            f"each count that is not exact is drawn {BOUNDS_IMPUTATIONS} times within its bounds, the model below is "
+            "fitted to each completed series and the results are combined with Rubin's rules, so the intervals "
+            "include the uncertainty the rounding and suppression add. The naive fit takes rounded counts as exact "
+            "and leaves suppressed months out, which biases rates upwards when low months are suppressed. Occupied bed "
+            "days are taken as published (rounding to 5 is negligible on thousands of days); a month whose bed days "
+            "are suppressed is left out. Charts show only the published values; suppressed months are marked, never "
+            "filled in.",
+            *items,
+        ]
+
     def diagnostics_table(self):
-        """The ITS models' residual checks, one row per model, headed in words."""
+        """The ITS models' residual checks, one row per model, headed in words (for a bounds-aware
+        fit, the checks of its naive fit: residuals of imputed counts would check the imputations)."""
         rows = []
-        for key, res in self.its.items():
+        for key, fitted in self.its.items():
+            res = self.naive.get(key, fitted) if self.fits.get(key, ("",))[0] == "bounds" else fitted
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 dg = res.diagnostics(warn=False)
@@ -1152,7 +1454,9 @@ class ProviderReport:
 
         cfg_hash = hashlib.sha256(self.cfg.model_dump_json().encode()).hexdigest()
         info = {"Provider": self.provider_id}
-        info.update(provenance(data_hash=self.prog.data_hash, config_hash=cfg_hash, seeds={}))
+        bounds = any(f == "bounds" for f, _ in self.fits.values())
+        seeds = {"bounds-aware fit (imputations)": self.cfg.did.seed} if bounds else {}
+        info.update(provenance(data_hash=self.prog.data_hash, config_hash=cfg_hash, seeds=seeds))
         info["Model fitting time"] = f"{w.fmt_number(self.seconds, 1)} seconds"
         t = pd.DataFrame({"Item": list(info), "Value": list(info.values())})
         return Section("Provenance", [self.gate.table(t, caption="What produced this report.")])
@@ -1180,8 +1484,10 @@ def _month_runs(months: list) -> list[tuple]:
 
 
 def _ratio(df: pd.DataFrame) -> float:
-    d = df["denominator"].sum()
-    return float(df["numerator"].sum() / d) if d > 0 else float("nan")
+    """Numerator over denominator summed over the months whose count is known."""
+    known = df[df["numerator"].notna()]
+    d = known["denominator"].sum()
+    return float(known["numerator"].sum() / d) if d > 0 else float("nan")
 
 
 def _one_decimal(v) -> str:
@@ -1213,6 +1519,17 @@ def _its_headline(e: EffectSummary) -> str:
     sure = " (could be chance)" if e.verdict == "unclear" else ""
     month = e.period.split(" (")[0]
     return f"{size} {word} than expected in {month}{sure}"
+
+
+def _cap_band(ax, d: pd.DataFrame, factor: float = 2.0) -> None:
+    """Keep the observed months readable: when the interval of expected runs far above the data
+    (short series extrapolate wide), cut the y axis at ``factor`` times the highest observed or
+    fitted value; sets ``fig._coc_band_capped`` so the caption can say so."""
+    vals = pd.concat([d[c] for c in ("observed", "fitted", "counterfactual") if c in d.columns]).astype(float)
+    top = float(np.nanmax(vals.to_numpy())) if vals.notna().any() else np.nan
+    if np.isfinite(top) and top > 0 and ax.get_ylim()[1] > factor * top:
+        ax.set_ylim(top=factor * top)
+        ax.figure._coc_band_capped = True
 
 
 def _draw_its(ax, d: pd.DataFrame, start, sustain, *, zero: bool = True) -> None:
