@@ -736,10 +736,23 @@ def _opts(tmp_path, config, nb, **kw) -> BatchOptions:
     return BatchOptions(**(base | kw))
 
 
-def _sockets() -> set[str]:
+def _sockets(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob("coc-k-*")}
+
+
+@pytest.fixture
+def own_tmp(monkeypatch):
+    """A short temporary folder of this test's own as TMPDIR (for it and the processes it
+    starts): the batch puts kernel sockets there, so sockets that other runs on the same machine
+    make in /tmp meanwhile do not count against this test."""
+    import shutil
     import tempfile
 
-    return {p.name for p in Path(tempfile.gettempdir()).glob("coc-k-*")}
+    folder = Path(tempfile.mkdtemp(prefix="coc-t-"))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _manifest(out: Path) -> dict:
@@ -813,13 +826,12 @@ def test_kernel_that_dies_twice_fails_only_its_report(tmp_path, config):
 
 
 @pytest.mark.slow
-def test_killed_worker_costs_only_its_report(tmp_path, config):
+def test_killed_worker_costs_only_its_report(tmp_path, config, own_tmp):
     extra = "if provider_id == 'P2': os.kill(os.getppid(), 9)"  # the kernel's parent is the worker
     nb, pids = pid_notebook(tmp_path, extra=extra, sleep=1)
     out = tmp_path / "out"
-    before = _sockets()
     status = run_reports(_opts(tmp_path, config, nb, providers=("P1", "P2", "P3")))
-    assert _sockets() <= before  # the dead worker's kernel sockets were removed by the batch
+    assert _sockets(own_tmp) == set()  # the dead worker's kernel sockets were removed by the batch
     assert status == 1
     m = _manifest(out)["reports"]
     assert m["P1"]["status"] == "ok" and m["P3"]["status"] == "ok"
@@ -840,7 +852,7 @@ def test_hard_deadline_kills_a_hung_report(tmp_path, config):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config):
+def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config, own_tmp):
     nb, pids = pid_notebook(tmp_path, sleep=300)
     out = tmp_path / "out"
     script = (
@@ -848,7 +860,6 @@ def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config):
         f"sys.exit(run_reports(BatchOptions(output={str(out)!r}, config={str(config)!r}, "
         f"providers=('P1', 'P2', 'P3'), programme=False, jobs=2, provider_notebook={str(nb)!r})))\n"
     )
-    before = _sockets()
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: (pids / "P1").is_file() and (pids / "P2").is_file())
     kernels = [int((pids / p).read_text()) for p in ("P1", "P2")]
@@ -863,7 +874,7 @@ def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config):
     for pid in kernels + workers:
         _wait_for(lambda pid=pid: not _alive(pid), timeout=10)
     assert not (out / ".coc-tmp").exists() and not (out / "providers").exists()
-    assert _sockets() <= before
+    assert _sockets(own_tmp) == set()
     m = _manifest(out)
     assert m["interrupted"] == sig.name
     assert {r["status"] for r in m["reports"].values()} == {"interrupted"}
