@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cocEval.data import RESTRICTIVE_COUNTS, STAFF_COUNTS, STAFF_SCORES, ProgrammeData, load_programme
-from cocEval.errors import ConfigError
+from cocEval.errors import ConfigError, DataError
 
 # --- ITS schema derived from the estimator's family registry (its engineer) ---------------------
 from cocEval.its.families import ALL_ERRORS, FAMILIES, MAX_SEASONALITY, get_family
@@ -424,6 +424,12 @@ def check_config_against_data(cfg: ProgrammeConfig, prog: ProgrammeData, where: 
         )
     n_months = len(prog.months)
     k = cfg.report.exclude_provisional_months
+    if not n_months:
+        raise DataError(
+            f"{prog.source}: no monthly table (restrictive_practice or patient_experience) in the data folder, "
+            "so the reports have no months to cover (the rule: a report needs at least one monthly table; a staff "
+            "survey alone can be analysed with cocEval.data.provider_year_panel and cocEval.did.att_gt)"
+        )
     if k >= n_months:
         raise ConfigError(
             f"{where}: report.exclude_provisional_months: {k} would leave none of the data's {n_months} month(s) "

@@ -368,7 +368,10 @@ GLOSSARY: dict[str, str] = {
     "and their weights, showing how much rests on comparisons with already-coached providers.",
     "Dispersion (phi)": "How much more monthly counts vary than a Poisson model expects; the quasi-Poisson model "
     "widens its intervals by this factor.",
-    "Suppressed (*)": "A count of 1 to 4, or a figure computed from one, hidden to protect privacy.",
+    "Suppressed (*)": (
+        "A small count (under the disclosure rule stated with the methods, e.g. 0 to 4 under the MHSDS rule), "
+        "or a figure computed from one, hidden to protect privacy."
+    ),
     "Process limits": "The lines on an SPC chart marking the range expected from ordinary month-to-month "
     "variation, set from the months before coaching.",
     "Percentage change": "How much higher or lower a rate is than expected, as a share of the expected rate "

@@ -154,3 +154,18 @@ def test_min_months_make_a_provider_not_estimable(tmp_path, synthetic_dir):
     cfg = load_config(_write(tmp_path, lambda r: r["its"].update(min_months_after=400)))
     m = fit_outcome(load_programme(synthetic_dir), cfg, "SYN001", "seclusion")
     assert m.its is None and "400 from the start on" in m.error
+
+
+def test_a_folder_without_monthly_tables_is_refused_clearly(tmp_path, synthetic_dir):
+    """Staff survey only: one clear DataError naming the folder and the rule (was an IndexError)."""
+    import shutil
+
+    from cocEval.config import check_config_against_data, load_inputs
+    from cocEval.data import load_programme
+    from cocEval.errors import DataError
+
+    for name in ("participation.csv", "staff_survey.csv"):
+        shutil.copy(Path(synthetic_dir) / name, tmp_path / name)
+    cfg = load_inputs()[0]
+    with pytest.raises(DataError, match=rf"{tmp_path.name}: no monthly table .* a report needs at least one"):
+        check_config_against_data(cfg, load_programme(tmp_path))
