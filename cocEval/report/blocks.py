@@ -211,6 +211,9 @@ def _blocks(obj) -> list:
     return out
 
 
+#: visually hidden, read by screen readers (the report stylesheet's .coc-sr-only, inline)
+_SR_ONLY = "position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap"
+
 _IDS = itertools.count(1)
 
 
@@ -240,7 +243,8 @@ def block_html(b) -> str:
         # The table keeps its <caption> for screen readers and the disclosure audit; the reader sees
         # the same words above the table's scrolling box, where they wrap to the page's width.
         ref = f"coc-t{next(_IDS)}"
-        cap = f'<caption id="{ref}" class="coc-sr-only">{esc(b.caption)}</caption>'
+        # inline too: in Jupyter and the docs there is no report stylesheet to hide it (it showed twice)
+        cap = f'<caption id="{ref}" class="coc-sr-only" style="{_SR_ONLY}">{esc(b.caption)}</caption>'
         table = f'<table class="coc-table"{rule}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
         return (
             f'<div class="coc-table-block"><p class="coc-caption" aria-hidden="true">{esc(b.caption)}</p>'
