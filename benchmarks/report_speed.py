@@ -5,16 +5,22 @@ Everything is measured side by side in one run on this machine (ratios, not abso
 1. naive: for each of N providers, the ``papermill`` CLI then the ``jupyter nbconvert`` CLI, one
    after the other (what a script would do);
 2. batch: ``python -m cocEval reports`` on the same N providers (warm kernels, the default), and
-   the same with ``--cold-kernels``;
+   the same with ``--cold-kernels``; wall time, and the CPU time of the whole process tree
+   (workers, warm-kernel parents and kernels are all waited for, so ``getrusage`` counts them);
+   and the batch on half the providers, so that the marginal cost of a report (start-up
+   excluded) is the difference;
 3. floor: the same notebook code (build the report, render every section to HTML) in one warm
-   Python process, per report: what a report costs with no kernel, no papermill and no export;
-4. phases of one provider report: kernel start (cold and warm), imports, data load, model fits,
-   sections and figures, HTML export, disclosure audit, write;
+   Python process that has imported the libraries and loaded the data once (as the batch's
+   warm-kernel parents do), per report: what a report costs with no kernel, papermill or export;
+4. phases of one provider report, CPU and wall seconds: kernel start (cold and warm), imports,
+   data load, model fits, figures (drawing and PNG), the rest of the sections (words, tables,
+   chart set-up), HTML export, disclosure audit, write; and the page size;
 5. ``--full``: the whole synthetic programme (every provider plus the programme report) as
-   ``make reports`` runs it, with its wall time and the peak memory of the whole process tree.
+   ``make reports`` runs it, with its wall time, CPU time and the peak memory of the process tree.
 
 Goals (issue 16): naive / batch >= 5; per-report cost in the batch (wall x jobs / N) at most
-1.3 x the floor; the full programme in <= 60 s.
+1.3 x the floor; the full programme in <= 60 s. CPU ratios are printed beside the wall ones: on
+a shared machine they are the steadier measure.
 
 Usage: ``python benchmarks/report_speed.py [--n 6] [--jobs 2] [--full]``
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,10 +43,24 @@ BIN = Path(sys.executable).parent
 NOTEBOOK = ROOT / "notebooks" / "provider_report.ipynb"
 
 
-def _timed(fn) -> tuple[float, object]:
-    t0 = time.perf_counter()
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished (waited-for) descendants so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _tree(fn) -> tuple[float, float, object]:
+    """``(wall, cpu, result)`` of ``fn``, which runs subprocesses: CPU of the whole process tree."""
+    c0, t0 = _children_cpu(), time.perf_counter()
     out = fn()
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, _children_cpu() - c0, out
+
+
+def _both(fn) -> tuple[float, float, object]:
+    """``(cpu, wall, result)`` of ``fn`` run in this process."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return time.process_time() - c0, time.perf_counter() - t0, out
 
 
 def naive(providers: list[str], out: Path) -> None:
@@ -57,25 +78,29 @@ def naive(providers: list[str], out: Path) -> None:
 
 
 class PeakMemory:
-    """Peak resident memory of this process and all its descendants, sampled every 0.2 s."""
+    """Peak memory of this process and all its descendants, sampled every 0.2 s: the sum of
+    resident sizes (``peak``; counts pages that forked kernels share with their parent once per
+    process) and the sum of proportional set sizes (``peak_pss``; shared pages split between
+    the processes sharing them: the memory the tree really holds)."""
 
     def __init__(self):
         import psutil
 
-        self.proc, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self.proc, self.peak, self.peak_pss, self._stop = psutil.Process(), 0, 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         import psutil
 
         while not self._stop.is_set():
-            total = 0
+            rss = pss = 0
             for p in [self.proc, *self.proc.children(recursive=True)]:
                 try:
-                    total += p.memory_info().rss
+                    m = p.memory_full_info()
+                    rss, pss = rss + m.rss, pss + getattr(m, "pss", m.rss)
                 except psutil.Error:
                     pass
-            self.peak = max(self.peak, total)
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             self._stop.wait(0.2)
 
     def __enter__(self):
@@ -100,19 +125,22 @@ def batch(providers: list[str] | None, out: Path, jobs: int, *, cold: bool = Fal
     return json.loads((out / "manifest.json").read_text())
 
 
-def floor(providers: list[str]) -> list[float]:
-    """The notebook's own work in one warm process: build the report and render its sections."""
-    from cocEval.config import load_inputs
+def floor(providers: list[str]) -> list[tuple[float, float]]:
+    """The notebook's own work in one warm process: build the report and render its sections.
+
+    Imports, the data and first-use costs are paid before timing (the data cache is on, as in
+    the batch's warm-kernel parents). Returns ``(cpu, wall)`` per report.
+    """
+    from cocEval.config import preload_inputs
     from cocEval.report.blocks import to_html
     from cocEval.report.provider import ProviderReport
 
-    load_inputs()  # imports and first-use costs paid before timing, as in a warm kernel
+    preload_inputs()
+    ProviderReport.build(providers[-1]).sections()  # first-use costs, as a warm-kernel parent pays them
     times = []
     for pid in providers:
-        t0 = time.perf_counter()
-        rep = ProviderReport.build(pid)
-        to_html(rep.sections())
-        times.append(time.perf_counter() - t0)
+        cpu, wall, _ = _both(lambda pid=pid: to_html(ProviderReport.build(pid).sections()))
+        times.append((cpu, wall))
     return times
 
 
@@ -143,38 +171,65 @@ def _kernel_start(cold: bool) -> float:
                 z.close()
 
 
-def phases(pid: str = "SYN001") -> dict[str, float]:
-    """Seconds per phase of one provider report."""
+def phases(pid: str = "SYN001") -> dict[str, tuple[float | None, float]]:
+    """``(cpu, wall)`` seconds per phase of one provider report (cpu None: not measured)."""
     import nbformat
 
-    out: dict[str, float] = {}
-    out["kernel start, cold (interpreter + ipykernel)"] = _kernel_start(cold=True)
-    out["kernel start, warm (fork from the pre-imported parent)"] = _kernel_start(cold=False)
+    import cocEval.report.gate as gate
+
+    out: dict[str, tuple[float | None, float]] = {}
+    out["kernel start, cold (interpreter + ipykernel)"] = (None, _kernel_start(cold=True))
+    out["kernel start, warm (fork from the pre-imported parent)"] = (None, _kernel_start(cold=False))
     code = (
-        "import time; t = time.perf_counter(); import pandas, statsmodels.api, matplotlib.pyplot, scipy.stats; "
-        "import cocEval.report.provider, cocEval.report.programme; print(time.perf_counter() - t)"
+        "import time; c, t = time.process_time(), time.perf_counter(); "
+        "import pandas, statsmodels.api, matplotlib.pyplot, scipy.stats; "
+        "import cocEval.report.provider, cocEval.report.programme; "
+        "print(time.process_time() - c, time.perf_counter() - t)"
     )
-    t = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    out["imports (paid once per worker when warm)"] = float(t.stdout.strip())
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    cpu, wall = map(float, res.stdout.split())
+    out["imports (paid once per worker when warm)"] = (cpu, wall)
     from cocEval.audit import audit_report
     from cocEval.batch import _atomic_write, export_html
-    from cocEval.config import _uncache, load_inputs
+    from cocEval.config import _uncache, load_inputs, preload_inputs
     from cocEval.report.provider import ProviderReport
 
     _uncache()
-    out["data load and validation (once per worker when warm)"], (cfg, _, _) = _timed(load_inputs)
-    out["data load, validation and model fits (ProviderReport.build)"], rep = _timed(lambda: ProviderReport.build(pid))
-    t_sec, sections = _timed(rep.sections)
-    out["sections and figures"] = t_sec
+    cpu, wall, _ = _both(preload_inputs)
+    out["data load and validation (once per worker when warm)"] = (cpu, wall)
+    cfg, _, _ = load_inputs()
+    ProviderReport.build(pid).sections()  # first-use costs, paid once by the warm-kernel parent
+    cpu, wall, rep = _both(lambda: ProviderReport.build(pid))
+    out["model fits (ProviderReport.build, data cached)"] = (cpu, wall)
+    spent = [0.0, 0.0]
+    png = gate.figure_png
+
+    def timed_png(fig, **kw):
+        c, w, data = _both(lambda: png(fig, **kw))
+        spent[0] += c
+        spent[1] += w
+        return data
+
+    gate.figure_png = timed_png
+    try:
+        cpu, wall, sections = _both(rep.sections)
+    finally:
+        gate.figure_png = png
+    out["figures: drawing and PNG (figure_png)"] = (spent[0], spent[1])
+    out["sections: words, tables, chart set-up"] = (cpu - spent[0], wall - spent[1])
     cells = [nbformat.v4.new_code_cell(outputs=[]) for _ in sections]
     for c, s in zip(cells, sections, strict=True):
         c.outputs = [nbformat.v4.new_output("display_data", data={"text/html": s._repr_html_()})]
     nb = nbformat.v4.new_notebook(cells=cells)
-    out["HTML export (nbconvert)"], html = _timed(lambda: export_html(nb))
-    out["disclosure audit"], _ = _timed(lambda: audit_report(html, cfg.disclosure.preset))
+    export_html(nb)  # nbconvert's template is compiled once per worker
+    cpu, wall, html = _both(lambda: export_html(nb))
+    out["HTML export (nbconvert, in the worker)"] = (cpu, wall)
+    cpu, wall, _ = _both(lambda: audit_report(html, cfg.disclosure.preset))
+    out["disclosure audit"] = (cpu, wall)
     with tempfile.TemporaryDirectory() as tmp:
-        out["write"], _ = _timed(lambda: _atomic_write(Path(tmp) / "r.html", html))
-    out["page size (KB)"] = len(html.encode()) / 1024
+        cpu, wall, _ = _both(lambda: _atomic_write(Path(tmp) / "r.html", html))
+    out["write"] = (cpu, wall)
+    out["page size (KB)"] = (None, len(html.encode()) / 1024)
     return out
 
 
@@ -186,45 +241,62 @@ def main() -> int:
     args = ap.parse_args()
     providers = [f"SYN{i:03d}" for i in range(1, args.n + 1)]
     n = len(providers)
-    print(f"{n} provider reports, {args.jobs} jobs, {os.cpu_count()} cores")
+    print(f"{n} provider reports, {args.jobs} jobs, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "naive").mkdir()
-        t_naive, _ = _timed(lambda: naive(providers, tmp / "naive"))
-        t_warm, _ = _timed(lambda: batch(providers, tmp / "warm", args.jobs))
-        t_cold, _ = _timed(lambda: batch(providers, tmp / "cold", args.jobs, cold=True))
+        naive_wall, naive_cpu, _ = _tree(lambda: naive(providers, tmp / "naive"))
+        warm_wall, warm_cpu, _ = _tree(lambda: batch(providers, tmp / "warm", args.jobs))
+        half = providers[: max(1, n // 2)]
+        half_wall, half_cpu, _ = _tree(lambda: batch(half, tmp / "half", args.jobs))
+        cold_wall, cold_cpu, _ = _tree(lambda: batch(providers, tmp / "cold", args.jobs, cold=True))
         r_floor = floor(providers)
         ph = phases(providers[0])
         full = None
         if args.full:
             with PeakMemory() as mem:
-                t_full, manifest = _timed(lambda: batch(None, tmp / "full", args.jobs, programme=True))
-            full = (t_full, mem.peak, manifest)
-    floor_mean = sum(r_floor) / n
-    per_report = t_warm * args.jobs / n
-    print(f"{'way':<34}{'wall s':>9}{'s per report':>14}")
-    print(f"{'naive papermill + nbconvert CLIs':<34}{t_naive:>9.1f}{t_naive / n:>14.2f}")
-    print(f"{'batch, cold kernels':<34}{t_cold:>9.1f}{t_cold * args.jobs / n:>14.2f}")
-    print(f"{'batch, warm kernels (default)':<34}{t_warm:>9.1f}{per_report:>14.2f}")
-    print(f"{'floor (warm Python, no kernel)':<34}{sum(r_floor):>9.1f}{floor_mean:>14.2f}")
+                t_full, c_full, manifest = _tree(lambda: batch(None, tmp / "full", args.jobs, programme=True))
+            full = (t_full, c_full, mem.peak, mem.peak_pss, manifest)
+    floor_cpu = sum(c for c, _ in r_floor) / n
+    floor_wall = sum(w for _, w in r_floor) / n
+    per_report = warm_wall * args.jobs / n
+    print(f"{'way':<34}{'wall s':>9}{'s per report':>14}{'CPU s':>9}{'CPU per report':>16}")
+    for name, wall, cpu, jobs in (
+        ("naive papermill + nbconvert CLIs", naive_wall, naive_cpu, 1),
+        ("batch, cold kernels", cold_wall, cold_cpu, args.jobs),
+        ("batch, warm kernels (default)", warm_wall, warm_cpu, args.jobs),
+        ("floor (warm Python, no kernel)", floor_wall * n, floor_cpu * n, 1),
+    ):
+        print(f"{name:<34}{wall:>9.1f}{wall * jobs / n:>14.2f}{cpu:>9.1f}{cpu / n:>16.2f}")
     print(
-        f"naive / batch (wall)          = {t_naive / t_warm:.2f}x   (goal >= 5; cold kernels: {t_naive / t_cold:.2f}x)"
+        f"naive / batch (wall)          = {naive_wall / warm_wall:.2f}x   (goal >= 5; cold kernels: "
+        f"{naive_wall / cold_wall:.2f}x; CPU: {naive_cpu / warm_cpu:.2f}x)"
     )
     print(
-        f"batch per report / floor      = {per_report / floor_mean:.2f}x   (goal <= 1.3; per-report cost = "
-        f"wall x {args.jobs} jobs / {n}, floor = the notebook's code in a warm process)"
+        f"batch per report / floor      = {per_report / floor_wall:.2f}x   (goal <= 1.3; per-report cost = "
+        f"wall x {args.jobs} jobs / {n}, floor = the notebook's code in a warm process; "
+        f"CPU: {warm_cpu / n / floor_cpu:.2f}x, each worker's start-up included)"
     )
+    extra = n - len(half)
+    if extra:
+        m_wall, m_cpu = (warm_wall - half_wall) * args.jobs / extra, (warm_cpu - half_cpu) / extra
+        print(
+            f"marginal report (batch of {n} minus batch of {len(half)}, start-up excluded): {m_wall:.2f} s wall x jobs "
+            f"= {m_wall / floor_wall:.2f}x the floor; {m_cpu:.2f} s CPU = {m_cpu / floor_cpu:.2f}x the floor's CPU"
+        )
     print("\nphases of one provider report (s)")
-    for k, v in ph.items():
-        print(f"  {k:<56}{v:>8.2f}")
+    print(f"  {'phase':<56}{'CPU':>8}{'wall':>8}")
+    for k, (cpu, wall) in ph.items():
+        print(f"  {k:<56}{'' if cpu is None else f'{cpu:.2f}':>8}{wall:>8.2f}")
     if full:
-        t_full, peak, manifest = full
+        t_full, c_full, peak, peak_pss, manifest = full
         reps = manifest["reports"]
         ok = sum(r["status"] == "ok" for r in reps.values())
         prog = reps.get("programme", {}).get("seconds", float("nan"))
         print(
-            f"\nfull programme: {ok}/{len(reps)} reports ok in {t_full:.1f} s wall (goal <= 60 s), "
-            f"programme report {prog:.1f} s, peak memory {peak / 2**20:.0f} MiB (process tree)"
+            f"\nfull programme: {ok}/{len(reps)} reports ok in {t_full:.1f} s wall (goal <= 60 s), {c_full:.1f} s CPU, "
+            f"programme report {prog:.1f} s, peak memory of the process tree {peak_pss / 2**20:.0f} MiB "
+            f"(proportional set sizes; {peak / 2**20:.0f} MiB summing resident sizes)"
         )
     return 0
 

@@ -326,9 +326,8 @@ class FunnelResult(ResultMixin):
         >>> res = funnel_rates([10, 30, 22], [1000, 2000, 1500], labels=["A", "B", "C"])
         >>> fig, ax = res.plot(highlight="A")
         """
-        from matplotlib import patheffects
-
         row = self._check_label(highlight)
+        own = ax is None
         fig, ax = new_axes(ax, figsize=(8, 5))
         curves = self.get_plot_data()
         wide = curves.pivot(index="denominator", columns="series", values="value")
@@ -363,25 +362,7 @@ class FunnelResult(ResultMixin):
             label="Other providers",
         )
         if row is not None:
-            ax.scatter(
-                [row["denominator"]],
-                [row[value_col]],
-                s=80,
-                color=NHS_BLUE,
-                marker="D",
-                edgecolor="white",
-                zorder=4,
-                label=str(row["label"]),
-            )
-            ax.annotate(
-                str(row["label"]),
-                (row["denominator"], row[value_col]),
-                xytext=(6, 6),
-                textcoords="offset points",
-                color=NHS_BLUE,
-                fontweight="bold",
-                path_effects=[patheffects.withStroke(linewidth=3, foreground="white")],
-            )
+            _draw_highlight(ax, row, value_col)
         ax.set_xlabel(self.denominator_name.capitalize())
         if self.kind == "rate":
             ax.set_ylabel(f"{self.numerator_name.capitalize()} per {self.per:,g} {self.denominator_name}")
@@ -403,8 +384,40 @@ class FunnelResult(ResultMixin):
 
         ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False, fontsize=8)
-        fig.tight_layout()
+        if own:  # a caller's axes keep the caller's layout
+            fig.subplots_adjust(**_FUNNEL_MARGINS)
         return fig, ax
+
+
+#: Subplot margins of a funnel plot's own 8 x 5 inch figure (figure fractions): room for the
+#: labels and the legend below, as ``tight_layout`` finds it for these charts. Fixed, because
+#: measuring costs about as much as drawing the chart.
+_FUNNEL_MARGINS = {"left": 0.096, "right": 0.98, "bottom": 0.224, "top": 0.929}
+
+
+def _draw_highlight(ax: Axes, row: pd.Series, value_col: str) -> None:
+    """The highlighted provider: a blue diamond labelled with its name."""
+    from matplotlib import patheffects
+
+    ax.scatter(
+        [row["denominator"]],
+        [row[value_col]],
+        s=80,
+        color=NHS_BLUE,
+        marker="D",
+        edgecolor="white",
+        zorder=4,
+        label=str(row["label"]),
+    )
+    ax.annotate(
+        str(row["label"]),
+        (row["denominator"], row[value_col]),
+        xytext=(6, 6),
+        textcoords="offset points",
+        color=NHS_BLUE,
+        fontweight="bold",
+        path_effects=[patheffects.withStroke(linewidth=3, foreground="white")],
+    )
 
 
 # --- engine --------------------------------------------------------------------------------

@@ -157,7 +157,9 @@ def _serve(req_r: int, rep_w: int, preload: tuple[str, ...], warm) -> None:
     except Exception as exc:  # reported to the parent, which raises BatchError
         rep.write(f"failed: {type(exc).__name__}: {exc}\n")
         return
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels are reaped automatically
+    # Reap kernels as they end (waited for, not ignored, so that their CPU time counts in this
+    # process's children's and so in the batch's: ``time`` and the benchmark see it).
+    signal.signal(signal.SIGCHLD, _reap)
     rep.write("ready\n")
     me = os.getpid()
     with os.fdopen(req_r, "r") as req:
@@ -171,6 +173,17 @@ def _serve(req_r: int, rep_w: int, preload: tuple[str, ...], warm) -> None:
             if pid == 0:
                 _become_kernel(request, me)
             rep.write(f"{pid}\n")
+
+
+def _reap(signum: int, frame: object) -> None:
+    """SIGCHLD handler of the zygote: wait for every kernel that has ended."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _become_kernel(request: dict, zygote: int) -> None:

@@ -397,8 +397,39 @@ class ITSResult(ResultMixin):
     def _outcome_words(self) -> str:
         return _narrative.outcome_words(self)
 
-    def plot(self, *, ax: Any = None, per: float | None = None, title: str | None = None) -> tuple[Any, Any]:
+    def plot(
+        self,
+        *,
+        ax: Any = None,
+        per: float | None = None,
+        title: str | None = None,
+        data: Any = None,
+        words: str = "model",
+        zero: bool = False,
+        legend: bool = True,
+    ) -> tuple[Any, Any]:
         """Observed points, fitted segments, dashed counterfactual with its band, start/end lines.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (default a new 8 x 4 inch figure).
+        per : float, optional
+            Rate multiplier, as in :meth:`predict`.
+        title : str, optional
+            Default: the change when the intervention started, in words.
+        data : DataFrame, optional
+            Draw this instead of ``self.predict(per=per)``: the treated series' rows in the
+            shape of :meth:`predict`, such as the disclosed frame a report shows
+            (:meth:`cocEval.report.gate.Gate.frame`: suppressed months are gaps, marked by a
+            tick at the foot of the axes). The control series is drawn only from the model's
+            own prediction.
+        words : {"model", "report"}
+            Legend words (:data:`cocEval.its.plot.WORDS`): statistical, or plain English.
+        zero : bool
+            Start the y axis at 0.
+        legend : bool
+            Draw the legend (False leaves it to the caller, e.g. one legend for several charts).
 
         Returns
         -------
@@ -409,6 +440,10 @@ class ITSResult(ResultMixin):
         >>> import numpy as np, pandas as pd
         >>> from cocEval.its import fit_its
         >>> df = pd.DataFrame({"t": range(1, 31), "y": np.random.default_rng(3).normal(size=30)})
-        >>> fig, ax = fit_its(df, "y", "t", 16, errors="ols").plot()
+        >>> res = fit_its(df, "y", "t", 16, errors="ols")
+        >>> fig, ax = res.plot()
+        >>> fig, ax = res.plot(data=res.predict().tail(20), words="report", title="The last 20 periods")
+        >>> ax.get_title()
+        'The last 20 periods'
         """
-        return _plot.plot(self, ax=ax, per=per, title=title)
+        return _plot.plot(self, ax=ax, per=per, title=title, data=data, words=words, zero=zero, legend=legend)

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from cocEval.errors import DisclosureError, InputError
@@ -218,6 +219,9 @@ def _blocks(obj: Renderable) -> list[Block]:
     return out
 
 
+#: visually hidden, read by screen readers (the report stylesheet's .coc-sr-only, inline)
+_SR_ONLY = "position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap"
+
 _IDS = itertools.count(1)
 
 
@@ -247,7 +251,8 @@ def block_html(b: Block) -> str:
         # The table keeps its <caption> for screen readers and the disclosure audit; the reader sees
         # the same words above the table's scrolling box, where they wrap to the page's width.
         ref = f"coc-t{next(_IDS)}"
-        cap = f'<caption id="{ref}" class="coc-sr-only">{esc(b.caption)}</caption>'
+        # inline too: in Jupyter and the docs there is no report stylesheet to hide it (it showed twice)
+        cap = f'<caption id="{ref}" class="coc-sr-only" style="{_SR_ONLY}">{esc(b.caption)}</caption>'
         table = f'<table class="coc-table"{rule}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
         return (
             f'<div class="coc-table-block"><p class="coc-caption" aria-hidden="true">{esc(b.caption)}</p>'
@@ -341,24 +346,93 @@ def to_text(obj: Renderable) -> str:
     return "\n".join(block_text(b) for b in _blocks(obj))
 
 
-def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64) -> bytes:
-    """Render a matplotlib figure to PNG bytes and close it.
+#: Room (inches: left, bottom, right, top) drawn around a figure so that what sticks out of it (a
+#: legend beside the axes, a long title) lands on the canvas; :func:`figure_png` then crops to the ink.
+CANVAS_MARGIN = (1.5, 1.5, 5.0, 1.0)
 
-    The image is reduced to a palette of ``colors`` colours (charts use a handful; the rest are
-    anti-aliasing shades), which makes report pages about a third of their size with no visible
-    change; ``colors=0`` keeps full colour.
+
+def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64, pad_inches: float = 0.1) -> bytes:
+    """Render a matplotlib figure to PNG bytes, cropped to its ink plus ``pad_inches``, and close it.
+
+    The figure is drawn once, on a canvas :data:`CANVAS_MARGIN` larger than the figure, and
+    cropped to what was drawn: what ``savefig(bbox_inches="tight")`` gives, without its second,
+    layout-only draw. When the ink reaches the canvas's edge (something sticks out further than
+    the margin) it falls back to ``bbox_inches="tight"``; an artist placed wholly beyond the
+    margin (more than 5 inches right of the figure) is not seen, and not drawn. The image is reduced to a palette of
+    ``colors`` colours (charts use a handful; the rest are anti-aliasing shades), which makes
+    report pages about a third of their size with no visible change; ``colors=0`` keeps full
+    colour.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(4, 2))
+    >>> _ = ax.plot([1, 2, 3], [1, 3, 2], label="a series")
+    >>> _ = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes
+    >>> png = figure_png(fig, dpi=50)
+    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n" and int.from_bytes(png[16:20], "big") > 4 * 50  # the legend is kept
+    True
     """
     import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
-    plt.close(fig)
-    if not colors:
-        return buf.getvalue()
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+    from matplotlib.transforms import Bbox
     from PIL import Image
 
-    buf.seek(0)
-    image = Image.open(buf).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    res: float = dpi or fig.dpi
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # left by fig.tight_layout(): the layout is done, but savefig would draw once more for it
+        # private: set_layout_engine(None) would leave a placeholder engine that savefig acts on
+        fig._layout_engine = None  # type: ignore[attr-defined]
+    for legend in fig.legends:  # keep figure legends where they are on the larger canvas
+        # private: get_bbox_to_anchor() falls back to the parent's box, never None
+        if legend._bbox_to_anchor is None:  # type: ignore[attr-defined]
+            legend.set_bbox_to_anchor((0, 0, 1, 1), transform=fig.transFigure)
+    width, height = fig.get_size_inches()
+    left, bottom, right, top = CANVAS_MARGIN
+    canvas = Bbox.from_extents(-left, -bottom, width + right, height + top)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="rgba", dpi=res, bbox_inches=canvas, pad_inches=0)
+        w, h = round(canvas.width * res), round(canvas.height * res)
+        pixels = np.frombuffer(buf.getbuffer(), np.uint32)  # one RGBA pixel per element
+        ink = _crop_to_ink(pixels.reshape(h, w), round(pad_inches * res)) if pixels.size == w * h else None
+        if ink is not None:
+            image = Image.fromarray(np.ascontiguousarray(ink))
+        else:  # ink at the canvas's edge (or an unexpected canvas): measure, then draw
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=res, bbox_inches="tight", pad_inches=pad_inches)
+            buf.seek(0)
+            image = Image.open(buf).convert("RGB")
+    finally:
+        plt.close(fig)
+    if colors:
+        image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _crop_to_ink(pixels: np.ndarray, pad: int) -> np.ndarray | None:
+    """The part of an RGBA canvas (rows x columns of 32-bit pixels) that is not opaque white,
+    with ``pad`` pixels around it, as an RGB array (rows x columns x 3); None when the ink
+    touches the canvas's edge (or there is none).
+
+    Examples
+    --------
+    >>> canvas = np.full((10, 10), 0xFFFFFFFF, dtype=np.uint32)
+    >>> canvas[4, 5] = 0xFF000000  # one opaque black pixel
+    >>> _crop_to_ink(canvas, pad=1).shape
+    (3, 3, 3)
+    >>> canvas[0, 5] = 0xFF000000  # ink on the edge: something may lie beyond it
+    >>> _crop_to_ink(canvas, pad=1) is None
+    True
+    """
+    ink = pixels != np.uint32(0xFFFFFFFF)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    h, w = ink.shape
+    if not len(rows) or rows[0] == 0 or cols[0] == 0 or rows[-1] == h - 1 or cols[-1] == w - 1:
+        return None
+    y0, y1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)
+    x0, x1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)
+    rgba = np.ascontiguousarray(pixels[y0:y1, x0:x1]).view(np.uint8).reshape(y1 - y0, x1 - x0, 4)
+    return rgba[:, :, :3]

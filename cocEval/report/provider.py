@@ -61,7 +61,7 @@ from cocEval.report.models import (
 )
 from cocEval.report.provenance import provenance
 from cocEval.spc import xmr
-from cocEval.style import NHS_BLUE, NHS_GREY, NHS_MID_GREY, use_nhs_style
+from cocEval.style import NHS_GREY, use_nhs_style
 
 __all__ = ["HEADLINE_MONTH", "ProviderReport"]
 
@@ -911,10 +911,10 @@ class ProviderReport:
         d = self.its_frame(key)
         e = self.effect(key)
         fig, ax = plt.subplots(figsize=(8, 4))
-        _draw_its(ax, d, self.start, self.sustain_start, zero=not o.is_share)
+        title = f"{o.name}: {_its_headline(e)}"
+        self.its[key].plot(ax=ax, data=d, words="report", zero=not o.is_share, title=title, legend=False)
         ax.set_ylabel(self.axis_label(o))
         ax.set_xlabel("Month")
-        ax.set_title(f"{o.name}: {_its_headline(e)}")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
         _cap_band(ax, d)
         return fig, ax, d
@@ -1037,7 +1037,7 @@ class ProviderReport:
         for ax, key in zip(axes.flat, shown):
             o = self.cfg.outcomes[key]
             d = frames[keys.index(key)]
-            _draw_its(ax, d, self.start, self.sustain_start, zero=not o.is_share)
+            self.its[key].plot(ax=ax, data=d, words="report", zero=not o.is_share, legend=False)  # one, below
             ax.set_title(o.name, fontsize=10)
             ax.set_xlabel("")
             ax.set_ylabel(self.unit(o).strip().replace("occupied bed days", "bed days"))
@@ -1530,75 +1530,3 @@ def _cap_band(ax, d: pd.DataFrame, factor: float = 2.0) -> None:
     if np.isfinite(top) and top > 0 and ax.get_ylim()[1] > factor * top:
         ax.set_ylim(top=factor * top)
         ax.figure._coc_band_capped = True
-
-
-def _draw_its(ax, d: pd.DataFrame, start, sustain, *, zero: bool = True) -> None:
-    """Observed points (gaps where suppressed), model, and expected without coaching, on ``ax``."""
-    kept = d[~d["excluded"].astype(bool)]
-    ax.plot(kept["period"], kept["observed"], ls="none", marker="o", ms=4, color=NHS_BLUE, label="Observed")
-    ex = d[d["excluded"].astype(bool)]
-    if ex["observed"].notna().any():
-        ax.plot(
-            ex["period"],
-            ex["observed"],
-            ls="none",
-            marker="o",
-            ms=5,
-            mfc="white",
-            color=NHS_MID_GREY,
-            label="Left out of the model",
-        )
-    phase_first = True
-    for _, seg in d.groupby("phase", sort=False):
-        ax.plot(seg["period"], seg["fitted"], color=NHS_BLUE, lw=2, label="Model" if phase_first else None)
-        phase_first = False
-    post = d[d["phase"] != "before"]
-    ax.plot(post["period"], post["counterfactual"], color=NHS_GREY, ls="--", lw=1.5, label="Expected without coaching")
-    ax.fill_between(
-        post["period"],
-        post["counterfactual_low"],
-        post["counterfactual_high"],
-        color=NHS_GREY,
-        alpha=0.15,
-        lw=0,
-        label="95% interval of expected",
-    )
-    if d["suppressed"].any():
-        hid = d[d["suppressed"].astype(bool)]
-        ax.scatter(
-            hid["period"],
-            np.zeros(len(hid)),
-            transform=ax.get_xaxis_transform(),
-            marker="|",
-            s=60,
-            color=NHS_GREY,
-            clip_on=False,
-            zorder=4,
-            label="Month not shown (small numbers)",
-        )
-    if zero:
-        ax.set_ylim(bottom=0)
-    ax.axvline(start, color=NHS_GREY, ls=":", lw=1)
-    ax.annotate(
-        " coaching starts",
-        xy=(start, 1),
-        xycoords=("data", "axes fraction"),
-        va="top",
-        fontsize=8,
-        color=NHS_GREY,
-    )
-    if sustain is not None:
-        ax.axvline(sustain, color=NHS_GREY, ls="-.", lw=1)
-        ax.annotate(
-            " after coaching",
-            xy=(sustain, 0.92),
-            xycoords=("data", "axes fraction"),
-            va="top",
-            fontsize=8,
-            color=NHS_GREY,
-        )
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator(maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
