@@ -186,3 +186,20 @@ def test_checker_names_methods_and_nested_functions(tmp_path: Path) -> None:
     (pkg / "m.py").write_text(f"class C:\n    def meth(self):\n        def inner():\n{inner}\n", encoding="utf-8")
     names = [name for name, _, _ in long_functions(pkg)]
     assert names == ["cocEval.m.C.meth", "cocEval.m.C.meth.inner"]
+
+
+def test_no_merge_conflict_markers_in_tracked_files():
+    """A merge left ``<<<<<<<``/``>>>>>>>`` lines in CHANGELOG.md once; no linter reads Markdown."""
+    import subprocess
+
+    root = PACKAGE.parent
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    marker = re.compile(r"^(<{7} |>{7} |={7}$)", re.M)
+    bad = []
+    for name in files:
+        path = root / name
+        if path.suffix in {".png", ".ipynb"} or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        bad += [f"{name}:{text.count(chr(10), 0, m.start()) + 1}" for m in marker.finditer(text)]
+    assert not bad, f"merge conflict markers left in: {bad}"
