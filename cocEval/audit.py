@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -70,8 +70,8 @@ class _Cell:
 class _Table:
     rule: str | None
     caption: str = ""
-    headers: list | None = None
-    rows: list | None = None
+    headers: list[str] = field(default_factory=list)
+    rows: list[list[_Cell]] = field(default_factory=list)
 
 
 class _Reader(HTMLParser):
@@ -83,17 +83,17 @@ class _Reader(HTMLParser):
         self.prose: list[str] = []
         self._skip = 0  # inside <style>/<script>
         self._table: _Table | None = None
-        self._row: list | None = None
+        self._row: list[_Cell] | None = None
         self._cell: _Cell | None = None
-        self._th: list | None = None
+        self._th: list[str] | None = None
         self._in_caption = False
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag in ("style", "script"):
             self._skip += 1
         if tag == "table":
-            self._table = _Table(rule=a.get("data-disclosure-rule"), headers=[], rows=[])
+            self._table = _Table(rule=a.get("data-disclosure-rule"))
             self.tables.append(self._table)
         elif tag == "figure":
             self.figures.append(a.get("data-disclosure-rule"))
@@ -113,7 +113,7 @@ class _Reader(HTMLParser):
                 per_f = None
             self._cell = _Cell("", a.get("data-disclosure"), per_f)
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag: str) -> None:
         if tag in ("style", "script"):
             self._skip = max(0, self._skip - 1)
         if tag == "table":
@@ -134,7 +134,7 @@ class _Reader(HTMLParser):
                 self._table.rows.append(self._row)
             self._row = None
 
-    def handle_data(self, data):
+    def handle_data(self, data: str) -> None:
         if self._skip:
             return
         self.text.append(data)
@@ -205,6 +205,15 @@ def audit_html(html_text: str, rule: str | DisclosureRule = "mhsds") -> list[Fin
     -------
     list of Finding
         Empty when the report passes.
+
+    Examples
+    --------
+    >>> page = '<table data-disclosure-rule="mhsds"><tr><th>Ward</th><th>Restraints</th></tr>'
+    >>> page += '<tr><td>A</td><td data-disclosure="count">3</td></tr></table>'
+    >>> [f.why for f in audit_html(page)]
+    ["is a count under 5 (mhsds rule: show '*')"]
+    >>> audit_html(page.replace(">3<", ">*<"))
+    []
     """
     active = get_rule(rule)
     reader = _Reader()
@@ -221,8 +230,8 @@ def audit_html(html_text: str, rule: str | DisclosureRule = "mhsds") -> list[Fin
         return findings
     prose = re.sub(r"\s+", " ", " ".join(reader.prose))
     for m in _PROSE.finditer(prose):
-        x = float(m.group(1))
-        if x < active.suppress_below and (active.suppress_zero or x != 0):
+        n = float(m.group(1))
+        if n < active.suppress_below and (active.suppress_zero or n != 0):
             where = "text: '..." + prose[max(0, m.start() - 40) : m.end()] + "'"
             findings.append(Finding(m.group(1), where, f"is a count under {active.suppress_below} in prose"))
     for i, name in enumerate(reader.figures, 1):
@@ -283,6 +292,11 @@ def audit_report(html: str | Path, rule: str | DisclosureRule = "mhsds") -> list
 
     This is what the batch calls before publishing a report: publish only when it returns an
     empty list, otherwise mark the report failed with ``"; ".join(map(str, findings))``.
+
+    Examples
+    --------
+    >>> audit_report("<p>Restraint fell by 12% across 40 wards.</p>")
+    []
     """
     if isinstance(html, Path) or ("<" not in html and Path(html).is_file()):
         text = Path(html).read_text(encoding="utf-8")
@@ -292,7 +306,15 @@ def audit_report(html: str | Path, rule: str | DisclosureRule = "mhsds") -> list
 
 
 def assert_publishable(html: str | Path, rule: str | DisclosureRule = "mhsds") -> None:
-    """Raise :class:`~cocEval.errors.DisclosureError` listing the findings, if there are any."""
+    """Raise :class:`~cocEval.errors.DisclosureError` listing the findings, if there are any.
+
+    Examples
+    --------
+    >>> assert_publishable("<p>2 patients were secluded.</p>")
+    Traceback (most recent call last):
+    ...
+    cocEval.errors.DisclosureError: 1 number(s) fail the mhsds disclosure rule: ...
+    """
     found = audit_report(html, rule)
     if found:
         shown = "; ".join(map(str, found[:10])) + (f"; and {len(found) - 10} more" if len(found) > 10 else "")
@@ -300,6 +322,15 @@ def assert_publishable(html: str | Path, rule: str | DisclosureRule = "mhsds") -
 
 
 def audit_dir(report_dir: str | Path, rule: str | DisclosureRule = "mhsds") -> dict[Path, list[Finding]]:
-    """Audit every ``*.html`` file under ``report_dir``; returns ``{path: findings}`` for all."""
+    """Audit every ``*.html`` file under ``report_dir``; returns ``{path: findings}`` for all.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.html").write_text("<p>2 patients were secluded.</p>")
+    >>> {p.name: len(found) for p, found in audit_dir(folder).items()}
+    {'a.html': 1}
+    """
     root = Path(report_dir)
     return {p: audit_report(p, rule) for p in sorted(root.rglob("*.html"))}

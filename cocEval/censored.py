@@ -194,7 +194,18 @@ class BoundsITSResult:
 
         Examples
         --------
-        >>> # see fit_its_bounds
+        >>> rng = np.random.default_rng(1)
+        >>> df = pd.DataFrame({"month": pd.date_range("2021-01-01", periods=30, freq="MS"), "beds": 900.0})
+        >>> y = rng.poisson(np.where(df["month"] >= "2022-07-01", 9.0, 12.0))
+        >>> df["n"] = np.where(y < 5, np.nan, np.round(y / 5) * 5)
+        >>> df["n_lower"] = np.where(y < 5, 0, np.maximum(df["n"] - 2, 5))
+        >>> df["n_upper"] = np.where(y < 5, 4, df["n"] + 2)
+        >>> res = fit_its_bounds(df, "n", "month", "2022-07", exposure="beds", m=5, slope_change=False)
+        >>> cmp = res.comparison()
+        >>> cmp.columns.tolist()
+        ['bounds_estimate', 'bounds_ci_low', 'bounds_ci_high', 'naive_estimate', 'naive_ci_low', 'naive_ci_high']
+        >>> bool((cmp.loc["level_change", ["bounds_estimate", "naive_estimate"]] < 1).all())  # both see the fall
+        True
         """
         rows = []
         for term, r in self.effects.iterrows():

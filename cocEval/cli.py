@@ -13,16 +13,19 @@ import logging
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn, TypeAlias
 
 from cocEval.errors import CocEvalError
 
 log = logging.getLogger("cocEval")
 
+_Subparsers: TypeAlias = "argparse._SubParsersAction[_Parser]"
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors on one line (no usage block) and exit status 2."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
 
 
@@ -63,7 +66,7 @@ def _cmd_reports(args: argparse.Namespace) -> int:
 
 
 # --- import subcommand (importers, issue 13): the code lives in cocEval.importers.cli ---
-def _add_import(sub) -> None:
+def _add_import(sub: _Subparsers) -> None:
     from cocEval.importers.cli import add_import_parser
 
     add_import_parser(sub)
@@ -73,7 +76,7 @@ def _add_import(sub) -> None:
 
 
 # --- audit (disclosure; issue 11) ------------------------------------------------------------
-def _add_audit(sub) -> None:
+def _add_audit(sub: _Subparsers) -> None:
     """``python -m cocEval audit REPORT_DIR [--rule RULE]``: list every number in the rendered
     reports that fails the disclosure rule; exit status 1 when there is any."""
 
@@ -99,7 +102,14 @@ def _add_audit(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser for ``python -m cocEval``."""
+    """Return the argument parser for ``python -m cocEval``.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["synthesise", "--seed", "7"])
+    >>> args.command, args.seed, str(args.out)
+    ('synthesise', 7, 'data/synthetic')
+    """
     p = _Parser(prog="python -m cocEval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level; tracebacks with errors")
     sub = p.add_subparsers(dest="command", required=True)
@@ -152,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except CocEvalError as exc:
         if args.verbose:
             traceback.print_exc()

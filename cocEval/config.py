@@ -8,7 +8,7 @@ options or exclude months for one provider.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,6 +19,7 @@ from cocEval.errors import ConfigError, DataError
 # --- ITS schema derived from the estimator's family registry (its engineer) ---------------------
 from cocEval.its.families import ALL_ERRORS, FAMILIES, MAX_SEASONALITY, get_family
 from cocEval.its.fitting import MIN_PERIODS
+from cocEval.wording import fmt_period
 
 #: ``family`` and ``errors`` values the config accepts: exactly the registry's.
 FamilyName = Literal[FAMILIES]  # type: ignore[valid-type]
@@ -66,7 +67,7 @@ class Outcome(_Strict):
     headline: bool = False
 
     @model_validator(mode="after")
-    def _check_columns(self):
+    def _check_columns(self) -> Self:
         allowed = set(RESTRICTIVE_COUNTS) if self.table == "restrictive_practice" else {"positive_responses"}
         if self.numerator not in allowed:
             raise ValueError(f"numerator {self.numerator!r} is not a count of {self.table} (one of {sorted(allowed)})")
@@ -132,7 +133,7 @@ class ITSOptions(_Strict):
     min_months_after: int = Field(6, ge=MIN_PERIODS)
 
     @model_validator(mode="after")
-    def _maxlags_needs_newey_west(self):
+    def _maxlags_needs_newey_west(self) -> Self:
         if self.maxlags is not None and self.errors != "newey-west":
             raise ValueError("maxlags only applies to errors: newey-west")
         return self
@@ -167,7 +168,7 @@ class PrimaryAnalysis(_Strict):
     event_time: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
-    def _event_time_dynamic(self):
+    def _event_time_dynamic(self) -> Self:
         if self.event_time is not None and self.aggregation != "dynamic":
             raise ValueError("event_time needs aggregation: dynamic")
         return self
@@ -220,7 +221,7 @@ class ProgrammeConfig(_Strict):
     providers: dict[str, ProviderOverride] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _has_outcomes(self):
+    def _has_outcomes(self) -> Self:
         if not self.outcomes:
             raise ValueError("outcomes: at least one outcome is needed")
         pa = self.primary_analysis.control_group
@@ -231,7 +232,7 @@ class ProgrammeConfig(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _errors_suit_families(self):
+    def _errors_suit_families(self) -> Self:
         """Each ITS ``errors`` (programme and provider overrides) must suit every outcome's family."""
         options = {"its": self.its} | {f"providers.{p}.its": o.its for p, o in self.providers.items() if o.its}
         for where, opts in options.items():
@@ -255,7 +256,7 @@ class ProgrammeConfig(_Strict):
         return list(o.exclude_months) if o is not None else []
 
 
-def load_config(path: str | Path = "params/programme.yaml", **overrides) -> ProgrammeConfig:
+def load_config(path: str | Path = "params/programme.yaml", **overrides: Any) -> ProgrammeConfig:
     """Read and validate a programme configuration file.
 
     Parameters
@@ -309,11 +310,19 @@ def load_config(path: str | Path = "params/programme.yaml", **overrides) -> Prog
         raise ConfigError("\n".join(lines)) from None
 
 
-def load_inputs(data_dir=None, config=None) -> tuple[ProgrammeConfig, ProgrammeData, object]:
+def load_inputs(
+    data_dir: str | Path | None = None, config: str | Path | ProgrammeConfig | None = None
+) -> tuple[ProgrammeConfig, ProgrammeData, ProgrammeConfig | Path]:
     """Config and validated data for a report; ``None`` means the project defaults.
 
     The data folder is ``data_dir`` if given, else the config's ``data_dir``; relative paths
     resolve from the working folder or else the project folder.
+
+    Examples
+    --------
+    >>> cfg, prog, source = load_inputs()
+    >>> source.name, "SYN001" in set(prog.participation["provider_id"])
+    ('programme.yaml', True)
     """
     if not isinstance(config, ProgrammeConfig):
         config = project_path(config, DEFAULT_CONFIG)
@@ -333,7 +342,7 @@ _DATA_CACHE: dict[tuple, ProgrammeData] = {}
 _CACHE_ON = False
 
 
-def preload_inputs(data_dir=None, config=None) -> None:
+def preload_inputs(data_dir: str | Path | None = None, config: str | Path | ProgrammeConfig | None = None) -> None:
     """Turn on this process's data cache and fill it (used by the batch's warm kernels).
 
     Examples
@@ -426,7 +435,7 @@ def check_config_against_data(cfg: ProgrammeConfig, prog: ProgrammeData, where: 
             f"{where}: report.exclude_provisional_months: {k} would leave none of the data's {n_months} month(s) "
             "(the rule: it must be smaller than the number of months)"
         )
-    span = {f"{m:%Y-%m}" for m in prog.months}
+    span = {fmt_period(m) for m in prog.months}
     for pid, o in cfg.providers.items():
         outside = [m for m in o.exclude_months if m not in span]
         if outside:

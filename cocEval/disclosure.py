@@ -87,6 +87,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias, overload
 
 import numpy as np
 import pandas as pd
@@ -104,9 +105,14 @@ __all__ = [
     "disclosure_issues",
     "get_rule",
     "index_note",
+    "rate_columns",
     "round_half_up",
     "secondary_suppression",
 ]
+
+#: Rates as the functions here take them: ``{rate column: (numerator, denominator)}``, or the
+#: numerator column alone when there is no denominator.
+Rates: TypeAlias = Mapping[str, str | tuple[str, str | None]]
 
 #: The banner every page of an uncontrolled (rule ``"none"``) run carries.
 NOT_FOR_CIRCULATION = "Not for circulation: no disclosure control applied"
@@ -192,7 +198,7 @@ PRESETS: dict[str, DisclosureRule] = {
 }
 
 
-def get_rule(rule: str | DisclosureRule = "mhsds", **overrides) -> DisclosureRule:
+def get_rule(rule: str | DisclosureRule = "mhsds", **overrides: Any) -> DisclosureRule:
     """Return a rule by preset name (or pass one through), optionally with fields changed.
 
     Examples
@@ -252,7 +258,11 @@ def index_note(rule: str | DisclosureRule = "mhsds") -> str:
     )
 
 
-def round_half_up(x, base: int = 5):
+@overload
+def round_half_up(x: float, base: int = 5) -> float: ...
+@overload
+def round_half_up(x: np.ndarray | Sequence[float], base: int = 5) -> np.ndarray: ...
+def round_half_up(x: float | np.ndarray | Sequence[float], base: int = 5) -> float | np.ndarray:
     """Round to the nearest multiple of ``base``, exact halves up (12.5 -> 15 with base 5).
 
     Works on scalars and arrays; NaN stays NaN.
@@ -262,9 +272,9 @@ def round_half_up(x, base: int = 5):
     >>> float(round_half_up(12.5)), float(round_half_up(7)), float(round_half_up(8))
     (15.0, 5.0, 10.0)
     """
-    x = np.asarray(x, dtype=float)
-    out = np.floor(x / base + 0.5) * base
-    return out if out.ndim else out[()]
+    arr = np.asarray(x, dtype=float)
+    out = np.floor(arr / base + 0.5) * base
+    return out if out.ndim else float(out[()])
 
 
 def _is_suppressed(v: np.ndarray, rule: DisclosureRule) -> np.ndarray:
@@ -281,7 +291,7 @@ def _rounded(v: np.ndarray, rule: DisclosureRule) -> np.ndarray:
     return np.asarray(v, dtype=float) if not rule.controlled else round_half_up(v, rule.rounding_base)
 
 
-def disclose_count(value, rule: str | DisclosureRule = "mhsds"):
+def disclose_count(value: object, rule: str | DisclosureRule = "mhsds") -> str | int | float:
     """Display value of one count: the marker, the rounded whole number, or NaN if missing.
 
     Examples
@@ -295,7 +305,8 @@ def disclose_count(value, rule: str | DisclosureRule = "mhsds"):
     """
     r = get_rule(rule)
     s = _display_counts(pd.Series([value], name="value", dtype=object), "value", r)
-    return s.iloc[0]
+    shown: str | int | float = s.iloc[0]
+    return shown
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,11 +340,11 @@ def _numbers(df: pd.DataFrame, col: str, rule: DisclosureRule, role: str) -> _Nu
     return _Numbers(as_num, marked)
 
 
-def _whole(x: float):
+def _whole(x: float) -> int | float:
     return int(x) if float(x).is_integer() else float(x)
 
 
-def _display_counts(df_or_s, col: str, rule: DisclosureRule) -> pd.Series:
+def _display_counts(df_or_s: pd.DataFrame | pd.Series, col: str, rule: DisclosureRule) -> pd.Series:
     df = df_or_s.to_frame() if isinstance(df_or_s, pd.Series) else df_or_s
     nums = _numbers(df, col, rule, "count")
     v = nums.values
@@ -345,21 +356,35 @@ def _display_counts(df_or_s, col: str, rule: DisclosureRule) -> pd.Series:
     return pd.Series(out, index=df.index, name=col, dtype=object)
 
 
-def _roles(
-    df: pd.DataFrame, counts, rates, rule: DisclosureRule
-) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
-    counts = [counts] if isinstance(counts, str) else list(counts or [])
+def rate_columns(rates: Rates | None) -> dict[str, tuple[str, str | None]]:
+    """Each rate column's ``(numerator, denominator)`` (None: no denominator), from ``rates``
+    as :func:`apply_disclosure` takes it (a numerator column alone, or a pair).
+
+    Examples
+    --------
+    >>> rate_columns({"rate": ("incidents", "bed_days"), "share": "positive"})
+    {'rate': ('incidents', 'bed_days'), 'share': ('positive', None)}
+    """
     spec: dict[str, tuple[str, str | None]] = {}
     for rate_col, nd in (rates or {}).items():
         if isinstance(nd, str):
             spec[rate_col] = (nd, None)
         elif isinstance(nd, Iterable) and len(tuple(nd)) in (1, 2):
-            t = tuple(nd)
+            t: tuple[Any, ...] = tuple(nd)  # a pair, or a numerator alone, from untyped input
             spec[rate_col] = (t[0], t[1] if len(t) == 2 else None)
         else:
             raise InputError(
                 f"rates[{rate_col!r}] must be a numerator column or a (numerator, denominator) pair; got {nd!r}"
             )
+    return spec
+
+
+def _roles(
+    df: pd.DataFrame, counts: str | Iterable[str] | None, rates: Rates | None, rule: DisclosureRule
+) -> tuple[list[str], dict[str, tuple[str, str | None]]]:
+    count_cols = [counts] if isinstance(counts, str) else list(counts or [])
+    spec = rate_columns(rates)
+    counts = count_cols
     if not counts and not spec:
         raise InputError("say which columns are counts (counts=[...]) and/or rates (rates={rate: (num, den)})")
     both = set(counts) & set(spec)
@@ -377,7 +402,7 @@ def _roles(
     return counts, spec
 
 
-def _rate_reasons(df: pd.DataFrame, rate_col: str, num: str, den: str | None, rule: DisclosureRule) -> list:
+def _rate_reasons(df: pd.DataFrame, rate_col: str, num: str, den: str | None, rule: DisclosureRule) -> list[str | None]:
     """Per row: None if the rate may be shown, else why it must be suppressed."""
     if not rule.controlled:
         return [None] * len(df)
@@ -468,18 +493,19 @@ def secondary_suppression(
     for k in primary:
         if k in sup:
             sup[k] = True
-    groups = [(p, list(c)) for p, c in groups]
-    for p, kids in groups:
+    listed = [(p, list(c)) for p, c in groups]
+    for p, kids in listed:
         unknown = [k for k in ([p] if p is not None else []) + kids if k not in v]
         if unknown:
             raise InputError(f"secondary_suppression: group cells not in the values: {unknown[:5]}")
-    groups = [(p, [k for k in kids if not np.isnan(v[k])], kids) for p, kids in groups]
+    # (parent, children with a value, all children in their given order)
+    present = [(p, [k for k in kids if not np.isnan(v[k])], kids) for p, kids in listed]
 
-    def small(k) -> bool:
-        return v[k] < r.suppress_below
+    def small(k: Hashable) -> bool:
+        return bool(v[k] < r.suppress_below)
 
-    def next_smallest(kids: list, order: list) -> Hashable | None:
-        free = [k for k in kids if not sup[k]]
+    def next_smallest(kids: list[Hashable], order: list[Hashable]) -> Hashable | None:
+        free: list[Hashable] = [k for k in kids if not sup[k]]
         if not r.suppress_zero:  # zeros are shown under this rule: never hidden to protect others
             free = [k for k in free if v[k] != 0]
         if not free:
@@ -489,7 +515,7 @@ def secondary_suppression(
 
     for _ in range(10 * (len(v) + 1)):
         changed = False
-        for p, kids, order in groups:
+        for p, kids, order in present:
             if not kids:
                 continue
             has_parent = p is not None and not np.isnan(v[p])
@@ -533,12 +559,12 @@ def _table_groups(
             out.append(((row, parent), [(row, c) for c in kids]))
     if groups is not None:
         pairs = list(groups.items()) if isinstance(groups, Mapping) else [(None, list(g)) for g in groups]
-        for parent, rows in pairs:
-            missing = [x for x in ([parent] if parent is not None else []) + list(rows) if x not in df.index]
-            if missing:
-                raise InputError(f"groups: rows not in the table's index: {missing[:5]}")
+        for top, rows in pairs:
+            absent = [x for x in ([top] if top is not None else []) + list(rows) if x not in df.index]
+            if absent:
+                raise InputError(f"groups: rows not in the table's index: {absent[:5]}")
             for c in count_cols:
-                out.append(((parent, c) if parent is not None else None, [(x, c) for x in rows]))
+                out.append(((top, c) if top is not None else None, [(x, c) for x in rows]))
     return out
 
 
@@ -549,7 +575,7 @@ def apply_disclosure(
     df: pd.DataFrame,
     *,
     counts: str | Iterable[str] = (),
-    rates: Mapping[str, str | tuple[str, str | None]] | None = None,
+    rates: Rates | None = None,
     rule: str | DisclosureRule = "mhsds",
     totals: Mapping[str, Sequence[str]] | None = None,
     groups: Mapping[Hashable, Sequence[Hashable]] | Sequence[Sequence[Hashable]] | None = None,
@@ -609,6 +635,8 @@ def apply_disclosure(
     1        40        10  50
     """
     r = get_rule(rule)
+    count_cols: list[str]
+    spec: dict[str, tuple[str, str | None]]
     if scores and not counts and not rates and not totals:
         count_cols, spec = [], {}
     else:
@@ -670,7 +698,7 @@ def disclosure_issues(
     df: pd.DataFrame,
     *,
     counts: str | Iterable[str] = (),
-    rates: Mapping[str, str | tuple[str, str | None]] | None = None,
+    rates: Rates | None = None,
     rule: str | DisclosureRule = "mhsds",
 ) -> pd.DataFrame:
     """List the cells of ``df`` that would disclose if the table were shown as it is.
@@ -699,7 +727,7 @@ def disclosure_issues(
     """
     r = get_rule(rule)
     count_cols, spec = _roles(df, counts, rates, r)
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for rate_col, (num, den) in spec.items():
         _numbers(df, rate_col, r, "rate")
         reasons = _rate_reasons(df, rate_col, num, den, r)

@@ -23,7 +23,7 @@ from cocEval import wording as w
 __all__ = ["EffectSummary", "coaching_month_label"]
 
 
-def coaching_month_label(month_number: int, month=None) -> str:
+def coaching_month_label(month_number: int, month: w.MonthLike | None = None) -> str:
     """'month 12 of coaching (March 2025)': months counted from 1 (the start month is month 1).
 
     Examples
@@ -105,7 +105,9 @@ class EffectSummary:
 
     # --------------------------------------------------------------------------------------
     @classmethod
-    def not_estimable(cls, outcome: str, reason: str, *, method: str = "", period: str = "", scale="difference"):
+    def not_estimable(
+        cls, outcome: str, reason: str, *, method: str = "", period: str = "", scale: str = "difference"
+    ) -> EffectSummary:
         """An effect the data cannot support, with the reason in words.
 
         Examples

@@ -34,15 +34,24 @@ When no overdispersion is found (``phi <= 1``, ``tau2 = 0``) the exact limits ar
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from cocEval._results import ResultMixin
 from cocEval.errors import InputError, NotEstimableError
 from cocEval.style import NHS_BLUE, NHS_GREY, NHS_MID_GREY, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from cocEval.effects import EffectSummary
 
 __all__ = ["FunnelResult", "funnel_proportions", "funnel_rates"]
 
@@ -94,7 +103,7 @@ class FunnelResult(ResultMixin):
         return f"FunnelResult(kind={self.kind!r}, k={len(self.table)}, target={self.target:.4g}, positions={counts})"
 
     # --- limits -----------------------------------------------------------------------
-    def limits_at(self, denominators) -> pd.DataFrame:
+    def limits_at(self, denominators: ArrayLike) -> pd.DataFrame:
         """Control limits (display scale) at the given denominators.
 
         Returns a frame with ``denominator``, ``target`` and ``lower_<L>`` / ``upper_<L>``
@@ -114,7 +123,7 @@ class FunnelResult(ResultMixin):
                 out[f"{side}_{tag}"] = self._scale(self._limit(p, n))
         return pd.DataFrame(out)
 
-    def _scale(self, per_unit):
+    def _scale(self, per_unit: np.ndarray) -> np.ndarray:
         return per_unit * self.per if self.kind == "rate" else per_unit
 
     def _limit(self, p: float, n: np.ndarray) -> np.ndarray:
@@ -126,22 +135,23 @@ class FunnelResult(ResultMixin):
         s2 = 1.0 / (4 * theta * n) if self.kind == "rate" else 1.0 / (4 * n)
         spread = np.sqrt(self.phi * s2) if self.overdispersion == "multiplicative" else np.sqrt(s2 + self.tau2)
         if self.kind == "rate":
-            y = np.maximum(1.0 + z * spread, 0.0)
+            y: np.ndarray = np.maximum(1.0 + z * spread, 0.0)
             return theta * y**2
         y = np.clip(np.arcsin(np.sqrt(theta)) + z * spread, 0.0, np.pi / 2)
-        return np.sin(y) ** 2
+        share: np.ndarray = np.sin(y) ** 2
+        return share
 
     # --- effect ---------------------------------------------------------------------------
     def effect_summary(
         self,
-        label,
+        label: object,
         *,
         outcome: str | None = None,
         scale: str | None = None,
         unit_factor: float | None = None,
         period: str = "",
         improvement: str | None = None,
-    ):
+    ) -> EffectSummary:
         """One provider against the comparator, as an EffectSummary.
 
         The estimate is the provider's value minus the comparator. Its interval is the funnel's
@@ -215,7 +225,7 @@ class FunnelResult(ResultMixin):
         wide = self.limits_at(grid)
         return wide.melt(id_vars="denominator", var_name="series", value_name="value")
 
-    def _check_label(self, highlight):
+    def _check_label(self, highlight: object) -> pd.Series | None:
         if highlight is None:
             return None
         labels = self.table["label"].astype(str)
@@ -234,7 +244,7 @@ class FunnelResult(ResultMixin):
         side, level = position.split(" ")
         return f"{side} the {level} {'upper' if side == 'above' else 'lower'} control limit"
 
-    def summary(self, highlight=None) -> str:
+    def summary(self, highlight: object = None) -> str:
         """Plain-English paragraph; with ``highlight``, about that provider first.
 
         Examples
@@ -284,7 +294,14 @@ class FunnelResult(ResultMixin):
             )
         return " ".join(parts)
 
-    def plot(self, *, ax=None, highlight=None, title: str | None = None, points: pd.DataFrame | None = None):
+    def plot(
+        self,
+        *,
+        ax: Axes | None = None,
+        highlight: object = None,
+        title: str | None = None,
+        points: pd.DataFrame | None = None,
+    ) -> tuple[Figure, Axes]:
         """Funnel plot: limit curves, anonymous grey providers, one provider highlighted and named.
 
         Parameters
@@ -378,7 +395,7 @@ class FunnelResult(ResultMixin):
 _FUNNEL_MARGINS = {"left": 0.096, "right": 0.98, "bottom": 0.224, "top": 0.929}
 
 
-def _draw_highlight(ax, row: pd.Series, value_col: str) -> None:
+def _draw_highlight(ax: Axes, row: pd.Series, value_col: str) -> None:
     """The highlighted provider: a blue diamond labelled with its name."""
     from matplotlib import patheffects
 
@@ -418,10 +435,13 @@ def _exact_limit(kind: str, p: float, n: np.ndarray, theta: float) -> np.ndarray
     with np.errstate(invalid="ignore", divide="ignore"):
         a = np.where(pmf > 0, (dist.cdf(y_p) - p) / pmf, 0.0)
     lim = (y_p - a) / n
-    return np.clip(lim, 0.0, 1.0 if kind == "proportion" else np.inf)
+    clipped: np.ndarray = np.clip(lim, 0.0, 1.0 if kind == "proportion" else np.inf)
+    return clipped
 
 
-def _transformed(kind: str, observed, denominator, theta: float):
+def _transformed(
+    kind: str, observed: np.ndarray, denominator: np.ndarray, theta: float
+) -> tuple[np.ndarray, float, np.ndarray]:
     """(y, y0, s) on the variance-stabilised scale (see module docstring)."""
     if kind == "rate":
         expected = theta * denominator
@@ -429,7 +449,7 @@ def _transformed(kind: str, observed, denominator, theta: float):
     return np.arcsin(np.sqrt(observed / denominator)), np.arcsin(np.sqrt(theta)), 1.0 / (2 * np.sqrt(denominator))
 
 
-def _overdispersion(z: np.ndarray, s: np.ndarray):
+def _overdispersion(z: np.ndarray, s: np.ndarray) -> tuple[float, float, float]:
     """(phi, tau2, p-value) from winsorised z-scores (Spiegelhalter 2005; SHMI)."""
     k = z.size
     lo, hi = np.percentile(z, [100 * _WINSOR, 100 * (1 - _WINSOR)])
@@ -441,26 +461,28 @@ def _overdispersion(z: np.ndarray, s: np.ndarray):
     return phi, float(tau2), pvalue
 
 
-def _validate(kind, numerators, denominators, labels):
+def _validate(
+    kind: str, numerators: ArrayLike, denominators: ArrayLike, labels: Iterable[object] | None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     num = np.asarray(numerators, dtype=float).ravel()
     den = np.asarray(denominators, dtype=float).ravel()
     if labels is None:
         raise InputError("labels: a label per provider is required (the chart names the highlighted one)")
-    labels = [str(x) for x in (labels.tolist() if hasattr(labels, "tolist") else labels)]
-    if not (num.size == den.size == len(labels)):
+    names = [str(x) for x in (labels.tolist() if hasattr(labels, "tolist") else labels)]
+    if not (num.size == den.size == len(names)):
         raise InputError(
-            f"numerators ({num.size}), denominators ({den.size}) and labels ({len(labels)}) differ in length"
+            f"numerators ({num.size}), denominators ({den.size}) and labels ({len(names)}) differ in length"
         )
     if num.size < 2:
         raise NotEstimableError("need at least two providers for a funnel plot")
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    dupes = sorted({x for x in names if names.count(x) > 1})
     if dupes:
         raise InputError(f"labels must be unique; repeated: {dupes}")
 
-    def bad(mask, what, values):
+    def bad(mask: np.ndarray, what: str, values: np.ndarray) -> None:
         idx = np.flatnonzero(mask)
         if idx.size:
-            shown = {labels[i]: values[i].item() for i in idx[:10]}
+            shown = {names[i]: values[i].item() for i in idx[:10]}
             raise InputError(f"{what}; offending providers: {shown}")
 
     bad(~np.isfinite(num), "numerators must be finite (no NaN)", num)
@@ -471,13 +493,23 @@ def _validate(kind, numerators, denominators, labels):
     if kind == "proportion":
         bad(den != np.round(den), "denominators must be whole counts for proportions", den)
         bad(num > den, "numerators must not exceed denominators for proportions", num)
-    return num, den, labels
+    return num, den, names
 
 
 def _funnel(
-    kind, numerators, denominators, *, labels, per, target, overdispersion, limits, numerator_name, denominator_name
+    kind: str,
+    numerators: ArrayLike,
+    denominators: ArrayLike,
+    *,
+    labels: Iterable[object] | None,
+    per: float,
+    target: float | None,
+    overdispersion: str | None,
+    limits: Iterable[float],
+    numerator_name: str,
+    denominator_name: str,
 ) -> FunnelResult:
-    num, den, labels = _validate(kind, numerators, denominators, labels)
+    num, den, names = _validate(kind, numerators, denominators, labels)
     if overdispersion not in _OVERDISPERSION:
         raise InputError(f"overdispersion must be one of {_OVERDISPERSION}, got {overdispersion!r}")
     limits = tuple(sorted(float(x) for x in limits))
@@ -529,7 +561,7 @@ def _funnel(
     value = num / den
     table = pd.DataFrame(
         {
-            "label": labels,
+            "label": names,
             "observed": num,
             "denominator": den,
             "expected": theta * den,
@@ -553,14 +585,14 @@ def _funnel(
 
 
 def funnel_rates(
-    numerators,
-    denominators,
+    numerators: ArrayLike,
+    denominators: ArrayLike,
     *,
-    labels,
+    labels: Iterable[object] | None,
     per: float = 1000,
     target: float | None = None,
     overdispersion: str | None = None,
-    limits=(0.95, 0.998),
+    limits: Iterable[float] = (0.95, 0.998),
     numerator_name: str = "events",
     denominator_name: str = "occupied bed days",
 ) -> FunnelResult:
@@ -612,13 +644,13 @@ def funnel_rates(
 
 
 def funnel_proportions(
-    numerators,
-    denominators,
+    numerators: ArrayLike,
+    denominators: ArrayLike,
     *,
-    labels,
+    labels: Iterable[object] | None,
     target: float | None = None,
     overdispersion: str | None = None,
-    limits=(0.95, 0.998),
+    limits: Iterable[float] = (0.95, 0.998),
     numerator_name: str = "positive responses",
     denominator_name: str = "responses",
 ) -> FunnelResult:

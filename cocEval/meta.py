@@ -28,17 +28,29 @@ metafor fixtures (``tests/reference/meta_reference.R``).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from cocEval._results import ResultMixin
 from cocEval.errors import InputError
 from cocEval.style import NHS_BLUE, NHS_GREY, new_axes
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from cocEval.effects import EffectSummary
+
 __all__ = ["MetaResult", "random_effects", "tau2_confidence_draws", "PREDICTION_METHODS"]
+
+#: A transform for display, applied to floats and arrays alike (``np.exp``, ``np.expm1``).
+Transform: TypeAlias = Callable[[Any], Any]
 
 #: metafor's Fisher-scoring controls (``rma.uni`` defaults).
 _REML_THRESHOLD = 1e-5
@@ -99,7 +111,7 @@ class MetaResult(ResultMixin):
         """Confidence level in percent (95 for ``alpha=0.05``)."""
         return round(100 * (1 - self.alpha))
 
-    def summary(self, *, transform=None, units: str = "") -> str:
+    def summary(self, *, transform: Transform | None = None, units: str = "") -> str:
         """Plain-English paragraph: the pooled result first, then heterogeneity and method.
 
         Parameters
@@ -149,8 +161,8 @@ class MetaResult(ResultMixin):
         improvement: str | None = None,
         period: str = "",
         unit_name: str = "providers",
-        caveats=(),
-    ):
+        caveats: Iterable[str] = (),
+    ) -> EffectSummary:
         """The pooled estimate as an :class:`cocEval.effects.EffectSummary`.
 
         ``transform="percentage change"`` reads pooled log ratios as a percentage change
@@ -169,6 +181,7 @@ class MetaResult(ResultMixin):
         from cocEval.effects import EffectSummary
         from cocEval.errors import InputError
 
+        f: Transform
         if transform is None:
             f, sc = (lambda v: v), scale
         elif transform == "percentage change":
@@ -203,7 +216,7 @@ class MetaResult(ResultMixin):
             level=self.level,
         )
 
-    def get_plot_data(self, *, transform=None) -> pd.DataFrame:
+    def get_plot_data(self, *, transform: Transform | None = None) -> pd.DataFrame:
         """Tidy frame behind :meth:`forest_plot`: one row per study plus pooled and prediction rows.
 
         Columns ``label``, ``kind`` ("study", "pooled", "prediction"), ``estimate``, ``low``,
@@ -240,7 +253,14 @@ class MetaResult(ResultMixin):
         )
         return pd.concat([rows, pooled], ignore_index=True)
 
-    def forest_plot(self, *, ax=None, transform=None, xlabel: str | None = None, title: str | None = None):
+    def forest_plot(
+        self,
+        *,
+        ax: Axes | None = None,
+        transform: Transform | None = None,
+        xlabel: str | None = None,
+        title: str | None = None,
+    ) -> tuple[Figure, Axes]:
         """Forest plot: study rows (square sized by weight), pooled diamond, prediction interval.
 
         Parameters
@@ -329,7 +349,7 @@ class MetaResult(ResultMixin):
         fig.tight_layout()
         return fig, ax
 
-    def plot(self, *, ax=None, transform=None):
+    def plot(self, *, ax: Axes | None = None, transform: Transform | None = None) -> tuple[Figure, Axes]:
         """Same as :meth:`forest_plot` (the results-object convention).
 
         Examples
@@ -339,7 +359,7 @@ class MetaResult(ResultMixin):
         return self.forest_plot(ax=ax, transform=transform)
 
 
-def _as_vector(values, name: str) -> np.ndarray:
+def _as_vector(values: ArrayLike, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float).ravel()
     if arr.size == 0:
         raise InputError(f"{name}: need at least one value")
@@ -354,13 +374,13 @@ def _tau2_dl(y: np.ndarray, v: np.ndarray) -> float:
     mu = np.sum(w * y) / np.sum(w)
     q = np.sum(w * (y - mu) ** 2)
     tr_p = np.sum(w) - np.sum(w**2) / np.sum(w)
-    return max(0.0, (q - (len(y) - 1)) / tr_p)
+    return max(0.0, float((q - (len(y) - 1)) / tr_p))
 
 
 def _reml_loglik(tau2: float, y: np.ndarray, v: np.ndarray) -> float:
     w = 1.0 / (v + tau2)
     mu = np.sum(w * y) / np.sum(w)
-    return -0.5 * (np.sum(np.log(v + tau2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2))
+    return float(-0.5 * (np.sum(np.log(v + tau2)) + np.log(np.sum(w)) + np.sum(w * (y - mu) ** 2)))
 
 
 def _tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
@@ -410,7 +430,7 @@ def _fisher_scoring(y: np.ndarray, v: np.ndarray, step: float) -> float:
             "REML Fisher scoring may have stopped at a local maximum; setting tau2 = 0 (as metafor).", stacklevel=3
         )
         tau2 = 0.0
-    return max(0.0, tau2)
+    return max(0.0, float(tau2))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,7 +440,9 @@ def _fisher_scoring(y: np.ndarray, v: np.ndarray, step: float) -> float:
 PREDICTION_METHODS = ("boot", "metafor", "hts")
 
 
-def tau2_confidence_draws(y, se, n: int, rng: np.random.Generator, grid: int = 120, mc: int = 20_000) -> np.ndarray:
+def tau2_confidence_draws(
+    y: ArrayLike, se: ArrayLike, n: int, rng: np.random.Generator, grid: int = 120, mc: int = 20_000
+) -> np.ndarray:
     """Draws of tau2 from its confidence distribution (Nagashima, Noma & Furukawa 2019).
 
     The confidence distribution is ``H(tau2) = P(Q > Q_obs; tau2)`` with ``Q`` Cochran's
@@ -459,7 +481,7 @@ def tau2_confidence_draws(y, se, n: int, rng: np.random.Generator, grid: int = 1
     return out
 
 
-def _pi_boot(y, se, alpha, n_boot, rng):
+def _pi_boot(y: np.ndarray, se: np.ndarray, alpha: float, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
     """Parametric-bootstrap prediction interval (Nagashima, Noma & Furukawa 2019; R ``pimeta``)."""
     k = y.size
     t2 = tau2_confidence_draws(y, se, n_boot, rng)
@@ -471,12 +493,98 @@ def _pi_boot(y, se, alpha, n_boot, rng):
     return float(lo), float(hi)
 
 
+def _checked_inputs(
+    estimates: ArrayLike,
+    std_errors: ArrayLike,
+    labels: Iterable[Any] | None,
+    method: str,
+    alpha: float,
+    prediction: str,
+) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    """Estimates, standard errors, labels as text and the method in capitals, all checked."""
+    y = _as_vector(estimates, "estimates")
+    se = _as_vector(std_errors, "std_errors")
+    if y.shape != se.shape:
+        raise InputError(f"estimates and std_errors differ in length ({y.size} vs {se.size})")
+    if np.any(se <= 0):
+        bad = np.flatnonzero(se <= 0).tolist()
+        raise InputError(
+            f"std_errors: every standard error must be > 0 (inverse-variance weights); "
+            f"got {se[bad].tolist()} at positions {bad}"
+        )
+    if prediction not in PREDICTION_METHODS:
+        raise InputError(f"prediction must be one of {PREDICTION_METHODS}, got {prediction!r}")
+    method = str(method).upper()
+    if method not in {"REML", "DL"}:
+        raise InputError(f"method must be 'REML' or 'DL', got {method!r}")
+    if not 0 < alpha < 1:
+        raise InputError(f"alpha must be in (0, 1), got {alpha}")
+    k = y.size
+    names = [str(i + 1) for i in range(k)] if labels is None else [str(lab) for lab in labels]
+    if len(names) != k:
+        raise InputError(f"labels has {len(names)} entries for {k} estimates")
+    return y, se, names, method
+
+
+def _heterogeneity(y: np.ndarray, v: np.ndarray, tau2: float) -> tuple[float, float, float]:
+    """Cochran's Q, its p-value on ``k - 1`` df, and I^2 (percent) given ``tau2`` (k >= 2)."""
+    k = y.size
+    w_fe = 1.0 / v
+    mu_fe = np.sum(w_fe * y) / np.sum(w_fe)
+    q = max(0.0, float(np.sum(w_fe * (y - mu_fe) ** 2)))
+    q_p = float(stats.chi2.sf(q, k - 1))
+    vt = (k - 1) / (np.sum(w_fe) - np.sum(w_fe**2) / np.sum(w_fe))
+    return q, q_p, float(100 * tau2 / (vt + tau2))
+
+
+def _pooled(y: np.ndarray, v: np.ndarray, tau2: float, alpha: float, hk: bool) -> tuple[float, float, float, float]:
+    """Pooled estimate, its variance, the interval's critical value and the p-value."""
+    k = y.size
+    w = 1.0 / (v + tau2)
+    mu = float(np.sum(w * y) / np.sum(w))
+    var_mu = float(1.0 / np.sum(w))
+    if hk:
+        rss = float(np.sum(w * (y - mu) ** 2))
+        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)
+        var_mu *= s2w
+        crit = float(stats.t.ppf(1 - alpha / 2, k - 1))
+        pvalue = float(2 * stats.t.sf(abs(mu) / np.sqrt(var_mu), k - 1)) if var_mu > 0 else np.nan
+    else:
+        crit = float(stats.norm.ppf(1 - alpha / 2))
+        pvalue = float(2 * stats.norm.sf(abs(mu) / np.sqrt(var_mu)))
+    return mu, var_mu, crit, pvalue
+
+
+def _prediction_interval(
+    y: np.ndarray,
+    se: np.ndarray,
+    alpha: float,
+    prediction: str,
+    metafor: tuple[float, float],
+    n_boot: int,
+    seed: int,
+) -> tuple[float, float]:
+    """The prediction interval by ``prediction``; ``metafor`` (the ``predict.rma`` interval)
+    with fewer than three studies or when asked."""
+    k = y.size
+    if k >= 3 and prediction == "boot":
+        return _pi_boot(y, se, alpha, int(n_boot), np.random.default_rng(seed))
+    if k >= 3 and prediction == "hts":
+        v = se**2
+        t2_dl = _tau2_dl(y, v)
+        w_dl = 1.0 / (v + t2_dl)
+        mu_dl = float(np.sum(w_dl * y) / np.sum(w_dl))
+        half = float(stats.t.ppf(1 - alpha / 2, k - 2) * np.sqrt(t2_dl + 1.0 / np.sum(w_dl)))
+        return mu_dl - half, mu_dl + half
+    return metafor
+
+
 def random_effects(
-    estimates,
-    std_errors,
+    estimates: ArrayLike,
+    std_errors: ArrayLike,
     *,
     method: str = "REML",
-    labels=None,
+    labels: Iterable[Any] | None = None,
     alpha: float = 0.05,
     hartung_knapp: bool = False,
     prediction: str = "boot",
@@ -527,32 +635,9 @@ def random_effects(
     >>> round(res.estimate, 3), res.tau2
     (-1.338, 0.0)
     """
-    y = _as_vector(estimates, "estimates")
-    se = _as_vector(std_errors, "std_errors")
-    if y.shape != se.shape:
-        raise InputError(f"estimates and std_errors differ in length ({y.size} vs {se.size})")
-    if np.any(se <= 0):
-        bad = np.flatnonzero(se <= 0).tolist()
-        raise InputError(
-            f"std_errors: every standard error must be > 0 (inverse-variance weights); "
-            f"got {se[bad].tolist()} at positions {bad}"
-        )
-    if prediction not in PREDICTION_METHODS:
-        raise InputError(f"prediction must be one of {PREDICTION_METHODS}, got {prediction!r}")
-    method = str(method).upper()
-    if method not in {"REML", "DL"}:
-        raise InputError(f"method must be 'REML' or 'DL', got {method!r}")
-    if not 0 < alpha < 1:
-        raise InputError(f"alpha must be in (0, 1), got {alpha}")
+    y, se, labels, method = _checked_inputs(estimates, std_errors, labels, method, alpha, prediction)
     k = y.size
-    if labels is None:
-        labels = [str(i + 1) for i in range(k)]
-    labels = [str(lab) for lab in labels]
-    if len(labels) != k:
-        raise InputError(f"labels has {len(labels)} entries for {k} estimates")
     v = se**2
-
-    w_fe = 1.0 / v
     if k == 1:
         warnings.warn(
             "random_effects: one study only; tau2 set to 0 and no heterogeneity statistics "
@@ -563,38 +648,15 @@ def random_effects(
         hk = False
     else:
         tau2 = _tau2_dl(y, v) if method == "DL" else _tau2_reml(y, v)
-        mu_fe = np.sum(w_fe * y) / np.sum(w_fe)
-        q = max(0.0, float(np.sum(w_fe * (y - mu_fe) ** 2)))
-        q_p = float(stats.chi2.sf(q, k - 1))
-        vt = (k - 1) / (np.sum(w_fe) - np.sum(w_fe**2) / np.sum(w_fe))
-        i2 = 100 * tau2 / (vt + tau2)
+        q, q_p, i2 = _heterogeneity(y, v, tau2)
         hk = bool(hartung_knapp)
-
-    w = 1.0 / (v + tau2)
-    mu = float(np.sum(w * y) / np.sum(w))
-    var_mu = 1.0 / np.sum(w)
-    if hk:
-        rss = float(np.sum(w * (y - mu) ** 2))
-        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)
-        var_mu *= s2w
-        crit = stats.t.ppf(1 - alpha / 2, k - 1)
-        pvalue = 2 * stats.t.sf(abs(mu) / np.sqrt(var_mu), k - 1) if var_mu > 0 else np.nan
-    else:
-        crit = stats.norm.ppf(1 - alpha / 2)
-        pvalue = 2 * stats.norm.sf(abs(mu) / np.sqrt(var_mu))
+    mu, var_mu, crit, pvalue = _pooled(y, v, tau2, alpha, hk)
     se_mu = float(np.sqrt(var_mu))
     se_pred = np.sqrt(var_mu + tau2)
+    metafor_pi = (float(mu - crit * se_pred), float(mu + crit * se_pred))
+    pi_low, pi_high = _prediction_interval(y, se, alpha, prediction, metafor_pi, n_boot, seed)
 
-    pi_low, pi_high = float(mu - crit * se_pred), float(mu + crit * se_pred)
-    if k >= 3 and prediction == "boot":
-        pi_low, pi_high = _pi_boot(y, se, alpha, int(n_boot), np.random.default_rng(seed))
-    elif k >= 3 and prediction == "hts":
-        t2_dl = _tau2_dl(y, v)
-        w_dl = 1.0 / (v + t2_dl)
-        mu_dl = float(np.sum(w_dl * y) / np.sum(w_dl))
-        half = stats.t.ppf(1 - alpha / 2, k - 2) * np.sqrt(t2_dl + 1.0 / np.sum(w_dl))
-        pi_low, pi_high = mu_dl - half, mu_dl + half
-
+    w = 1.0 / (v + tau2)
     z = stats.norm.ppf(1 - alpha / 2)
     table = pd.DataFrame(
         {

@@ -34,7 +34,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,12 @@ import pandas as pd
 from cocEval._results import ResultMixin
 from cocEval.errors import InputError, NotEstimableError
 from cocEval.style import new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from cocEval.effects import EffectSummary
 
 __all__ = [
     "SPCChart",
@@ -162,10 +168,13 @@ def _two_in_three(close: np.ndarray, rtm: np.ndarray) -> np.ndarray:
         r = rtm[start : start + 3]
         if c.sum() >= 2 and abs(r.sum()) == 3:
             in_window[start : start + 3] = True
-    return in_window & close
+    flagged: np.ndarray = in_window & close
+    return flagged
 
 
-def _segment_types(y, rtm, close, outside) -> tuple[np.ndarray, np.ndarray]:
+def _segment_types(
+    y: np.ndarray, rtm: np.ndarray, close: np.ndarray, outside: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Special-cause type (text) and direction (+1 high / -1 low / 0 none) for one segment."""
     n = len(y)
     trend = _windows_any(_trend_ends(y) != 0)
@@ -296,7 +305,7 @@ class SPCChart(ResultMixin):
         scale: str = "difference",
         unit_factor: float = 1.0,
         period: str | None = None,
-    ):
+    ) -> EffectSummary:
         """Mean of the points after the baseline against the baseline mean, as an EffectSummary.
 
         The baseline is the points that set the limits (``fix_after_n_points``; every point
@@ -318,6 +327,7 @@ class SPCChart(ResultMixin):
         from scipy import stats as _stats
 
         from cocEval.effects import EffectSummary
+        from cocEval.wording import fmt_month
 
         t = self.table
         first = t[t["segment"] == t["segment"].iloc[-1]]
@@ -333,7 +343,7 @@ class SPCChart(ResultMixin):
         if period is None:
             period = f"the {len(after)} points after the {len(base)}-point baseline"
             if isinstance(after.index[0], pd.Timestamp):
-                period = f"{after.index[0]:%B %Y} to {after.index[-1]:%B %Y}"
+                period = f"{fmt_month(after.index[0])} to {fmt_month(after.index[-1])}"
         return EffectSummary(
             outcome=outcome,
             comparison="the mean of these months against the mean of the baseline months",
@@ -448,14 +458,14 @@ class SPCChart(ResultMixin):
     def plot(
         self,
         *,
-        ax=None,
+        ax: Axes | None = None,
         title: str | None = None,
         icons: bool = True,
         ylabel: str | None = None,
         data: pd.DataFrame | None = None,
         floor: float | None = None,
         suppressed_label: str = "Month not shown (small count)",
-    ):
+    ) -> tuple[Figure, Axes]:
         """Draw the chart in the Making Data Count style; returns ``(fig, ax)``.
 
         Grey line and points; special-cause points in blue (improvement), orange (concern) or
@@ -534,7 +544,7 @@ class SPCChart(ResultMixin):
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
         if icons:
             draw_icons(
-                ax.inset_axes([1.02, 0.02, 0.22, 0.22 * _aspect(ax)]),
+                ax.inset_axes((1.02, 0.02, 0.22, 0.22 * _aspect(ax))),
                 self.variation,
                 self.assurance,
                 self.improvement,
@@ -549,7 +559,7 @@ class SPCChart(ResultMixin):
             )
         return fig, ax
 
-    def icons(self, *, ax=None):
+    def icons(self, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
         """Compact rendering of just the variation and assurance icons; returns ``(fig, ax)``.
 
         Examples
@@ -561,10 +571,11 @@ class SPCChart(ResultMixin):
         return fig, ax
 
 
-def _aspect(ax) -> float:
-    w, h = ax.figure.get_size_inches()
+def _aspect(ax: Axes) -> float:
+    """Half the axes' width over its height, in inches (so a square icon stays square)."""
+    w, h = ax.figure.figure.get_size_inches()  # the root figure, also when ax is in a subfigure
     pos = ax.get_position()
-    return (w * pos.width) / (h * pos.height) / 2.0
+    return float((w * pos.width) / (h * pos.height) / 2.0)
 
 
 def _point_colour(point_type: str) -> str:
@@ -595,7 +606,7 @@ def _assurance_short(assurance: str | None) -> str:
 # --------------------------------------------------------------------------------------------
 # icons (drawn with matplotlib patches; no image files)
 # --------------------------------------------------------------------------------------------
-def draw_icons(ax, variation: str, assurance: str | None, improvement: str = "decrease") -> None:
+def draw_icons(ax: Axes, variation: str, assurance: str | None, improvement: str = "decrease") -> None:
     """Draw the MDC variation icon (and the assurance icon when there is one) on ``ax``.
 
     Variation: a circle in the point colour with a small run of dots (flat for common cause,
@@ -693,12 +704,106 @@ def at_a_glance(charts: Mapping[str, SPCChart]) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # main entry point
 # --------------------------------------------------------------------------------------------
-def _as_list(x: Any) -> list:
+def _as_list(x: Any) -> list[Any]:
     if x is None:
         return []
     if isinstance(x, (str, pd.Timestamp)) or np.isscalar(x):
         return [x]
     return list(x)
+
+
+def _checked_series(
+    values: Sequence[float] | pd.Series | np.ndarray, index: Sequence[Any] | pd.Index | None
+) -> tuple[pd.Index, np.ndarray]:
+    """The values as floats and their labels, checked (finite, unique labels) and sorted by label."""
+    if isinstance(values, pd.Series):
+        idx = pd.Index(values.index) if index is None else pd.Index(index)
+        y = values.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        y = np.asarray(values, dtype=float)
+        idx = pd.RangeIndex(len(y)) if index is None else pd.Index(index)
+    if y.ndim != 1:
+        raise InputError(f"values must be one-dimensional; got shape {y.shape}")
+    if len(idx) != len(y):
+        raise NotEstimableError(f"index has {len(idx)} labels but values has {len(y)}")
+    if len(y) < 2:
+        raise NotEstimableError(f"an XmR chart needs at least 2 points; got {len(y)}")
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise InputError(
+            "values must be finite (no missing periods): non-finite values at "
+            f"{list(idx[bad][:10])} ({int(bad.sum())} in all); drop or impute them first"
+        )
+    if idx.has_duplicates:
+        raise InputError(f"index labels must be unique; duplicated: {list(idx[idx.duplicated()].unique()[:10])}")
+    order = np.argsort(idx.to_numpy(), kind="stable")
+    return idx[order], y[order]
+
+
+def _checked_options(fix_after_n_points: int | None, target: float | None) -> float | None:
+    """Check ``fix_after_n_points``; return the target as a finite float (or None)."""
+    if fix_after_n_points is not None:
+        if isinstance(fix_after_n_points, bool) or int(fix_after_n_points) != fix_after_n_points:
+            raise InputError(f"fix_after_n_points must be a whole number; got {fix_after_n_points!r}")
+        if fix_after_n_points < MIN_POINTS:
+            raise InputError(
+                f"fix_after_n_points must be at least {MIN_POINTS} (NHSRplotthedots rule); got {fix_after_n_points}"
+            )
+    if target is None:
+        return None
+    target = float(target)
+    if not np.isfinite(target):
+        raise InputError(f"target must be a finite number; got {target}")
+    return target
+
+
+def _segment_ids(idx: pd.Index, rebase: Any) -> np.ndarray:
+    """Segment number (0, 1, ...) of each point: a new segment starts at each rebase label."""
+    rebase_labels = _as_list(rebase)
+    starts = np.zeros(len(idx), dtype=int)
+    if rebase_labels:
+        try:
+            rebase_idx = pd.Index(rebase_labels).astype(idx.dtype) if len(idx) else pd.Index(rebase_labels)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"rebase labels {rebase_labels!r} do not match the index type {idx.dtype}") from exc
+        missing = rebase_idx[~rebase_idx.isin(idx)]
+        if len(missing):
+            raise InputError(f"rebase labels not in the index: {list(missing)}")
+        starts = idx.isin(rebase_idx).astype(int)
+    segment = np.cumsum(starts)
+    segment -= segment[0]  # a rebase at the first point does not start a second segment
+    return segment
+
+
+def _segment_columns(ys: np.ndarray, n_base: int, screen_outliers: bool) -> dict[str, np.ndarray]:
+    """One segment's columns: moving ranges, limits from its first ``n_base`` points, special causes."""
+    m = len(ys)
+    base = ys[:n_base]
+    mr = np.abs(np.diff(base))
+    moving_range = np.full(m, np.nan)
+    moving_range[1:n_base] = mr
+    screened = np.zeros(m, dtype=bool)
+    amr = mr.mean()
+    if screen_outliers:
+        keep = mr < SCREEN * amr
+        screened[1:n_base][~keep] = True
+        amr = mr[keep].mean()
+    mean = base.mean()
+    ucl, lcl = mean + LIMIT * amr, mean - LIMIT * amr
+    nucl, nlcl = mean + 2 * LIMIT / 3 * amr, mean - 2 * LIMIT / 3 * amr
+    outside = (ys > ucl) | (ys < lcl)
+    rtm = np.sign(ys - mean).astype(int)
+    close = ~outside & ((ys < nlcl) | (ys > nucl))
+    kinds, direction = _segment_types(ys, rtm, close, outside)
+    limits = {"mean": mean, "ucl": ucl, "lcl": lcl, "near_ucl": nucl, "near_lcl": nlcl}
+    return {
+        "baseline": np.arange(m) < n_base,
+        "moving_range": moving_range,
+        "mr_screened": screened,
+        **{name: np.full(m, v) for name, v in limits.items()},
+        "kind": kinds,
+        "direction": direction,
+    }
 
 
 def xmr(
@@ -740,10 +845,12 @@ def xmr(
 
     Raises
     ------
-    ValueError
+    InputError
         Unknown ``improvement``; missing or infinite values (their positions are named);
         duplicated index labels; a rebase label not in the index; ``fix_after_n_points`` < 12;
         a segment of a single point; a non-finite target.
+    NotEstimableError
+        Fewer than 2 points, or an index whose length differs from the values'.
 
     Warns
     -----
@@ -761,126 +868,40 @@ def xmr(
     if improvement not in _IMPROVEMENTS:
         raise InputError(f"improvement must be one of {sorted(_IMPROVEMENTS)}; got {improvement!r}")
     imp = _IMPROVEMENTS[improvement]
+    idx, y = _checked_series(values, index)
+    target = _checked_options(fix_after_n_points, target)
+    segment = _segment_ids(idx, rebase)
 
-    if isinstance(values, pd.Series):
-        idx = pd.Index(values.index) if index is None else pd.Index(index)
-        y = values.to_numpy(dtype=float, na_value=np.nan)
-    else:
-        y = np.asarray(values, dtype=float)
-        idx = pd.RangeIndex(len(y)) if index is None else pd.Index(index)
-    if y.ndim != 1:
-        raise InputError(f"values must be one-dimensional; got shape {y.shape}")
-    if len(idx) != len(y):
-        raise NotEstimableError(f"index has {len(idx)} labels but values has {len(y)}")
-    if len(y) < 2:
-        raise NotEstimableError(f"an XmR chart needs at least 2 points; got {len(y)}")
-    bad = ~np.isfinite(y)
-    if bad.any():
-        raise InputError(
-            "values must be finite (no missing periods): non-finite values at "
-            f"{list(idx[bad][:10])} ({int(bad.sum())} in all); drop or impute them first"
-        )
-    if idx.has_duplicates:
-        raise InputError(f"index labels must be unique; duplicated: {list(idx[idx.duplicated()].unique()[:10])}")
-    if fix_after_n_points is not None:
-        if isinstance(fix_after_n_points, bool) or int(fix_after_n_points) != fix_after_n_points:
-            raise InputError(f"fix_after_n_points must be a whole number; got {fix_after_n_points!r}")
-        if fix_after_n_points < MIN_POINTS:
-            raise InputError(
-                f"fix_after_n_points must be at least {MIN_POINTS} (NHSRplotthedots rule); got {fix_after_n_points}"
-            )
-    if target is not None:
-        target = float(target)
-        if not np.isfinite(target):
-            raise InputError(f"target must be a finite number; got {target}")
-
-    order = np.argsort(idx.to_numpy(), kind="stable")
-    idx = idx[order]
-    y = y[order]
-    n = len(y)
-
-    rebase_labels = _as_list(rebase)
-    starts = np.zeros(n, dtype=int)
-    if rebase_labels:
-        try:
-            rebase_idx = pd.Index(rebase_labels).astype(idx.dtype) if len(idx) else pd.Index(rebase_labels)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"rebase labels {rebase_labels!r} do not match the index type {idx.dtype}") from exc
-        missing = rebase_idx[~rebase_idx.isin(idx)]
-        if len(missing):
-            raise InputError(f"rebase labels not in the index: {list(missing)}")
-        starts = idx.isin(rebase_idx).astype(int)
-    segment = np.cumsum(starts)
-    segment -= segment[0]  # a rebase at the first point does not start a second segment
-
-    cols: dict[str, np.ndarray] = {
-        k: np.full(n, np.nan) for k in ("moving_range", "mean", "ucl", "lcl", "near_ucl", "near_lcl")
-    }
-    baseline = np.zeros(n, dtype=bool)
-    screened = np.zeros(n, dtype=bool)
-    kinds = np.empty(n, dtype=object)
-    direction = np.zeros(n, dtype=int)
-    trial = np.zeros(n, dtype=bool)
+    parts: list[dict[str, np.ndarray]] = []
+    trial = np.zeros(len(y), dtype=bool)
     warn_msgs: list[str] = []
-
-    for seg in np.unique(segment):
+    for seg in np.unique(segment):  # segments are contiguous runs of the sorted points
         pos = np.flatnonzero(segment == seg)
-        ys = y[pos]
-        m = len(ys)
+        m = len(pos)
         if m < 2:
             raise InputError(
                 f"the segment starting at {idx[pos[0]]!r} has a single point; "
                 "a segment needs at least 2 points for a moving range (move or drop that rebase)"
             )
-        k = m if fix_after_n_points is None else min(m, int(fix_after_n_points))
-        base = ys[:k]
-        baseline[pos[:k]] = True
-        mr = np.abs(np.diff(base))
-        cols["moving_range"][pos[1:k]] = mr
-        amr = mr.mean()
-        if screen_outliers:
-            keep = mr < SCREEN * amr
-            screened[pos[1:k][~keep]] = True
-            amr = mr[keep].mean()
-        mean = base.mean()
-        ucl, lcl = mean + LIMIT * amr, mean - LIMIT * amr
-        nucl, nlcl = mean + 2 * LIMIT / 3 * amr, mean - 2 * LIMIT / 3 * amr
-        for name, v in (("mean", mean), ("ucl", ucl), ("lcl", lcl), ("near_ucl", nucl), ("near_lcl", nlcl)):
-            cols[name][pos] = v
-        outside = (ys > ucl) | (ys < lcl)
-        rtm = np.sign(ys - mean).astype(int)
-        close = ~outside & ((ys < nlcl) | (ys > nucl))
-        kinds[pos], direction[pos] = _segment_types(ys, rtm, close, outside)
+        n_base = m if fix_after_n_points is None else min(m, int(fix_after_n_points))
+        parts.append(_segment_columns(y[pos], n_base, screen_outliers))
         if m < MIN_POINTS:
             trial[pos] = True
             warn_msgs.append(
                 f"The segment starting at {_fmt_label(idx[pos[0]])} has {m} points (fewer than {MIN_POINTS}): "
                 "its limits are trial limits."
             )
-
-    table = pd.DataFrame(
-        {
-            "value": y,
-            "segment": segment,
-            "baseline": baseline,
-            "moving_range": cols["moving_range"],
-            "mr_screened": screened,
-            "mean": cols["mean"],
-            "ucl": cols["ucl"],
-            "lcl": cols["lcl"],
-            "near_ucl": cols["near_ucl"],
-            "near_lcl": cols["near_lcl"],
-        },
-        index=idx,
-    )
+    cols = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    names = ("baseline", "moving_range", "mr_screened", "mean", "ucl", "lcl", "near_ucl", "near_lcl")
+    table = pd.DataFrame({"value": y, "segment": segment, **{c: cols[c] for c in names}}, index=idx)
     table["outside_limits"] = (table["value"] > table["ucl"]) | (table["value"] < table["lcl"])
     table["close_to_limits"] = ~table["outside_limits"] & (
         (table["value"] > table["near_ucl"]) | (table["value"] < table["near_lcl"])
     )
     table["relative_to_mean"] = np.sign(table["value"] - table["mean"]).astype(int)
-    table["special_cause_type"] = kinds.astype(str)
+    table["special_cause_type"] = cols["kind"].astype(str)
     table["special_cause_flag"] = table["special_cause_type"] != "Common Cause"
-    table["point_type"] = _point_type(direction, imp)
+    table["point_type"] = _point_type(cols["direction"], imp)
     table["trial_limits"] = trial
 
     for msg in warn_msgs:
@@ -899,5 +920,5 @@ def xmr(
 
 def _fmt_label(label: Any) -> str:
     if isinstance(label, pd.Timestamp):
-        return label.strftime("%Y-%m-%d")
+        return str(label.strftime("%Y-%m-%d"))
     return str(label)

@@ -91,13 +91,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import expit, logit
 
+from cocEval.data import RESTRICTIVE_TYPES, STAFF_COUNTS, STAFF_SCORES
 from cocEval.errors import InputError
 
 __all__ = [
@@ -114,17 +118,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20240401
 
-#: Restrictive intervention types whose sum is ``restrictive_interventions``.
-TYPES = ("physical_restraint", "seclusion", "segregation", "chemical_restraint", "mechanical_restraint")
+#: Restrictive intervention types whose sum is ``restrictive_interventions`` (the data contract's).
+TYPES = RESTRICTIVE_TYPES
 #: Outcomes of the restrictive practice table that ``truth.csv`` carries.
 RP_OUTCOMES = ("restrictive_interventions", *TYPES, "prone_restraint")
-STAFF_SCORES = ("engagement", "morale")
-STAFF_COUNTS = (
-    "violence_from_patients",
-    "harassment_from_patients",
-    "discrimination_from_patients",
-    "recommend_workplace",
-)
 TRUTH_COLUMNS = (
     "provider_id",
     "cohort",
@@ -422,7 +419,23 @@ def _nb(rng: np.random.Generator, mean: np.ndarray, size: float) -> np.ndarray:
     return rng.negative_binomial(size, size / (size + mean)).astype(np.int64)
 
 
-def _restrictive(cfg, prov, eff, wards, months, x_wt, rng):
+def _sum_types(counts: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The sum over the five intervention types (``restrictive_interventions``), added in order."""
+    total = counts[TYPES[0]]
+    for j in TYPES[1:]:
+        total = total + counts[j]
+    return total
+
+
+def _restrictive(
+    cfg: SyntheticConfig,
+    prov: pd.DataFrame,
+    eff: pd.DataFrame,
+    wards: pd.DataFrame,
+    months: pd.PeriodIndex,
+    x_wt: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Ward-month restrictive practice counts (W x T arrays) and their expectations."""
     W, T = len(wards), len(months)
     days = np.asarray(months.days_in_month, dtype=float)
@@ -463,14 +476,17 @@ def _restrictive(cfg, prov, eff, wards, months, x_wt, rng):
     counts["prone_restraint"] = rng.binomial(counts["physical_restraint"], s1)
     exp_u["prone_restraint"] = s0 * exp_u["physical_restraint"]
     exp_t["prone_restraint"] = s1 * exp_t["physical_restraint"]
-    total = sum(counts[j] for j in TYPES)
+    total = _sum_types(counts)
     counts["people_restricted"] = np.where(
         total > 0, 1 + rng.binomial(np.maximum(total - 1, 0), wards["people_share"].to_numpy()[:, None]), 0
     )
     return obd, counts, exp_u, exp_t
 
 
-def _patient_experience(cfg, eff, wards, x_wt, rng):
+def _patient_experience(
+    cfg: SyntheticConfig, eff: pd.DataFrame, wards: pd.DataFrame, x_wt: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ward-month responses and positive responses (W x T) and the expected positives."""
     W, T = x_wt.shape
     mean_resp = wards["mean_responses"].to_numpy()[:, None] * np.ones((1, T))
     responses = _nb(rng, mean_resp, 8.0)
@@ -497,7 +513,10 @@ _STAFF_YEAR_LOGIT = {2019: 0.0, 2020: -0.05, 2021: 0.02, 2022: 0.06, 2023: 0.04,
 _MORALE_FIRST_YEAR = 2021
 
 
-def _staff_survey(cfg, prov, eff, rng):
+def _staff_survey(
+    cfg: SyntheticConfig, prov: pd.DataFrame, eff: pd.DataFrame, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Provider-year staff survey: years, exposure (P x Y), reported values, expectations."""
     years = np.arange(cfg.survey_years[0], cfg.survey_years[1] + 1)
     P, Y = len(prov), len(years)
     # A survey year Y counts as after the start when start_month <= Y-09; its exposure is October's.
@@ -516,7 +535,9 @@ def _staff_survey(cfg, prov, eff, rng):
     score_eff = eff["staff_score_full_effect"].to_numpy()[:, None] * x
     for name, centre, shifts in (("engagement", 6.8, _ENGAGEMENT_YEAR), ("morale", 5.9, _MORALE_YEAR)):
         level = (
-            centre + rng.normal(0.0, 0.3, size=P)[:, None] + np.array([shifts.get(y, np.nan) for y in years])[None, :]
+            centre
+            + rng.normal(0.0, 0.3, size=P)[:, None]
+            + np.array([shifts.get(int(y), np.nan) for y in years])[None, :]
         )
         exp_u[name], exp_t[name] = np.clip(level, 0, 10), np.clip(level + score_eff, 0, 10)
         out[name] = np.clip(np.round(exp_t[name] + rng.normal(0.0, 0.05, size=(P, Y)), 2), 0, 10)
@@ -524,13 +545,251 @@ def _staff_survey(cfg, prov, eff, rng):
         lin = (
             logit(base)
             + rng.normal(0.0, 0.2, size=P)[:, None]
-            + np.array([_STAFF_YEAR_LOGIT[y] for y in years])[None, :]
+            + np.array([_STAFF_YEAR_LOGIT[int(y)] for y in years])[None, :]
         )
         q0, q1 = expit(lin), expit(lin + eff[f"{name}_full_logit_effect"].to_numpy()[:, None] * x)
         phi = 500.0
         out[name] = rng.binomial(respondents, rng.beta(q1 * phi, (1 - q1) * phi))
         exp_u[name], exp_t[name] = respondents * q0, respondents * q1
     return years, x, out, exp_u, exp_t
+
+
+def _exposure_by_provider(
+    cfg: SyntheticConfig, prov: pd.DataFrame, months: pd.PeriodIndex
+) -> tuple[np.ndarray, np.ndarray]:
+    """Months since each provider's start (P x T; NaN for comparators) and the exposure ``x``."""
+    k = np.full((len(prov), len(months)), np.nan)
+    for i, s in enumerate(prov["start"]):
+        if isinstance(s, pd.Period):
+            k[i] = np.arange(len(months)) - (s - months[0]).n
+    return k, exposure(k, cfg)
+
+
+@dataclass
+class _Simulation:
+    """The true process that :func:`generate` simulates, before the reporting quirks.
+
+    Ward-month arrays are W x T (wards x months), provider arrays P x T or P x Y (survey years);
+    ``*_u`` / ``*_t`` are the expectations untreated / treated.
+    """
+
+    months: pd.PeriodIndex
+    prov: pd.DataFrame
+    wards: pd.DataFrame
+    eff: pd.DataFrame
+    k: np.ndarray
+    x_pt: np.ndarray
+    obd: np.ndarray
+    rp: dict[str, np.ndarray]
+    rp_u: dict[str, np.ndarray]
+    rp_t: dict[str, np.ndarray]
+    responses: np.ndarray
+    positive: np.ndarray
+    pe_u: np.ndarray
+    pe_t: np.ndarray
+    years: np.ndarray
+    x_py: np.ndarray
+    staff: dict[str, np.ndarray]
+    st_u: dict[str, np.ndarray]
+    st_t: dict[str, np.ndarray]
+
+
+def _simulate(cfg: SyntheticConfig, rngs: Sequence[np.random.Generator]) -> _Simulation:
+    """Providers, wards, effects and the four outcome processes (one generator each, in order)."""
+    r_struct, r_eff, r_rp, r_pe, r_staff = rngs
+    months = pd.period_range(cfg.first_month, cfg.last_month, freq="M")
+    prov = _providers(cfg, r_struct)
+    wards = _wards(cfg, prov, r_struct)
+    eff = _provider_effects(cfg, prov, r_eff)
+    k, x_pt = _exposure_by_provider(cfg, prov, months)
+    x_wt = x_pt[wards["p_idx"].to_numpy()]
+    obd, rp, rp_u, rp_t = _restrictive(cfg, prov, eff, wards, months, x_wt, r_rp)
+    for d in (rp_u, rp_t):
+        d["restrictive_interventions"] = _sum_types(d)
+    responses, positive, pe_u, pe_t = _patient_experience(cfg, eff, wards, x_wt, r_pe)
+    years, x_py, staff, st_u, st_t = _staff_survey(cfg, prov, eff, r_staff)
+    return _Simulation(
+        months=months, prov=prov, wards=wards, eff=eff, k=k, x_pt=x_pt,
+        obd=obd, rp=rp, rp_u=rp_u, rp_t=rp_t,
+        responses=responses, positive=positive, pe_u=pe_u, pe_t=pe_t,
+        years=years, x_py=x_py, staff=staff, st_u=st_u, st_t=st_t,
+    )  # fmt: skip
+
+
+def _zero_reporting(cfg: SyntheticConfig, sim: _Simulation, rng: np.random.Generator) -> dict[str, Any] | None:
+    """Set one multi-ward participating provider's counts to 0 for a stretch; describe it."""
+    prov, months = sim.prov, sim.months
+    part_multi = np.flatnonzero((prov["cohort_idx"].to_numpy() >= 0) & (prov["n_wards"].to_numpy() >= 3))
+    if cfg.zero_reporting_months <= 0 or not len(part_multi):
+        return None
+    zp = int(rng.choice(part_multi))
+    # A stretch inside the pre-programme period where possible (ends before the first start).
+    first_start = min(pd.Period(s, "M") for s in cfg.cohort_starts)
+    latest = max((first_start - months[0]).n - cfg.zero_reporting_months, 1)
+    z0 = int(rng.integers(min(9, latest - 1), latest)) if latest > 1 else 0
+    z1 = min(z0 + cfg.zero_reporting_months, len(months))
+    rows = sim.wards["p_idx"].to_numpy() == zp
+    for c in sim.rp:
+        sim.rp[c][np.ix_(rows, np.arange(z0, z1))] = 0
+    return {
+        "provider_id": prov["provider_id"].iat[zp],
+        "first_month": str(months[z0]),
+        "last_month": str(months[z1 - 1]),
+        "months": z1 - z0,
+        "columns": [*RP_OUTCOMES, "people_restricted"],
+        "note": "all restrictive intervention counts reported as 0; occupied bed days still reported",
+    }
+
+
+def _provisional_undercount(cfg: SyntheticConfig, rp: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+    """Thin the last month's counts binomially (a provisional month that undercounts)."""
+    if cfg.provisional_undercount <= 0:
+        return
+    keep = 1 - cfg.provisional_undercount
+    last = rp["physical_restraint"].shape[1] - 1
+    phys_old = rp["physical_restraint"][:, last].copy()
+    for j in TYPES:
+        rp[j][:, last] = rng.binomial(rp[j][:, last], keep)
+    # Prone restraints stay a subset of the physical restraints that survive the thinning.
+    prone_old = rp["prone_restraint"][:, last]
+    rp["prone_restraint"][:, last] = rng.hypergeometric(
+        prone_old, phys_old - prone_old, rp["physical_restraint"][:, last]
+    )
+    tot = _sum_types(rp)[:, last]
+    ppl = rng.binomial(rp["people_restricted"][:, last], keep)
+    rp["people_restricted"][:, last] = np.where(tot > 0, np.clip(ppl, 1, np.maximum(tot, 1)), 0)
+
+
+def _reporting_quirks(
+    cfg: SyntheticConfig, sim: _Simulation, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """Apply the quirks to the reported counts (``sim.rp``, in place; the truth stays the true
+    process): which ward-months are present (W x T), and the zero-reporting stretch."""
+    present = rng.random(sim.obd.shape) >= cfg.missing_fraction
+    zero = _zero_reporting(cfg, sim, rng)
+    _provisional_undercount(cfg, sim.rp, rng)
+    sim.rp["restrictive_interventions"] = _sum_types(sim.rp)
+    return present, zero
+
+
+#: Column order of the restrictive practice table.
+_RP_COLUMNS = [
+    "provider_id",
+    "ward_id",
+    "month",
+    "ward_type",
+    "occupied_bed_days",
+    "restrictive_interventions",
+    "physical_restraint",
+    "prone_restraint",
+    "seclusion",
+    "segregation",
+    "chemical_restraint",
+    "mechanical_restraint",
+    "people_restricted",
+]
+
+
+def _contract_tables(sim: _Simulation, present: np.ndarray) -> dict[str, pd.DataFrame]:
+    """The data contract's four tables (reported values; absent ward-months left out), sorted."""
+    wards, prov = sim.wards, sim.prov
+    wi, ti = np.nonzero(present)
+    base = pd.DataFrame(
+        {
+            "provider_id": wards["provider_id"].to_numpy()[wi],
+            "ward_id": wards["ward_id"].to_numpy()[wi],
+            "month": sim.months.astype(str).to_numpy()[ti],
+        }
+    )
+    rp_df = base.assign(
+        ward_type=wards["ward_type"].to_numpy()[wi],
+        occupied_bed_days=sim.obd[wi, ti],
+        restrictive_interventions=sim.rp["restrictive_interventions"][wi, ti],
+        **{c: sim.rp[c][wi, ti] for c in (*TYPES, "prone_restraint", "people_restricted")},
+    )[_RP_COLUMNS]
+    pe_df = base.assign(responses=sim.responses[wi, ti], positive_responses=sim.positive[wi, ti])
+    part = prov[
+        ["provider_id", "provider_name", "cohort", "start_month", "coaching_end_month", "wards_enrolled", "region"]
+    ]
+    P, Y = len(prov), len(sim.years)
+    staff_df = pd.DataFrame(
+        {
+            "provider_id": np.repeat(prov["provider_id"].to_numpy(), Y),
+            "survey_year": np.tile(sim.years, P),
+            "respondents": sim.staff["respondents"].ravel(),
+            "engagement": sim.staff["engagement"].ravel(),
+            "morale": sim.staff["morale"].ravel(),
+            **{c: sim.staff[c].ravel() for c in STAFF_COUNTS},
+        }
+    )
+    return {
+        "participation": part.sort_values("provider_id").reset_index(drop=True),
+        "restrictive_practice": rp_df.sort_values(["provider_id", "ward_id", "month"]).reset_index(drop=True),
+        "patient_experience": pe_df.sort_values(["provider_id", "ward_id", "month"]).reset_index(drop=True),
+        "staff_survey": staff_df.sort_values(["provider_id", "survey_year"]).reset_index(drop=True),
+    }
+
+
+def _truth_table(sim: _Simulation, present: np.ndarray) -> pd.DataFrame:
+    """``truth.csv``: provider-level expectations (sums over the wards that reported each month)."""
+    prov = sim.prov
+    P, T = sim.x_pt.shape
+    wi, ti = np.nonzero(present)
+    p_of_row = sim.wards["p_idx"].to_numpy()[wi]
+
+    def agg(a: np.ndarray) -> np.ndarray:
+        out = np.zeros((P, T))
+        np.add.at(out, (p_of_row, ti), a[wi, ti])
+        return out
+
+    def block(
+        outcome: str,
+        den: np.ndarray,
+        eu: np.ndarray,
+        et: np.ndarray,
+        xs: np.ndarray,
+        periods: np.ndarray,
+        post: np.ndarray,
+        keep: np.ndarray,
+    ) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "provider_id": np.repeat(prov["provider_id"].to_numpy(), len(periods)),
+                "cohort": np.repeat(prov["cohort"].to_numpy(), len(periods)),
+                "period": np.tile(periods, P),
+                "outcome": outcome,
+                "post": post.ravel().astype(np.int64),
+                "exposure": xs.ravel(),
+                "denominator": np.rint(den).astype(np.int64).ravel(),
+                "expected_untreated": eu.ravel(),
+                "expected_treated": et.ravel(),
+                "keep": keep.ravel() & np.isfinite(eu).ravel(),
+            }
+        )
+
+    reporting = agg(np.ones(present.shape)) > 0
+    obd_p, resp_p = agg(sim.obd.astype(float)), agg(sim.responses.astype(float))
+    month_str = sim.months.astype(str).to_numpy()
+    post_m = sim.k >= 0
+    frames = [
+        block(o, obd_p, agg(sim.rp_u[o]), agg(sim.rp_t[o]), sim.x_pt, month_str, post_m, reporting) for o in RP_OUTCOMES
+    ]
+    frames.append(
+        block("positive_responses", resp_p, agg(sim.pe_u), agg(sim.pe_t), sim.x_pt, month_str, post_m, reporting)
+    )
+    years = sim.years
+    post_y = np.array(
+        [[isinstance(s, pd.Period) and s <= pd.Period(f"{y}-09", "M") for y in years] for s in prov["start"]]
+    )
+    ystr = years.astype(str)
+    every = np.ones((P, len(years)), bool)
+    for o in (*STAFF_SCORES, *STAFF_COUNTS):
+        frames.append(block(o, sim.staff["respondents"], sim.st_u[o], sim.st_t[o], sim.x_py, ystr, post_y, every))
+    truth = pd.concat(frames, ignore_index=True)
+    truth = truth[truth.pop("keep")].copy()
+    eu = truth["expected_untreated"].to_numpy()
+    truth["effect"] = np.where(eu > 0, truth["expected_treated"].to_numpy() / np.where(eu > 0, eu, 1), np.nan)
+    return truth.sort_values(["provider_id", "period", "outcome"]).reset_index(drop=True)[list(TRUTH_COLUMNS)]
 
 
 def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
@@ -557,178 +816,24 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, pd.DataFrame]:
     [20, 20, 20]
     """
     cfg = config or SyntheticConfig()
-    ss = np.random.SeedSequence(cfg.seed)
-    r_struct, r_eff, r_rp, r_pe, r_staff, r_quirk = (np.random.default_rng(s) for s in ss.spawn(6))
-
-    months = pd.period_range(cfg.first_month, cfg.last_month, freq="M")
-    T = len(months)
-    prov = _providers(cfg, r_struct)
-    wards = _wards(cfg, prov, r_struct)
-    eff = _provider_effects(cfg, prov, r_eff)
-
-    k = np.full((len(prov), T), np.nan)
-    for i, s in enumerate(prov["start"]):
-        if isinstance(s, pd.Period):
-            k[i] = np.arange(T) - (s - months[0]).n
-    x_pt = exposure(k, cfg)
-    x_wt = x_pt[wards["p_idx"].to_numpy()]
-
-    obd, rp, rp_u, rp_t = _restrictive(cfg, prov, eff, wards, months, x_wt, r_rp)
-    responses, positive, pe_u, pe_t = _patient_experience(cfg, eff, wards, x_wt, r_pe)
-    years, x_py, staff, st_u, st_t = _staff_survey(cfg, prov, eff, r_staff)
-
-    # ---- quirks (applied to reported counts only; truth stays the true process)
-    W = len(wards)
-    present = r_quirk.random((W, T)) >= cfg.missing_fraction
-    part_multi = np.flatnonzero((prov["cohort_idx"].to_numpy() >= 0) & (prov["n_wards"].to_numpy() >= 3))
-    zero = None
-    if cfg.zero_reporting_months > 0 and len(part_multi):
-        zp = int(r_quirk.choice(part_multi))
-        # A stretch inside the pre-programme period where possible (ends before the first start).
-        first_start = min(pd.Period(s, "M") for s in cfg.cohort_starts)
-        latest = max((first_start - months[0]).n - cfg.zero_reporting_months, 1)
-        z0 = int(r_quirk.integers(min(9, latest - 1), latest)) if latest > 1 else 0
-        z1 = min(z0 + cfg.zero_reporting_months, T)
-        rows = wards["p_idx"].to_numpy() == zp
-        for c in rp:
-            rp[c][np.ix_(rows, np.arange(z0, z1))] = 0
-        zero = {
-            "provider_id": prov["provider_id"].iat[zp],
-            "first_month": str(months[z0]),
-            "last_month": str(months[z1 - 1]),
-            "months": z1 - z0,
-            "columns": [*RP_OUTCOMES, "people_restricted"],
-            "note": "all restrictive intervention counts reported as 0; occupied bed days still reported",
-        }
-    keep = 1 - cfg.provisional_undercount
-    last = T - 1
-    if cfg.provisional_undercount > 0:
-        phys_old = rp["physical_restraint"][:, last].copy()
-        for j in TYPES:
-            rp[j][:, last] = r_quirk.binomial(rp[j][:, last], keep)
-        # Prone restraints stay a subset of the physical restraints that survive the thinning.
-        prone_old = rp["prone_restraint"][:, last]
-        rp["prone_restraint"][:, last] = r_quirk.hypergeometric(
-            prone_old, phys_old - prone_old, rp["physical_restraint"][:, last]
-        )
-        tot = sum(rp[j][:, last] for j in TYPES)
-        ppl = r_quirk.binomial(rp["people_restricted"][:, last], keep)
-        rp["people_restricted"][:, last] = np.where(tot > 0, np.clip(ppl, 1, np.maximum(tot, 1)), 0)
-    rp["restrictive_interventions"] = sum(rp[j] for j in TYPES)
-    for d in (rp_u, rp_t):
-        d["restrictive_interventions"] = sum(d[j] for j in TYPES)
-
-    # ---- assemble tables
-    wi, ti = np.nonzero(present)
-    base = pd.DataFrame(
-        {
-            "provider_id": wards["provider_id"].to_numpy()[wi],
-            "ward_id": wards["ward_id"].to_numpy()[wi],
-            "month": months.astype(str).to_numpy()[ti],
-        }
-    )
-    rp_df = base.assign(
-        ward_type=wards["ward_type"].to_numpy()[wi],
-        occupied_bed_days=obd[wi, ti],
-        restrictive_interventions=rp["restrictive_interventions"][wi, ti],
-        **{c: rp[c][wi, ti] for c in (*TYPES, "prone_restraint", "people_restricted")},
-    )
-    rp_df = rp_df[
-        [
-            "provider_id",
-            "ward_id",
-            "month",
-            "ward_type",
-            "occupied_bed_days",
-            "restrictive_interventions",
-            "physical_restraint",
-            "prone_restraint",
-            "seclusion",
-            "segregation",
-            "chemical_restraint",
-            "mechanical_restraint",
-            "people_restricted",
-        ]
-    ]
-    pe_df = base.assign(responses=responses[wi, ti], positive_responses=positive[wi, ti])
-
-    part = prov[
-        ["provider_id", "provider_name", "cohort", "start_month", "coaching_end_month", "wards_enrolled", "region"]
-    ]
-
-    P, Y = len(prov), len(years)
-    staff_df = pd.DataFrame(
-        {
-            "provider_id": np.repeat(prov["provider_id"].to_numpy(), Y),
-            "survey_year": np.tile(years, P),
-            "respondents": staff["respondents"].ravel(),
-            "engagement": staff["engagement"].ravel(),
-            "morale": staff["morale"].ravel(),
-            **{c: staff[c].ravel() for c in STAFF_COUNTS},
-        }
-    )
-
-    # ---- truth (provider level: sums over the wards that reported each month)
-    p_of_row = wards["p_idx"].to_numpy()[wi]
-
-    def agg(a: np.ndarray) -> np.ndarray:
-        out = np.zeros((P, T))
-        np.add.at(out, (p_of_row, ti), a[wi, ti])
-        return out
-
-    reporting = agg(np.ones((W, T))) > 0
-    obd_p, resp_p = agg(obd.astype(float)), agg(responses.astype(float))
-    month_str = months.astype(str).to_numpy()
-    frames = []
-
-    def block(outcome, den, eu, et, xs, periods, post, keep):
-        frames.append(
-            pd.DataFrame(
-                {
-                    "provider_id": np.repeat(prov["provider_id"].to_numpy(), len(periods)),
-                    "cohort": np.repeat(prov["cohort"].to_numpy(), len(periods)),
-                    "period": np.tile(periods, P),
-                    "outcome": outcome,
-                    "post": post.ravel().astype(np.int64),
-                    "exposure": xs.ravel(),
-                    "denominator": np.rint(den).astype(np.int64).ravel(),
-                    "expected_untreated": eu.ravel(),
-                    "expected_treated": et.ravel(),
-                    "keep": keep.ravel() & np.isfinite(eu).ravel(),
-                }
-            )
-        )
-
-    post_m = k >= 0
-    for o in RP_OUTCOMES:
-        block(o, obd_p, agg(rp_u[o]), agg(rp_t[o]), x_pt, month_str, post_m, reporting)
-    block("positive_responses", resp_p, agg(pe_u), agg(pe_t), x_pt, month_str, post_m, reporting)
-    post_y = np.array(
-        [[isinstance(s, pd.Period) and s <= pd.Period(f"{y}-09", "M") for y in years] for s in prov["start"]]
-    )
-    ystr = years.astype(str)
-    for o in (*STAFF_SCORES, *STAFF_COUNTS):
-        block(o, staff["respondents"], st_u[o], st_t[o], x_py, ystr, post_y, np.ones((P, len(years)), bool))
-    truth = pd.concat(frames, ignore_index=True)
-    truth = truth[truth.pop("keep")].copy()
-    eu = truth["expected_untreated"].to_numpy()
-    truth["effect"] = np.where(eu > 0, truth["expected_treated"].to_numpy() / np.where(eu > 0, eu, 1), np.nan)
-    truth = truth.sort_values(["provider_id", "period", "outcome"]).reset_index(drop=True)[list(TRUTH_COLUMNS)]
-
+    *rngs, r_quirk = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(6))
+    sim = _simulate(cfg, rngs)
+    present, zero = _reporting_quirks(cfg, sim, r_quirk)
+    tables = _contract_tables(sim, present)
+    truth = _truth_table(sim, present)
     missing = [
-        {"provider_id": wards["provider_id"].iat[w], "ward_id": wards["ward_id"].iat[w], "month": str(months[t])}
+        {
+            "provider_id": sim.wards["provider_id"].iat[w],
+            "ward_id": sim.wards["ward_id"].iat[w],
+            "month": str(sim.months[t]),
+        }
         for w, t in zip(*np.nonzero(~present))
     ]
-    tables = {
-        "participation": part.sort_values("provider_id").reset_index(drop=True),
-        "restrictive_practice": rp_df.sort_values(["provider_id", "ward_id", "month"]).reset_index(drop=True),
-        "patient_experience": pe_df.sort_values(["provider_id", "ward_id", "month"]).reset_index(drop=True),
-        "staff_survey": staff_df.sort_values(["provider_id", "survey_year"]).reset_index(drop=True),
-        "truth": truth,
-    }
-    tables["truth"].attrs["truth_json"] = _truth_json(
-        cfg, prov, eff, truth, zero, missing, str(months[last]), int((pe_df["responses"] == 0).sum())
+    zero_responses = int((tables["patient_experience"]["responses"] == 0).sum())
+    truth.attrs["truth_json"] = _truth_json(
+        cfg, sim.prov, sim.eff, truth, zero, missing, str(sim.months[-1]), zero_responses
     )
+    tables["truth"] = truth
     return tables
 
 
@@ -794,12 +899,22 @@ def _r(x: float) -> float | None:
     return None if not np.isfinite(x) else float(round(float(x), 8))
 
 
-def _str_or_none(v) -> str | None:
+def _str_or_none(v: object) -> str | None:
     """A string, or None for any missing marker (None, NaN, pd.NA), for strict JSON."""
     return None if pd.isna(v) else str(v)
 
 
-def _truth_json(cfg, prov, eff, truth, zero, missing, provisional_month, zero_responses) -> dict:
+def _truth_json(
+    cfg: SyntheticConfig,
+    prov: pd.DataFrame,
+    eff: pd.DataFrame,
+    truth: pd.DataFrame,
+    zero: dict[str, Any] | None,
+    missing: list[dict[str, str]],
+    provisional_month: str,
+    zero_responses: int,
+) -> dict[str, Any]:
+    """The content of ``truth.json``: parameters, true effects per cohort and provider, quirks."""
     cohorts = {}
     log_rr = eff["full_log_rate_ratio"].to_numpy()
     te = true_effects(truth)

@@ -124,7 +124,8 @@ class TimeCoder:
             raise InputError(
                 f"column '{name}' must hold whole-number periods; offending values: {_show(np.unique(finite[~whole]))}"
             )
-        return np.where(np.isfinite(vals), np.round(vals), vals)
+        codes: np.ndarray = np.where(np.isfinite(vals), np.round(vals), vals)
+        return codes
 
     def decode(self, codes: Any) -> list:
         """Codes back to the user's units (Timestamps for months, ints for numeric)."""

@@ -17,9 +17,11 @@ direction (:func:`verdict`).
 
 from __future__ import annotations
 
+import datetime
 import math
+import numbers
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, SupportsFloat, TypeAlias
 
 import pandas as pd
 
@@ -41,6 +43,9 @@ __all__ = [
     "relative_to_baseline",
     "heterogeneity_words",
 ]
+
+#: What the month formatters accept: anything ``pandas.Timestamp`` reads as a date.
+MonthLike: TypeAlias = pd.Timestamp | datetime.date | str
 
 Improvement = Literal["decrease", "increase"]
 
@@ -108,11 +113,11 @@ def _scale(scale: str | Scale) -> Scale:
         raise InputError(f"unknown scale {scale!r}; one of {', '.join(SCALES)}") from None
 
 
-def _missing(v) -> bool:
+def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def fmt_number(v, digits: int = 1) -> str:
+def fmt_number(v: SupportsFloat | str | None, digits: int = 1) -> str:
     """A plain number with thousands separators; ``''`` for missing; strings pass through.
 
     Examples
@@ -122,10 +127,12 @@ def fmt_number(v, digits: int = 1) -> str:
     """
     if isinstance(v, str):
         return v
-    if _missing(v) or pd.isna(v):
+    if v is None or _missing(v) or pd.isna(v):
         return ""
-    if isinstance(v, int) or (hasattr(v, "is_integer") and not isinstance(v, float) and float(v).is_integer()):
+    if isinstance(v, numbers.Integral):
         return f"{int(v):,}"
+    if hasattr(v, "is_integer") and not isinstance(v, float) and float(v).is_integer():
+        return f"{int(float(v)):,}"
     if math.isinf(float(v)):
         return "not estimable"
     return f"{float(v):,.{digits}f}"
@@ -205,7 +212,7 @@ def fmt_p(p: float | None) -> str:
     return f"p = {p:.2f}" if p >= 0.1 else f"p = {p:.3f}"
 
 
-def fmt_month(m) -> str:
+def fmt_month(m: MonthLike) -> str:
     """A month as 'March 2025'.
 
     Examples
@@ -216,7 +223,7 @@ def fmt_month(m) -> str:
     return f"{pd.Timestamp(m):%B %Y}"
 
 
-def fmt_period(m) -> str:
+def fmt_period(m: MonthLike) -> str:
     """A month as '2025-03' (tables, lists of months).
 
     Examples

@@ -130,7 +130,7 @@ def test_every_registered_family_and_errors_is_configurable(tmp_path):
     }
 
 
-def test_gaussian_outcome_is_fitted_on_the_rate(tmp_path):
+def test_gaussian_outcome_is_fitted_on_the_rate(tmp_path, synthetic_dir):
     from cocEval.data import load_programme
     from cocEval.report.models import fit_outcome
 
@@ -139,9 +139,7 @@ def test_gaussian_outcome_is_fitted_on_the_rate(tmp_path):
         r["its"].pop("errors")
 
     cfg = load_config(_write(tmp_path, mutate))
-    if not (ROOT / cfg.data_dir).is_dir():
-        pytest.skip("synthetic data not generated (make data)")
-    prog = load_programme(ROOT / cfg.data_dir)
+    prog = load_programme(synthetic_dir)
     m = fit_outcome(prog, cfg, "SYN001", "seclusion")
     assert m.error is None and m.its.family == "gaussian" and m.its.errors == DEFAULT_ERRORS["gaussian"]
     rate = m.series["numerator"] / m.series["denominator"] * 1000
@@ -149,14 +147,12 @@ def test_gaussian_outcome_is_fitted_on_the_rate(tmp_path):
     assert fitted["observed"].to_numpy() == pytest.approx(rate[m.series["denominator"] > 0].to_numpy())
 
 
-def test_min_months_make_a_provider_not_estimable(tmp_path):
+def test_min_months_make_a_provider_not_estimable(tmp_path, synthetic_dir):
     from cocEval.data import load_programme
     from cocEval.report.models import fit_outcome
 
     cfg = load_config(_write(tmp_path, lambda r: r["its"].update(min_months_after=400)))
-    if not (ROOT / cfg.data_dir).is_dir():
-        pytest.skip("synthetic data not generated (make data)")
-    m = fit_outcome(load_programme(ROOT / cfg.data_dir), cfg, "SYN001", "seclusion")
+    m = fit_outcome(load_programme(synthetic_dir), cfg, "SYN001", "seclusion")
     assert m.its is None and "400 from the start on" in m.error
 
 

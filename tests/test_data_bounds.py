@@ -135,11 +135,8 @@ def test_interval_row_rules(tmp_path):
         load_programme(_write(tmp_path / "bad2", participation=PART, restrictive_practice=rp))
 
 
-def test_synthetic_ward_level_unchanged(tmp_path):
-    root = Path(__file__).resolve().parents[1] / "data" / "synthetic"
-    if not (root / "participation.csv").is_file():
-        pytest.skip("synthetic data not generated")
-    prog = load_programme(root)
+def test_synthetic_ward_level_unchanged(synthetic_dir):
+    prog = load_programme(synthetic_dir)
     assert prog.tables == ("participation", "restrictive_practice", "patient_experience", "staff_survey")
     assert prog.restrictive_practice["restrictive_interventions"].dtype == "int64"
     assert "ward_id" in prog.restrictive_practice.columns

@@ -541,13 +541,52 @@ def test_output_read_only_file_system(tmp_path, config, capsys):
     assert_clean_error(status, err, "--output /proc/cocEval-reports", "not writable")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permission bits")
-def test_output_read_only_folder(tmp_path, config, capsys):
+_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_IMMUTABLE_FL = 0x80086601, 0x40086602, 0x10  # linux/fs.h
+
+
+def _set_immutable(folder: Path, on: bool) -> None:
+    """Set or clear a folder's immutable attribute (``chattr +i``): then nobody, root included,
+    can create anything in it, and ``access(W_OK)`` says so."""
+    import array
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+        flags[0] = flags[0] | _FS_IMMUTABLE_FL if on else flags[0] & ~_FS_IMMUTABLE_FL
+        fcntl.ioctl(fd, _FS_IOC_SETFLAGS, flags, True)
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody can write in: read-only permission bits, and, since root ignores those,
+    the immutable attribute as well when the tests run as root (as in CI containers)."""
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    status, err = cli(capsys, "reports", "--config", config, "--output", ro / "out")
-    assert_clean_error(status, err, "--output", "not writable")
+    immutable = os.geteuid() == 0
+    if immutable:
+        try:
+            _set_immutable(ro, True)
+        except OSError as exc:  # a file system without the attribute (or no CAP_LINUX_IMMUTABLE)
+            msg = f"cannot make {ro} unwritable for root: {exc}"
+            if os.environ.get("CI"):
+                pytest.fail(f"{msg} (CI is set: the read-only output case must run)", pytrace=False)
+            pytest.skip(msg)
+    yield ro
+    if immutable:
+        _set_immutable(ro, False)
+    ro.chmod(stat.S_IRWXU)
+
+
+def test_output_read_only_folder(read_only_folder, config, capsys):
+    assert not os.access(read_only_folder, os.W_OK)  # also for root: the case is really unwritable
+    status, err = cli(capsys, "reports", "--config", config, "--output", read_only_folder / "out")
+    assert_clean_error(status, err, "--output", "not writable", f"{read_only_folder} does not allow writing")
+    assert not (read_only_folder / "out").exists()
 
 
 def test_unreachable_scheduler(tmp_path, config):
@@ -697,10 +736,23 @@ def _opts(tmp_path, config, nb, **kw) -> BatchOptions:
     return BatchOptions(**(base | kw))
 
 
-def _sockets() -> set[str]:
+def _sockets(folder: Path) -> set[str]:
+    return {p.name for p in folder.glob("coc-k-*")}
+
+
+@pytest.fixture
+def own_tmp(monkeypatch):
+    """A short temporary folder of this test's own as TMPDIR (for it and the processes it
+    starts): the batch puts kernel sockets there, so sockets that other runs on the same machine
+    make in /tmp meanwhile do not count against this test."""
+    import shutil
     import tempfile
 
-    return {p.name for p in Path(tempfile.gettempdir()).glob("coc-k-*")}
+    folder = Path(tempfile.mkdtemp(prefix="coc-t-"))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _manifest(out: Path) -> dict:
@@ -774,13 +826,12 @@ def test_kernel_that_dies_twice_fails_only_its_report(tmp_path, config):
 
 
 @pytest.mark.slow
-def test_killed_worker_costs_only_its_report(tmp_path, config):
+def test_killed_worker_costs_only_its_report(tmp_path, config, own_tmp):
     extra = "if provider_id == 'P2': os.kill(os.getppid(), 9)"  # the kernel's parent is the worker
     nb, pids = pid_notebook(tmp_path, extra=extra, sleep=1)
     out = tmp_path / "out"
-    before = _sockets()
     status = run_reports(_opts(tmp_path, config, nb, providers=("P1", "P2", "P3")))
-    assert _sockets() <= before  # the dead worker's kernel sockets were removed by the batch
+    assert _sockets(own_tmp) == set()  # the dead worker's kernel sockets were removed by the batch
     assert status == 1
     m = _manifest(out)["reports"]
     assert m["P1"]["status"] == "ok" and m["P3"]["status"] == "ok"
@@ -801,7 +852,7 @@ def test_hard_deadline_kills_a_hung_report(tmp_path, config):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config):
+def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config, own_tmp):
     nb, pids = pid_notebook(tmp_path, sleep=300)
     out = tmp_path / "out"
     script = (
@@ -809,7 +860,6 @@ def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config):
         f"sys.exit(run_reports(BatchOptions(output={str(out)!r}, config={str(config)!r}, "
         f"providers=('P1', 'P2', 'P3'), programme=False, jobs=2, provider_notebook={str(nb)!r})))\n"
     )
-    before = _sockets()
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: (pids / "P1").is_file() and (pids / "P2").is_file())
     kernels = [int((pids / p).read_text()) for p in ("P1", "P2")]
@@ -824,7 +874,7 @@ def test_signal_stops_everything_and_rerun_resumes(sig, code, tmp_path, config):
     for pid in kernels + workers:
         _wait_for(lambda pid=pid: not _alive(pid), timeout=10)
     assert not (out / ".coc-tmp").exists() and not (out / "providers").exists()
-    assert _sockets() <= before
+    assert _sockets(own_tmp) == set()
     m = _manifest(out)
     assert m["interrupted"] == sig.name
     assert {r["status"] for r in m["reports"].values()} == {"interrupted"}

@@ -43,7 +43,8 @@ def hac(scores: np.ndarray, bread: np.ndarray, maxlags: int, groups: np.ndarray)
     """
     meat = sum(sw.S_hac_simple(scores[groups == g], nlags=maxlags) for g in np.unique(groups))
     n, k = scores.shape
-    return bread @ meat @ bread.T * n / (n - k)
+    cov: np.ndarray = bread @ meat @ bread.T * n / (n - k)
+    return cov
 
 
 def fit_ols(y: np.ndarray, X: np.ndarray, errors: str, maxlags: int | None, groups: np.ndarray) -> Fit:
@@ -118,7 +119,8 @@ class AR1Profile:
         _, st = self.loglik(phi)
         rinv = np.linalg.inv(st["r"])
         rss = float(st["resid_w"] @ st["resid_w"])
-        return rss / (self.n - self.p) * rinv @ rinv.T
+        cov: np.ndarray = rss / (self.n - self.p) * rinv @ rinv.T
+        return cov
 
     def small_sample(self, phi: float, n_series: int) -> tuple[float, np.ndarray, float]:
         """The small-sample adjustment of ``errors="ar1-reml-adj"``: (adjusted phi, covariance, df).

@@ -40,7 +40,7 @@ def _numeric(data: pd.DataFrame, col: str, role: str, periods: Any) -> np.ndarra
             s = pd.to_numeric(s)
         except (ValueError, TypeError) as err:
             raise InputError(f"{role} column {col!r} must be numeric: {err}") from err
-    v = s.to_numpy(dtype=float)
+    v: np.ndarray = s.to_numpy(dtype=float)
     if np.isnan(v).any():
         bad = list(np.asarray(periods)[np.isnan(v)][:8])
         raise InputError(

@@ -311,7 +311,8 @@ class ITSResult(ResultMixin):
         >>> "level_change" in fit_its(df, "y", "t", 16, errors="ols").summary()
         True
         """
-        return self.narrative() + "\n\n" + self.effects.to_string(float_format=lambda v: f"{v:.4g}")
+        table: str = self.effects.to_string(float_format=lambda v: f"{v:.4g}")
+        return self.narrative() + "\n\n" + table
 
     def _repr_html_(self) -> str:
         import html

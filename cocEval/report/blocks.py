@@ -29,12 +29,15 @@ import itertools
 import textwrap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from cocEval.errors import DisclosureError, InputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure as MplFigure
 
 __all__ = [
     "Block",
@@ -50,7 +53,7 @@ __all__ = [
 ]
 
 
-def esc(value) -> str:
+def esc(value: object) -> str:
     """HTML-escape any value as text.
 
     Examples
@@ -109,7 +112,7 @@ class Table:
     _gated: bool = field(default=False, repr=False)
     #: disclosure role of shown columns ("count", "rate" or "rate:<per>", "denominator"); the
     #: renderer writes it as ``data-disclosure`` on each cell for the audit (set by the gate)
-    roles: dict | None = field(default=None, repr=False)
+    roles: dict[str, str] | None = field(default=None, repr=False)
     #: name of the disclosure rule the gate applied (``data-disclosure-rule``)
     rule: str = ""
 
@@ -140,6 +143,7 @@ class Figure:
 
 
 Block = Heading | Paragraph | Bullets | Callout | Table | Figure
+_B = TypeVar("_B", bound=Block)
 
 
 @dataclass
@@ -151,7 +155,7 @@ class Section:
     """
 
     title: str = ""
-    blocks: list = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
     level: int = 2
 
     def add(self, *blocks: Block | None) -> Section:
@@ -159,17 +163,17 @@ class Section:
         self.blocks.extend(b for b in blocks if b is not None)
         return self
 
-    def all_blocks(self) -> list:
+    def all_blocks(self) -> list[Block]:
         """The heading (if titled) followed by the blocks."""
         return ([Heading(self.title, self.level)] if self.title else []) + list(self.blocks)
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[Block]:
         return iter(self.all_blocks())
 
     def __add__(self, other: Section) -> Section:
         return Section("", self.all_blocks() + other.all_blocks())
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type[_B]) -> list[_B]:
         """Blocks of one type (e.g. every :class:`Table`), for tests."""
         return [b for b in self.blocks if isinstance(b, kind)]
 
@@ -189,12 +193,16 @@ class Section:
         return f"Section({self.title!r}: {kinds}{more})"
 
 
+#: What the renderers take: a section, or any mix of sections and blocks.
+Renderable: TypeAlias = "Section | Iterable[Section | Block]"
+
+
 # ------------------------------------------------------------------------------------------
 # Renderers
 # ------------------------------------------------------------------------------------------
 
 
-def _check_gated(b) -> None:
+def _check_gated(b: Block) -> None:
     if isinstance(b, Table | Figure) and not b._gated:
         raise DisclosureError(
             f"{type(b).__name__} {getattr(b, 'caption', '')!r} did not pass the disclosure gate; "
@@ -202,19 +210,22 @@ def _check_gated(b) -> None:
         )
 
 
-def _blocks(obj) -> list:
+def _blocks(obj: Renderable) -> list[Block]:
     if isinstance(obj, Section):
         return obj.all_blocks()
-    out: list = []
+    out: list[Block] = []
     for b in obj:
         out.extend(_blocks(b) if isinstance(b, Section) else [b])
     return out
 
 
+#: visually hidden, read by screen readers (the report stylesheet's .coc-sr-only, inline)
+_SR_ONLY = "position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap"
+
 _IDS = itertools.count(1)
 
 
-def block_html(b) -> str:
+def block_html(b: Block) -> str:
     """One block as HTML (data escaped)."""
     _check_gated(b)
     if isinstance(b, Heading):
@@ -240,7 +251,8 @@ def block_html(b) -> str:
         # The table keeps its <caption> for screen readers and the disclosure audit; the reader sees
         # the same words above the table's scrolling box, where they wrap to the page's width.
         ref = f"coc-t{next(_IDS)}"
-        cap = f'<caption id="{ref}" class="coc-sr-only">{esc(b.caption)}</caption>'
+        # inline too: in Jupyter and the docs there is no report stylesheet to hide it (it showed twice)
+        cap = f'<caption id="{ref}" class="coc-sr-only" style="{_SR_ONLY}">{esc(b.caption)}</caption>'
         table = f'<table class="coc-table"{rule}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
         return (
             f'<div class="coc-table-block"><p class="coc-caption" aria-hidden="true">{esc(b.caption)}</p>'
@@ -262,8 +274,15 @@ def _disclosure_attrs(role: str | None) -> str:
     return f' data-disclosure="{esc(kind)}"' + (f' data-per="{esc(per)}"' if per else "")
 
 
-def to_html(obj) -> str:
-    """Render a section, or a list of sections and blocks, as HTML."""
+def to_html(obj: Renderable) -> str:
+    """Render a section, or a list of sections and blocks, as HTML.
+
+    Examples
+    --------
+    >>> print(to_html([Section("Notes"), Callout("Data for March are provisional.", kind="warning")]))
+    <h2>Notes</h2>
+    <div class="coc-callout coc-warning" role="note">Data for March are provisional.</div>
+    """
     return "\n".join(block_html(b) for b in _blocks(obj))
 
 
@@ -271,7 +290,7 @@ def _wrap(text: str, width: int = 100) -> str:
     return "\n".join(textwrap.wrap(text, width)) or text
 
 
-def block_text(b) -> str:
+def block_text(b: Block) -> str:
     """One block as plain text."""
     _check_gated(b)
     if isinstance(b, Heading):
@@ -313,8 +332,17 @@ def _table_text(t: pd.DataFrame, width: int = 100) -> str:
     return "\n".join(out).rstrip()
 
 
-def to_text(obj) -> str:
-    """Render a section, or a list of sections and blocks, as plain text."""
+def to_text(obj: Renderable) -> str:
+    """Render a section, or a list of sections and blocks, as plain text.
+
+    Examples
+    --------
+    >>> print(to_text(Section("Notes", [Bullets(["March is provisional.", "Two wards closed."])])))
+    Notes
+    =====
+    - March is provisional.
+    - Two wards closed.
+    """
     return "\n".join(block_text(b) for b in _blocks(obj))
 
 
@@ -323,7 +351,7 @@ def to_text(obj) -> str:
 CANVAS_MARGIN = (1.5, 1.5, 5.0, 1.0)
 
 
-def figure_png(fig, *, dpi: int | None = None, colors: int = 64, pad_inches: float = 0.1) -> bytes:
+def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64, pad_inches: float = 0.1) -> bytes:
     """Render a matplotlib figure to PNG bytes, cropped to its ink plus ``pad_inches``, and close it.
 
     The figure is drawn once, on a canvas :data:`CANVAS_MARGIN` larger than the figure, and
@@ -350,27 +378,29 @@ def figure_png(fig, *, dpi: int | None = None, colors: int = 64, pad_inches: flo
     from matplotlib.transforms import Bbox
     from PIL import Image
 
-    dpi = dpi or fig.dpi
+    res: float = dpi or fig.dpi
     if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
         # left by fig.tight_layout(): the layout is done, but savefig would draw once more for it
-        fig._layout_engine = None
+        # private: set_layout_engine(None) would leave a placeholder engine that savefig acts on
+        fig._layout_engine = None  # type: ignore[attr-defined]
     for legend in fig.legends:  # keep figure legends where they are on the larger canvas
-        if legend._bbox_to_anchor is None:
+        # private: get_bbox_to_anchor() falls back to the parent's box, never None
+        if legend._bbox_to_anchor is None:  # type: ignore[attr-defined]
             legend.set_bbox_to_anchor((0, 0, 1, 1), transform=fig.transFigure)
     width, height = fig.get_size_inches()
     left, bottom, right, top = CANVAS_MARGIN
     canvas = Bbox.from_extents(-left, -bottom, width + right, height + top)
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="rgba", dpi=dpi, bbox_inches=canvas, pad_inches=0)
-        w, h = round(canvas.width * dpi), round(canvas.height * dpi)
+        fig.savefig(buf, format="rgba", dpi=res, bbox_inches=canvas, pad_inches=0)
+        w, h = round(canvas.width * res), round(canvas.height * res)
         pixels = np.frombuffer(buf.getbuffer(), np.uint32)  # one RGBA pixel per element
-        ink = _crop_to_ink(pixels.reshape(h, w), round(pad_inches * dpi)) if pixels.size == w * h else None
+        ink = _crop_to_ink(pixels.reshape(h, w), round(pad_inches * res)) if pixels.size == w * h else None
         if ink is not None:
             image = Image.fromarray(np.ascontiguousarray(ink))
         else:  # ink at the canvas's edge (or an unexpected canvas): measure, then draw
             buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=pad_inches)
+            fig.savefig(buf, format="png", dpi=res, bbox_inches="tight", pad_inches=pad_inches)
             buf.seek(0)
             image = Image.open(buf).convert("RGB")
     finally:

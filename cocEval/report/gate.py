@@ -34,14 +34,19 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from cocEval.disclosure import NOT_FOR_CIRCULATION, DisclosureRule, apply_disclosure, get_rule
+from cocEval.disclosure import NOT_FOR_CIRCULATION, DisclosureRule, Rates, apply_disclosure, get_rule, rate_columns
 from cocEval.errors import DisclosureError
 from cocEval.report.blocks import Callout, Figure, Paragraph, Table, figure_png
-from cocEval.wording import fmt_number
+from cocEval.wording import fmt_month, fmt_number
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure as MplFigure
 
 __all__ = ["Gate", "alt_text", "mark_suppressed"]
 
@@ -51,7 +56,7 @@ _DISCLOSED = "cocEval_disclosed"
 SUPPRESSED_LABEL = "Not shown (small number)"
 
 
-def _names(counts) -> list[str]:
+def _names(counts: str | Iterable[str] | None) -> list[str]:
     return [counts] if isinstance(counts, str) else list(counts or [])
 
 
@@ -117,7 +122,7 @@ class Gate:
         return None if self.controlled else Callout(NOT_FOR_CIRCULATION, kind="banner")
 
     # -- numbers in prose ------------------------------------------------------------------
-    def count(self, value, *, rule: str | DisclosureRule | None = None) -> str:
+    def count(self, value: float | None, *, rule: str | DisclosureRule | None = None) -> str:
         """A count as a report may quote it: the marker, or rounded."""
         r = self._rule(rule)
         shown = apply_disclosure(pd.DataFrame({"v": [value]}), counts="v", rule=r)["v"].iloc[0]
@@ -125,8 +130,8 @@ class Gate:
 
     def rate(
         self,
-        numerator,
-        denominator,
+        numerator: float | None,
+        denominator: float | None,
         *,
         per: float = 1000,
         digits: int = 1,
@@ -156,9 +161,9 @@ class Gate:
         df: pd.DataFrame,
         *,
         counts: str | Iterable[str] = (),
-        rates: Mapping[str, tuple[str, str | None]] | None = None,
+        rates: Rates | None = None,
         drop: Iterable[str] = (),
-        formats: Mapping[str, Callable] | None = None,
+        formats: Mapping[str, Callable[[Any], str]] | None = None,
         caption: str = "",
         digits: int = 1,
         totals: Mapping[str, Sequence[str]] | None = None,
@@ -196,8 +201,7 @@ class Gate:
             cells[c] = [_cell(v, f, digits) for v in cells[c]]
         cells = cells.astype(object)
         roles: dict[str, str] = {}
-        for rate, nd in (rates or {}).items():
-            num, den = (nd, None) if isinstance(nd, str) else (tuple(nd) + (None,))[:2]
+        for rate, (num, den) in rate_columns(rates).items():
             per = _rate_per(df, rate, num, den)
             roles[rate] = f"rate:{per:g}" if per else "rate"
             if den:
@@ -217,7 +221,7 @@ class Gate:
         df: pd.DataFrame,
         *,
         counts: str | Iterable[str] = (),
-        rates: Mapping[str, tuple[str, str | None]] | None = None,
+        rates: Rates | None = None,
         values: Iterable[str] = (),
         totals: Mapping[str, Sequence[str]] | None = None,
         groups: Mapping[Hashable, Sequence[Hashable]] | Sequence[Sequence[Hashable]] | None = None,
@@ -252,8 +256,7 @@ class Gate:
             )
         )
         if r.rate_numerator_rule:
-            for nd in (rates or {}).values():
-                num = nd if isinstance(nd, str) else tuple(nd)[0]
+            for num, _ in rate_columns(rates).values():
                 if num not in cols:
                     cols.append(num)
         # numbers nobody declared do not reach a chart: undeclared numeric columns are dropped
@@ -288,7 +291,7 @@ class Gate:
             kind="note",
         )
 
-    def figure(self, fig, *, data: pd.DataFrame, alt: str, caption: str = "") -> Figure:
+    def figure(self, fig: MplFigure, *, data: pd.DataFrame, alt: str, caption: str = "") -> Figure:
         """A figure block from a matplotlib figure drawn from ``data`` (a :meth:`frame` result)."""
         if data is None or data.attrs.get(_DISCLOSED) is None:
             import matplotlib.pyplot as plt
@@ -306,13 +309,13 @@ class Gate:
             rule=str(data.attrs[_DISCLOSED]),
         )
 
-    def mark_suppressed(self, ax, data: pd.DataFrame, x: str, y: str | None = None, **kw) -> int:
+    def mark_suppressed(self, ax: Axes, data: pd.DataFrame, x: str, y: str | None = None, **kw: Any) -> int:
         """See :func:`mark_suppressed`."""
         return mark_suppressed(ax, data, x, y, **kw)
 
 
 def mark_suppressed(
-    ax,
+    ax: Axes,
     data: pd.DataFrame,
     x: str,
     y: str | None = None,
@@ -368,7 +371,7 @@ def mark_suppressed(
     return int(len(xs))
 
 
-def _cell(v, f, digits: int) -> str:
+def _cell(v: Any, f: Callable[[Any], str] | None, digits: int) -> str:  # v: any cell pandas holds
     if isinstance(v, str):
         return v
     if v is None or (not isinstance(v, tuple | list) and pd.isna(v)):
@@ -391,8 +394,8 @@ def alt_text(what: str, data: pd.DataFrame, x: str, y: str, *, unit: str = "", d
     if d.empty:
         return f"{what}: no values can be shown."
 
-    def lab(v):
-        return f"{pd.Timestamp(v):%B %Y}" if isinstance(v, pd.Timestamp | np.datetime64) else str(v)
+    def lab(v: object) -> str:
+        return fmt_month(v) if isinstance(v, pd.Timestamp | np.datetime64) else str(v)
 
     first, last = d.iloc[0], d.iloc[-1]
     a, b = float(first[y]), float(last[y])

@@ -40,7 +40,14 @@ DEPENDENCIES = (
 
 @lru_cache(maxsize=1)
 def git_commit() -> str:
-    """The git commit of the cocEval code (with '+changes' when the tree is dirty), or 'not a git checkout'."""
+    """The git commit of the cocEval code (with '+changes' when the tree is dirty), or 'not a git checkout'.
+
+    Examples
+    --------
+    >>> c = git_commit()
+    >>> c == "not a git checkout" or len(c.split("+")[0]) == 12
+    True
+    """
     here = Path(cocEval.__file__).resolve().parent
     try:
         sha = subprocess.run(
@@ -60,7 +67,14 @@ def git_commit() -> str:
 
 @lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
-    """Python and key dependency versions."""
+    """Python and key dependency versions.
+
+    Examples
+    --------
+    >>> v = versions()
+    >>> v["cocEval"] == cocEval.__version__ and "pandas" in v
+    True
+    """
     out = {"python": platform.python_version(), "cocEval": cocEval.__version__}
     for name in DEPENDENCIES:
         try:
@@ -71,7 +85,14 @@ def versions() -> dict[str, str]:
 
 
 def provenance(*, data_hash: str, config_hash: str, seeds: dict[str, int] | None = None) -> dict[str, str]:
-    """What a report's provenance section shows, as ``{item: value}`` (no machine paths)."""
+    """What a report's provenance section shows, as ``{item: value}`` (no machine paths).
+
+    Examples
+    --------
+    >>> p = provenance(data_hash="ab" * 32, config_hash="cd" * 32, seeds={"bootstrap": 7})
+    >>> p["Data fingerprint (SHA-256)"], p["Random seeds"]
+    ('abababababababab', 'bootstrap: 7')
+    """
     v = versions()
     return {
         "cocEval version": v["cocEval"],

@@ -412,8 +412,13 @@ def _sensitivity_figure(results: Sequence[OutcomeRobustness], gate: Gate):
         return None
     data = gate.frame(pd.concat(rows, ignore_index=True), values=["lb", "ub", "Mbar"])
     outs = list(dict.fromkeys(data["outcome"]))
-    fig, axes = plt.subplots(1, len(outs), figsize=(4.2 * len(outs), 3.2), squeeze=False)
-    for ax, o in zip(axes[0], outs, strict=False):
+    # at most three panels a row, so the figure keeps a readable size on the page (was one row, 25 in wide)
+    ncols = min(3, len(outs))
+    nrows = -(-len(outs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat[len(outs) :]:
+        ax.set_visible(False)
+    for ax, o in zip(axes.flat, outs, strict=False):
         d = data[data["outcome"] == o]
         for _, row in d.iterrows():
             orig = row["method"] == "Original"
@@ -422,7 +427,8 @@ def _sensitivity_figure(results: Sequence[OutcomeRobustness], gate: Gate):
         ax.axhline(0, color="black", lw=0.8)
         ax.set_title(o, fontsize=9)
         ax.set_xlabel("Mbar: allowed drift after the start,\nrelative to the largest before it")
-    axes[0][0].set_ylabel("Effect (95% interval)")
+    for row in axes:
+        row[0].set_ylabel("Effect (95% interval)")
     fig.tight_layout()
     alt = "Robust 95% intervals for " + "; ".join(
         f"{o}: from {_range(float(d['lb'].iloc[0]), float(d['ub'].iloc[0]), '')} assuming parallel trends to "
