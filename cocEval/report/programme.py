@@ -651,7 +651,7 @@ class ProgrammeReport:
         if pa.aggregation == "dynamic" and pa.event_time is None:
             agg = (
                 "dynamic aggregation: the average of the event-study effects from month 1 of coaching to month "
-                f"{(d.max_e or 0) + 1}"
+                f"{(d.max_e or 0) + 1}{self._months_reached_words()}"
             )
         elif pa.aggregation == "dynamic":
             agg = f"dynamic aggregation: the event-study effect in month {pa.event_time + 1} of coaching"
@@ -660,6 +660,18 @@ class ProgrammeReport:
         else:
             agg = "group aggregation: the average of the cohort effects, weighting cohorts by size"
         return f"staggered difference-in-differences (Callaway & Sant'Anna 2021), {agg}, with {ctrl} as controls"
+
+    def _months_reached_words(self) -> str:
+        """ ", where these data reach only month N" when no outcome's event study reaches max_e."""
+        reached = [
+            int(t.index[(t.index >= 0) & np.isfinite(t["att"])].max()) + 1
+            for ev in self.outcomes.values()
+            if ev.dynamic is not None and len(t := ev.dynamic.table) and ((t.index >= 0) & np.isfinite(t["att"])).any()
+        ]
+        max_e = self.cfg.did.max_e
+        if not reached or max_e is None or max(reached) >= max_e + 1:
+            return ""
+        return f" (these data reach only month {max(reached)})"
 
     # ------------------------------------------------------------------------------------
     # Secondary analyses: do they agree, and if not, why
