@@ -866,8 +866,10 @@ class ProgrammeReport:
         ax.axvline(last, color=NHS_GREY, ls="--", lw=1)
         ax.annotate(" last month analysed", xy=(last, 1), xycoords=("data", "axes fraction"), fontsize=8, va="top")
         ax.set_yticks([])
-        ax.invert_yaxis()
+        ax.set_ylim(len(t) - 0.5, -1.0)  # top down, with room above the first bar for its label
         locator = mdates.AutoDateLocator(maxticks=8)
+        if (last - t["start"].min()).days < 366:  # a short span: month ticks, never days of the month
+            locator = mdates.MonthLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_xlabel("Month")
