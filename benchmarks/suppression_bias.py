@@ -41,8 +41,8 @@ Result (defaults, 2026-12-01, on a shared machine):
      naive   7/100      -1.438         1.130          4.553     0.571  0.187
     bounds 100/100      -0.023         0.233          1.172     1.000  0.000
 
-The naive ITS drops suppressed months, so it runs on fewer series (474 of 800) and is biased
-away from the truth; the bounds-aware fit runs on more (538) with a third of the naive bias and
+The naive ITS drops suppressed months, so it runs on fewer series (474 of 800) and is biased upward;
+the bounds-aware fit runs on more (538) with about a third of the naive bias and
 nominal coverage. For the DiD the naive balanced panel loses almost every provider (it ran 7
 times in 100); the bounds-aware DiD keeps all 72 and is nearly unbiased, but its intervals are
 conservative (coverage 100%, width about 1.3 times what its spread needs).
