@@ -23,6 +23,29 @@ target is the true ATT on the rate scale (per 1,000 bed days) over treated post-
 Run:  .venv/bin/python benchmarks/suppression_bias.py [--reps 60] [--providers 8] [--outcome seclusion]
       .venv/bin/python benchmarks/suppression_bias.py --design did [--reps 30]
 (develop with --reps 5 --providers 2; the full sizes take ~15 minutes each on one core).
+
+Result (defaults, 2026-12-01, on a shared machine):
+
+    ITS, outcome seclusion: 8 providers x 100 replications, true rate ratio 0.8, m = 20
+    imputations; mean expected count 5.1 per month; 57% of provider-months suppressed; 165 s
+    method    fits  bias (log RR)  mean RR / true RR  empirical SD  mean CI width  coverage  MC SE
+     exact 800/800         -0.041              0.960         0.343          1.149     0.955  0.007
+     naive 474/800          0.059              1.060         0.227          0.979     0.964  0.009
+    bounds 538/800          0.021              1.022         0.676          1.128     0.957  0.009
+
+    DiD (--design did), outcome seclusion: 72 providers x 60 months, 100 replications, rate
+    ratio 0.8 (true ATT -0.538 per 1,000 bed days), m = 20; 58% of provider-months suppressed;
+    the naive balanced panel kept 1.0 providers on average; 479 s
+    method    fits  bias (ATT)  empirical SD  mean CI width  coverage  MC SE
+     exact 100/100      -0.080         0.276          1.045     0.930  0.026
+     naive   7/100      -1.438         1.130          4.553     0.571  0.187
+    bounds 100/100      -0.023         0.233          1.172     1.000  0.000
+
+The naive ITS drops suppressed months, so it runs on fewer series (474 of 800) and is biased upward;
+the bounds-aware fit runs on more (538) with about a third of the naive bias and
+nominal coverage. For the DiD the naive balanced panel loses almost every provider (it ran 7
+times in 100); the bounds-aware DiD keeps all 72 and is nearly unbiased, but its intervals are
+conservative (coverage 100%, width about 1.3 times what its spread needs).
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def draw(
     zero: bool = False,
 ) -> None:
     """Draw one series' ITS chart on ``ax``: observed points (gaps where suppressed), fitted
-    segments, the counterfactual with its ``level``% band, and the start (and end) lines.
+    segments, the counterfactual with its band (``level`` per cent), and the start (and end) lines.
 
     ``d`` has the columns of :meth:`ITSResult.predict` for one series (``period``, ``phase``,
     ``observed``, ``fitted``, ``counterfactual``, ``counterfactual_low``/``_high``,

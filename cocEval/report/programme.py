@@ -651,7 +651,7 @@ class ProgrammeReport:
         if pa.aggregation == "dynamic" and pa.event_time is None:
             agg = (
                 "dynamic aggregation: the average of the event-study effects from month 1 of coaching to month "
-                f"{(d.max_e or 0) + 1}"
+                f"{(d.max_e or 0) + 1}{self._months_reached_words()}"
             )
         elif pa.aggregation == "dynamic":
             agg = f"dynamic aggregation: the event-study effect in month {pa.event_time + 1} of coaching"
@@ -660,6 +660,18 @@ class ProgrammeReport:
         else:
             agg = "group aggregation: the average of the cohort effects, weighting cohorts by size"
         return f"staggered difference-in-differences (Callaway & Sant'Anna 2021), {agg}, with {ctrl} as controls"
+
+    def _months_reached_words(self) -> str:
+        """ ", where these data reach only month N" when no outcome's event study reaches max_e."""
+        reached = [
+            int(t.index[(t.index >= 0) & np.isfinite(t["att"])].max()) + 1
+            for ev in self.outcomes.values()
+            if ev.dynamic is not None and len(t := ev.dynamic.table) and ((t.index >= 0) & np.isfinite(t["att"])).any()
+        ]
+        max_e = self.cfg.did.max_e
+        if not reached or max_e is None or max(reached) >= max_e + 1:
+            return ""
+        return f" (these data reach only month {max(reached)})"
 
     # ------------------------------------------------------------------------------------
     # Secondary analyses: do they agree, and if not, why
@@ -854,8 +866,10 @@ class ProgrammeReport:
         ax.axvline(last, color=NHS_GREY, ls="--", lw=1)
         ax.annotate(" last month analysed", xy=(last, 1), xycoords=("data", "axes fraction"), fontsize=8, va="top")
         ax.set_yticks([])
-        ax.invert_yaxis()
+        ax.set_ylim(len(t) - 0.5, -1.0)  # top down, with room above the first bar for its label
         locator = mdates.AutoDateLocator(maxticks=8)
+        if (last - t["start"].min()).days < 366:  # a short span: month ticks, never days of the month
+            locator = mdates.MonthLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_xlabel("Month")

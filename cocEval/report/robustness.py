@@ -412,6 +412,7 @@ def _sensitivity_figure(results: Sequence[OutcomeRobustness], gate: Gate):
         return None
     data = gate.frame(pd.concat(rows, ignore_index=True), values=["lb", "ub", "Mbar"])
     outs = list(dict.fromkeys(data["outcome"]))
+    units = {r.outcome: r.unit for r in results}
     # at most three panels a row, so the figure keeps a readable size on the page (was one row, 25 in wide)
     ncols = min(3, len(outs))
     nrows = -(-len(outs) // ncols)
@@ -425,7 +426,7 @@ def _sensitivity_figure(results: Sequence[OutcomeRobustness], gate: Gate):
             x = row["Mbar"] - (0.12 if orig else 0.0)
             ax.plot([x, x], [row["lb"], row["ub"]], color=NHS_GREY if orig else NHS_BLUE, lw=3)
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_title(o, fontsize=9)
+        ax.set_title(f"{o}\n({units[o]})", fontsize=9)
         ax.set_xlabel("Mbar: allowed drift after the start,\nrelative to the largest before it")
     for row in axes:
         row[0].set_ylabel("Effect (95% interval)")
