@@ -413,6 +413,7 @@ def _sensitivity_figure(results: Sequence[OutcomeRobustness], gate: Gate):
     data = gate.frame(pd.concat(rows, ignore_index=True), values=["lb", "ub", "Mbar"])
     outs = list(dict.fromkeys(data["outcome"]))
     units = {r.outcome: r.unit for r in results}
+    targets = " or ".join(dict.fromkeys(r.honest_target for r in results if r.honest is not None))
     # at most three panels a row, so the figure keeps a readable size on the page (was one row, 25 in wide)
     ncols = min(3, len(outs))
     nrows = -(-len(outs) // ncols)
@@ -441,7 +442,9 @@ def _sensitivity_figure(results: Sequence[OutcomeRobustness], gate: Gate):
         data=data,
         alt=alt + ".",
         caption="Grey: the usual interval (parallel trends assumed). Blue: intervals that stay valid if trends "
-        "after the start drifted apart by up to Mbar times the largest drift seen before it (Rambachan & Roth 2023).",
+        "after the start drifted apart by up to Mbar times the largest drift seen before it (Rambachan & Roth 2023). "
+        f"Each interval is for {targets}, so it can differ from the headline average over all months since the "
+        "start.",
     )
 
 
