@@ -1,7 +1,7 @@
 """Shared test fixtures.
 
 Reference data from established implementations (mostly R) live in ``../shared/reference/``
-beside the project root (or under ``$COCEVAL_SHARED/reference`` when that variable is set, e.g.
+and real published NHS data in ``../shared/real/`` (the ``real`` fixture), beside the project root (or under ``$COCEVAL_SHARED/reference`` when that variable is set, e.g.
 for a git worktree). Every test that needs them goes through :func:`require_shared` (the
 ``shared_reference`` fixture): it skips with a reason when the folder is absent, but FAILS when
 the environment variable ``CI`` is set, so a CI run cannot pass with no parity checked. Fixtures
@@ -19,7 +19,9 @@ import pytest
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_REFERENCE = Path(os.environ.get("COCEVAL_SHARED") or ROOT.parent / "shared") / "reference"
+SHARED = Path(os.environ.get("COCEVAL_SHARED") or ROOT.parent / "shared")
+SHARED_REFERENCE = SHARED / "reference"
+SHARED_REAL = SHARED / "real"
 LOCAL_REFERENCE = Path(__file__).resolve().parent / "reference"
 SYNTHETIC = ROOT / "data" / "synthetic"
 
@@ -27,7 +29,7 @@ SYNTHETIC = ROOT / "data" / "synthetic"
 def require_shared(path: Path = SHARED_REFERENCE) -> Path:
     """``path`` if it exists; otherwise skip the test, or fail it when ``CI`` is set."""
     if not path.is_dir():
-        msg = f"shared reference data not found at {path}"
+        msg = f"shared data not found at {path}"
         if os.environ.get("CI"):
             pytest.fail(f"{msg} (CI is set: parity tests must run, not skip)", pytrace=False)
         pytest.skip(msg)
@@ -38,6 +40,12 @@ def require_shared(path: Path = SHARED_REFERENCE) -> Path:
 def shared_reference() -> Path:
     """Path to ``../shared/reference`` (see :func:`require_shared`)."""
     return require_shared()
+
+
+@pytest.fixture(scope="session")
+def real() -> Path:
+    """Path to ``../shared/real``, real published NHS data (see :func:`require_shared`)."""
+    return require_shared(SHARED_REAL)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -21,25 +20,6 @@ from cocEval.errors import ImportDataError
 from cocEval.importers import import_mhsds, import_staff_survey
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _find_real() -> Path | None:
-    # ../shared/real from the project root; a git worktree one level deeper also finds it
-    for base in (ROOT.parent, ROOT.parent.parent):
-        cand = base / "shared" / "real"
-        if cand.is_dir():
-            return cand
-    return None
-
-
-@pytest.fixture(scope="module")
-def real() -> Path:
-    path = _find_real()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("../shared/real is required under CI but was not found")
-        pytest.skip("real published data not found at ../shared/real")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -13,12 +12,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "public_data_example.ipynb"
 
 
-def _real() -> Path | None:
-    return next(
-        (b / "shared" / "real" for b in (ROOT.parent, ROOT.parent.parent) if (b / "shared" / "real").is_dir()), None
-    )
-
-
 def test_committed_without_outputs():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
@@ -26,11 +19,7 @@ def test_committed_without_outputs():
 
 @pytest.mark.slow
 @pytest.mark.reports
-def test_public_data_example_renders(tmp_path):
-    if _real() is None:
-        if os.environ.get("CI"):
-            pytest.fail("../shared/real is required under CI")
-        pytest.skip("real published data not found at ../shared/real")
+def test_public_data_example_renders(real, tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells[1].source += f"\nout_dir = {str(tmp_path)!r}"
     NotebookClient(

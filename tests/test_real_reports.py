@@ -14,7 +14,6 @@ set.
 from __future__ import annotations
 
 import html
-import os
 import re
 from pathlib import Path
 
@@ -38,24 +37,6 @@ DEMO = {
     "RW4": ("Demonstration B", 5),
     "RX4": ("Demonstration B", 5),
 }
-
-
-def _find_real() -> Path | None:
-    for base in (ROOT.parent, ROOT.parent.parent):  # a git worktree sits one level deeper
-        cand = base / "shared" / "real"
-        if cand.is_dir():
-            return cand
-    return None
-
-
-@pytest.fixture(scope="module")
-def real() -> Path:
-    path = _find_real()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("../shared/real is required under CI but was not found")
-        pytest.skip("real published data not found at ../shared/real")
-    return path
 
 
 @pytest.fixture(scope="module")
