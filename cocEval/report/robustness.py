@@ -30,7 +30,6 @@ quick; the programme report uses 99 and 100):
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +40,7 @@ from cocEval.did import att_gt
 from cocEval.did.honest import honest_did_event_study
 from cocEval.did.robustness import (
     DiDSpec,
+    _quiet,
     comparison_choices,
     leave_one_out,
     mde,
@@ -103,10 +103,17 @@ class OutcomeRobustness:
         return (float(last), float(first))
 
 
-def _quiet(fn, *a, **k):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*a, **k)
+def _att_gt(panel: pd.DataFrame, spec: DiDSpec, **options):
+    """``att_gt`` on ``panel`` as ``spec`` sets it up (no bootstrap), warnings silenced; ``options`` override."""
+    kw: dict[str, object] = {
+        "control_group": spec.control_group,
+        "method": spec.method,
+        "base_period": spec.base_period,
+        "anticipation": spec.anticipation,
+        "bootstrap": False,
+    }
+    kw.update(options)
+    return _quiet(att_gt, panel, spec.outcome, spec.unit, spec.time, spec.cohort, **kw)
 
 
 def assess_outcome(
@@ -158,20 +165,7 @@ def assess_outcome(
     """
     spec = spec or DiDSpec()
     notes: list[str] = []
-    res = _quiet(
-        att_gt,
-        panel,
-        spec.outcome,
-        spec.unit,
-        spec.time,
-        spec.cohort,
-        control_group=spec.control_group,
-        method=spec.method,
-        base_period=spec.base_period,
-        anticipation=spec.anticipation,
-        bootstrap=False,
-        alpha=spec.alpha,
-    )
+    res = _att_gt(panel, spec, alpha=spec.alpha)
     if spec.summary == "dynamic":
         simple = _quiet(res.aggregate, "dynamic", min_e=0, max_e=spec.max_e).overall
     else:
@@ -192,19 +186,7 @@ def assess_outcome(
     n_post = hi + 1
 
     def honest():
-        uni = _quiet(
-            att_gt,
-            panel,
-            spec.outcome,
-            spec.unit,
-            spec.time,
-            spec.cohort,
-            control_group=spec.control_group,
-            method=spec.method,
-            base_period="universal",
-            anticipation=spec.anticipation,
-            bootstrap=False,
-        )
+        uni = _att_gt(panel, spec, base_period="universal")
         agg = _quiet(uni.aggregate, "dynamic", min_e=lo, max_e=hi)
         return honest_did_event_study(
             agg, restriction="relative_magnitudes", m=list(mbar), l_vec=np.ones(n_post) / n_post, alpha=spec.alpha
