@@ -640,14 +640,15 @@ def _shared_zygote(opts: BatchOptions):
 
 def _warm_up(inputs: dict) -> None:
     """In the warm-kernel parent, before it forks any kernel: load and validate the data once;
-    then build one provider's report and throw it away, so that what a report pays only the
-    first time in a process
-    (modules imported on first use, fonts, compiled formulas, the code commit) is paid here once
-    rather than in every kernel (about a quarter of a provider report's CPU time).
+    then build the first provider's report ahead (:meth:`ProviderReport.prebuild`), so that what
+    a report pays only the first time in a process (modules imported on first use, fonts,
+    compiled formulas, the code commit) is paid here once rather than in every kernel (about a
+    quarter of a provider report's CPU time), and the kernel forked for that provider finds its
+    report built.
 
-    Nothing of that report is kept: its figures are closed and no HTML is rendered (so the
-    page's element ids in every kernel still count from 1). A failure here is ignored: the
-    report itself will fail and say why.
+    Nothing is rendered (so the page's element ids in every kernel still count from 1) and the
+    report's figures are closed. A failure here is ignored: the report itself will fail and say
+    why.
     """
     import gc
 
@@ -661,7 +662,7 @@ def _warm_up(inputs: dict) -> None:
     from cocEval.report.provider import ProviderReport
 
     try:
-        ProviderReport.build(inputs["provider"], inputs.get("data_dir"), inputs.get("config")).sections()
+        ProviderReport.prebuild(inputs["provider"], inputs.get("data_dir"), inputs.get("config"))
     except Exception:  # noqa: BLE001 - best effort, see above
         pass
     finally:

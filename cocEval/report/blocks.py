@@ -361,7 +361,8 @@ def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64, pad_
     margin (more than 5 inches right of the figure) is not seen, and not drawn. The image is reduced to a palette of
     ``colors`` colours (charts use a handful; the rest are anti-aliasing shades), which makes
     report pages about a third of their size with no visible change; ``colors=0`` keeps full
-    colour.
+    colour. PNG compression is zlib's default level (6): level 9 made the same pixels about 4%
+    smaller for five times the time (about 0.1 s of CPU a provider report).
 
     Examples
     --------
@@ -408,7 +409,7 @@ def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64, pad_
     if colors:
         image = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG", compress_level=6)
     return out.getvalue()
 
 

@@ -126,7 +126,27 @@ def verdict_words(e: EffectSummary) -> str:
 #: between panels: the next panel's unit label and scale, or the date labels and panel title)
 #: with room to spare. Fixed, so the figure is laid out without the extra draw ``tight_layout``
 #: makes; what sticks out past the figure's edge is kept by ``figure_png``'s larger canvas.
+#: Reports built ahead by :meth:`ProviderReport.prebuild`, keyed by provider, data and config.
+_PREBUILT: dict[tuple, ProviderReport] = {}
+
+#: The section methods, in report order (what :meth:`ProviderReport.sections` returns).
+SECTIONS = (
+    "title",
+    "at_a_glance",
+    "data_quality",
+    "restrictive_practice",
+    "patient_experience",
+    "staff_experience",
+    "peers",
+    "methods",
+    "provenance",
+)
+
 _GRID_INCHES = {"left": 0.64, "right": 0.55, "top": 0.66, "bottom": 0.39, "wgap": 1.2, "hgap": 0.6}
+
+
+def _prebuilt_key(provider_id: str, data_dir, config) -> tuple:
+    return (provider_id, None if data_dir is None else str(data_dir), None if config is None else str(config))
 
 
 def _grid_margins(fig, nrow: int, ncol: int, legend: float) -> None:
@@ -199,6 +219,9 @@ class ProviderReport:
         >>> rep.effect("restrictive_interventions").period
         'month 12 of coaching (March 2025)'
         """
+        prebuilt = _PREBUILT.pop(_prebuilt_key(provider_id, data_dir, config), None)
+        if prebuilt is not None:
+            return prebuilt
         t0 = time.perf_counter()
         cfg, prog, _ = load_inputs(data_dir, config)
         part = prog.participation.set_index("provider_id")
@@ -213,6 +236,31 @@ class ProviderReport:
         rep._fit_staff()
         rep.seconds = time.perf_counter() - t0
         return rep
+
+    @classmethod
+    def prebuild(cls, provider_id: str, data_dir=None, config=None) -> None:
+        """Build a provider's report and every section of it ahead, for the next :meth:`build`
+        of the same provider, data and config in this process (or in a process forked from it).
+
+        The batch's warm-kernel parent does this for the first provider report it forks a kernel
+        for: the report that pays the first-use costs once for every kernel (modules imported on
+        first use, fonts, compiled formulas) is then that kernel's own report, not work thrown
+        away. Only the sections are built: nothing is rendered, so the page's element ids still
+        count from 1 when the kernel shows them. Each prebuilt report is handed out once.
+
+        Examples
+        --------
+        >>> ProviderReport.prebuild("SYN001")
+        >>> rep = ProviderReport.build("SYN001")
+        >>> rep.title() is rep.title()  # built ahead: the same section every time
+        True
+        >>> ProviderReport.build("SYN001").title() is rep.title()  # handed out once
+        False
+        """
+        rep = cls.build(provider_id, data_dir, config)
+        for name, section in zip(SECTIONS, rep.sections(), strict=True):
+            setattr(rep, name, lambda section=section: section)  # shadows the method on this object only
+        _PREBUILT[_prebuilt_key(provider_id, data_dir, config)] = rep
 
     def __repr__(self) -> str:
         head = [k for k, o in self.outcomes.items() if o.headline]
@@ -565,17 +613,7 @@ class ProviderReport:
     # ------------------------------------------------------------------------------------
     def sections(self) -> list[Section]:
         """Every section in report order."""
-        return [
-            self.title(),
-            self.at_a_glance(),
-            self.data_quality(),
-            self.restrictive_practice(),
-            self.patient_experience(),
-            self.staff_experience(),
-            self.peers(),
-            self.methods(),
-            self.provenance(),
-        ]
+        return [getattr(self, name)() for name in SECTIONS]
 
     def title(self) -> Section:
         """Report title and one line of context."""
