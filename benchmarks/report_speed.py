@@ -243,6 +243,9 @@ def main() -> int:
     args = ap.parse_args()
     providers = [f"SYN{i:03d}" for i in range(1, args.n + 1)]
     n = len(providers)
+    import compileall  # as `make reports` does: no process compiles cocEval from source
+
+    compileall.compile_dir(ROOT / "cocEval", quiet=1)
     print(f"{n} provider reports, {args.jobs} jobs, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -7,6 +7,7 @@ the methods here delegate to them so the public API stays on :class:`ITSResult`.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -159,7 +160,7 @@ class ITSResult(ResultMixin):
         return (1000.0 if per is None else float(per)) if self.exposure else 1.0
 
     # -- public API ---------------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def months_after_start(self) -> int:
         """How many periods from the start on were fitted (excluded ones do not count)."""
         fr = self._frame[(self._frame["series"] == "treated") & self._frame["fitted_row"]]

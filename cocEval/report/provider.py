@@ -199,6 +199,8 @@ class ProviderReport:
     gate: Gate = field(default_factory=Gate)
     _effects: dict = field(default_factory=dict)
     _exclusions: dict = field(default_factory=dict)
+    _caveats: dict = field(default_factory=dict)
+    _its_frames: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -464,8 +466,15 @@ class ProviderReport:
     def exclusion_caveat(self, key: str, *, since: pd.Timestamp | None = None, what: str = "the model") -> str:
         """One sentence naming the months left out of an outcome's model (or chart), how many and why.
 
-        ``since`` keeps only the months from then on (e.g. an SPC chart's first month).
+        ``since`` keeps only the months from then on (e.g. an SPC chart's first month). Worked
+        out once per question (a report asks about thirty times).
         """
+        ck = (key, since, what)
+        if ck not in self._caveats:
+            self._caveats[ck] = self._exclusion_caveat(key, since, what)
+        return self._caveats[ck]
+
+    def _exclusion_caveat(self, key: str, since: pd.Timestamp | None, what: str) -> str:
         ex = self.exclusions(key)
         if since is not None:
             ex = ex[ex["month"] >= since]
@@ -972,7 +981,16 @@ class ProviderReport:
         return fig, ax, data
 
     def its_frame(self, key: str) -> pd.DataFrame:
-        """The model's observed, fitted and expected values in display units, disclosed."""
+        """The model's observed, fitted and expected values in display units, disclosed.
+
+        Worked out once per outcome (its chart and the small multiples both draw it); each call
+        gets a copy.
+        """
+        if key not in self._its_frames:
+            self._its_frames[key] = self._its_frame(key)
+        return self._its_frames[key].copy()
+
+    def _its_frame(self, key: str) -> pd.DataFrame:
         o, res = self.cfg.outcomes[key], self.its[key]
         p = res.predict(per=o.per)
         p = p[p["series"] == "treated"].drop(columns="series")
