@@ -17,8 +17,8 @@ from cocEval.data import RESTRICTIVE_COUNTS, STAFF_COUNTS, STAFF_SCORES, Program
 from cocEval.errors import ConfigError, DataError
 
 # --- ITS schema derived from the estimator's family registry (its engineer) ---------------------
+from cocEval.its.design import MIN_PERIODS
 from cocEval.its.families import ALL_ERRORS, FAMILIES, MAX_SEASONALITY, get_family
-from cocEval.its.fitting import MIN_PERIODS
 from cocEval.wording import fmt_period
 
 #: ``family`` and ``errors`` values the config accepts: exactly the registry's.

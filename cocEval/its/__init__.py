@@ -60,6 +60,9 @@ module            holds
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from cocEval.its.design import MIN_PERIODS, RECOMMENDED_PERIODS
 from cocEval.its.families import (
     BINOMIAL_FAMILIES,
     COUNT_FAMILIES,
@@ -70,8 +73,10 @@ from cocEval.its.families import (
     Family,
     get_family,
 )
-from cocEval.its.fitting import MIN_PERIODS, RECOMMENDED_PERIODS, fit_its
-from cocEval.its.results import ITSResult
+
+if TYPE_CHECKING:
+    from cocEval.its.fitting import fit_its
+    from cocEval.its.results import ITSResult
 
 __all__ = [
     "fit_its",
@@ -87,3 +92,17 @@ __all__ = [
     "Family",
     "get_family",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``fit_its`` and ``ITSResult`` are imported on first use (PEP 562): they need statsmodels
+    (about 1.3 s to import), which the configuration, that reads the family registry, does not."""
+    if name == "fit_its":
+        from cocEval.its.fitting import fit_its
+
+        return fit_its
+    if name == "ITSResult":
+        from cocEval.its.results import ITSResult
+
+        return ITSResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

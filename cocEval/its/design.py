@@ -27,7 +27,21 @@ import pandas as pd
 from cocEval.errors import InputError
 from cocEval.timecode import TimeCoder
 
-__all__ = ["INTERVENTION_TERMS", "SeriesTime", "convert_time", "design", "stack_control"]
+#: Hard minimum of (non-excluded) periods before ``start`` and from ``start`` on: fewer is an error.
+MIN_PERIODS = 3
+#: Fewer periods than this on either side of ``start`` gives a warning (Wagner et al. 2002
+#: recommend about 12; the Cochrane EPOC criteria ask for at least 3).
+RECOMMENDED_PERIODS = 8
+
+__all__ = [
+    "INTERVENTION_TERMS",
+    "MIN_PERIODS",
+    "RECOMMENDED_PERIODS",
+    "SeriesTime",
+    "convert_time",
+    "design",
+    "stack_control",
+]
 
 INTERVENTION_TERMS = ("level_change", "trend_change", "sustain_level_change", "sustain_trend_change")
 

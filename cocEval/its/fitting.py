@@ -10,18 +10,20 @@ import numpy as np
 import pandas as pd
 
 from cocEval.errors import InputError, NotEstimableError
-from cocEval.its.design import INTERVENTION_TERMS, SeriesTime, convert_time, design, stack_control
+from cocEval.its.design import (
+    INTERVENTION_TERMS,
+    MIN_PERIODS,
+    RECOMMENDED_PERIODS,
+    SeriesTime,
+    convert_time,
+    design,
+    stack_control,
+)
 from cocEval.its.engines import AR1Profile, Fit, fit_glm, fit_ols
 from cocEval.its.families import FAMILIES, MAX_SEASONALITY, Family, get_family
 from cocEval.its.results import ITSResult
 
 __all__ = ["fit_its", "MIN_PERIODS", "RECOMMENDED_PERIODS"]
-
-#: Hard minimum of (non-excluded) periods before ``start`` and from ``start`` on: fewer is an error.
-MIN_PERIODS = 3
-#: Fewer periods than this on either side of ``start`` gives a warning (Wagner et al. 2002
-#: recommend about 12; the Cochrane EPOC criteria ask for at least 3).
-RECOMMENDED_PERIODS = 8
 
 
 # --------------------------------------------------------------------------------------------

@@ -200,7 +200,6 @@ class ProviderReport:
     _effects: dict = field(default_factory=dict)
     _exclusions: dict = field(default_factory=dict)
     _caveats: dict = field(default_factory=dict)
-    _its_frames: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------
     @classmethod
@@ -981,16 +980,7 @@ class ProviderReport:
         return fig, ax, data
 
     def its_frame(self, key: str) -> pd.DataFrame:
-        """The model's observed, fitted and expected values in display units, disclosed.
-
-        Worked out once per outcome (its chart and the small multiples both draw it); each call
-        gets a copy.
-        """
-        if key not in self._its_frames:
-            self._its_frames[key] = self._its_frame(key)
-        return self._its_frames[key].copy()
-
-    def _its_frame(self, key: str) -> pd.DataFrame:
+        """The model's observed, fitted and expected values in display units, disclosed."""
         o, res = self.cfg.outcomes[key], self.its[key]
         p = res.predict(per=o.per)
         p = p[p["series"] == "treated"].drop(columns="series")
