@@ -121,11 +121,6 @@ def verdict_words(e: EffectSummary) -> str:
     return _VERDICT_WORDS[e.verdict]
 
 
-#: Margins of the small-multiples grid, in inches, as ``tight_layout`` measured them on the
-#: synthetic reports (top: the figure title and a panel title; bottom: the date labels;
-#: between panels: the next panel's unit label and scale, or the date labels and panel title)
-#: with room to spare. Fixed, so the figure is laid out without the extra draw ``tight_layout``
-#: makes; what sticks out past the figure's edge is kept by ``figure_png``'s larger canvas.
 #: Reports built ahead by :meth:`ProviderReport.prebuild`, keyed by provider, data and config.
 _PREBUILT: dict[tuple, ProviderReport] = {}
 
@@ -142,6 +137,11 @@ SECTIONS = (
     "provenance",
 )
 
+#: Margins of the small-multiples grid, in inches, as ``tight_layout`` measured them on the
+#: synthetic reports (top: the figure title and a panel title; bottom: the date labels;
+#: between panels: the next panel's unit label and scale, or the date labels and panel title)
+#: with room to spare. Fixed, so the figure is laid out without the extra draw ``tight_layout``
+#: makes; what sticks out past the figure's edge is kept by ``figure_png``'s larger canvas.
 _GRID_INCHES = {"left": 0.64, "right": 0.55, "top": 0.66, "bottom": 0.39, "wgap": 1.2, "hgap": 0.6}
 
 
