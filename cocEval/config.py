@@ -7,6 +7,8 @@ options or exclude months for one provider.
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -256,6 +258,13 @@ class ProgrammeConfig(_Strict):
         return list(o.exclude_months) if o is not None else []
 
 
+@functools.lru_cache(maxsize=4)
+def _parse_yaml(text: str) -> Any:
+    """``text`` parsed as YAML, remembered: a report kernel forked from the batch's warm parent
+    finds the config the parent parsed (about 0.05 s of CPU a report). Callers copy the result."""
+    return yaml.safe_load(text)
+
+
 def load_config(path: str | Path = "params/programme.yaml", **overrides: Any) -> ProgrammeConfig:
     """Read and validate a programme configuration file.
 
@@ -281,7 +290,7 @@ def load_config(path: str | Path = "params/programme.yaml", **overrides: Any) ->
     if path.is_dir():
         raise ConfigError(f"config {path}: is a folder (the rule: the config is a YAML file)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = copy.deepcopy(_parse_yaml(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except UnicodeDecodeError as exc:
