@@ -541,7 +541,7 @@ def _execute(task: Task, nb_in: Path, nb_out: Path, params: dict, scratch: Path,
                 log_output=False,
                 request_save_on_cell_execute=False,
                 cwd=str(scratch),
-                kernel_manager_class=_warm(_kernel_manager_class(sockets, task.registry)),
+                kernel_manager_class=_warm(_kernel_manager_class(sockets, task.registry), task.name),
             )
             return attempts
         except PapermillExecutionError as exc:
@@ -588,8 +588,10 @@ def _publish(task: Task, nb_out: Path, scratch: Path, *, attempts: int, t0: floa
     )
 
 
-#: This worker's client of the batch's warm-kernel parent (:mod:`cocEval.zygote`), when it has one.
+#: This worker's client of the batch's warm-kernel parent (:mod:`cocEval.zygote`), when it has
+#: one, and the reports whose kernels wait for the parent's whole warm-up (the one it builds ahead).
 _ZYGOTE = None
+_LATE: frozenset[str] = frozenset()
 
 #: What a warm-kernel parent imports once, so that report kernels forked from it start ready:
 #: the reports' code and what a kernel imports as it starts (its debugger, magics and the
@@ -614,12 +616,14 @@ def _start_zygote(spec: str | None) -> None:
     and pid (:meth:`cocEval.zygote.ZygoteServer.address`). Without one (not Linux, or warm
     kernels switched off) kernels start cold as usual, and so does any kernel the parent cannot
     fork."""
-    global _ZYGOTE
+    global _ZYGOTE, _LATE
     from cocEval import zygote
 
     if not spec or not zygote.available():
         return
-    _ZYGOTE = zygote.ZygoteClient(**json.loads(spec))
+    address = json.loads(spec)
+    _LATE = frozenset(address.pop("late", ()))
+    _ZYGOTE = zygote.ZygoteClient(**address)
 
 
 def _shared_zygote(opts: BatchOptions):
@@ -638,13 +642,21 @@ def _shared_zygote(opts: BatchOptions):
         return None
 
 
+def _warm_data(inputs: dict) -> None:
+    """In the warm-kernel parent, first: load and validate the data once (kernels forked after
+    this find them loaded)."""
+    from cocEval.config import preload_inputs
+
+    preload_inputs(inputs.get("data_dir"), inputs.get("config"))
+
+
 def _warm_up(inputs: dict) -> None:
-    """In the warm-kernel parent, before it forks any kernel: load and validate the data once;
-    then build the first provider's report ahead (:meth:`ProviderReport.prebuild`), so that what
-    a report pays only the first time in a process (modules imported on first use, fonts,
-    compiled formulas, the code commit) is paid here once rather than in every kernel (about a
-    quarter of a provider report's CPU time), and the kernel forked for that provider finds its
-    report built.
+    """In the warm-kernel parent, after :func:`_warm_data` (kernels for other reports may
+    already have been forked): build the first provider's report ahead
+    (:meth:`ProviderReport.prebuild`), so that what a report pays only the first time in a
+    process (modules imported on first use, fonts, compiled formulas, the code commit) is paid
+    here once rather than in every later kernel (about a quarter of a provider report's CPU
+    time), and the kernel forked for that provider finds its report built.
 
     Nothing is rendered (so the page's element ids in every kernel still count from 1) and the
     report's figures are closed. A failure here is ignored: the report itself will fail and say
@@ -652,9 +664,7 @@ def _warm_up(inputs: dict) -> None:
     """
     import gc
 
-    from cocEval.config import preload_inputs
-
-    preload_inputs(inputs.get("data_dir"), inputs.get("config"))
+    _warm_data(inputs)  # loaded already: a cache hit
     if not inputs.get("provider"):
         return
     import matplotlib.pyplot as plt
@@ -670,13 +680,14 @@ def _warm_up(inputs: dict) -> None:
         gc.collect()
 
 
-def _warm(manager_class):
-    """``manager_class``, or its warm variant whose kernels fork from the batch's warm parent."""
+def _warm(manager_class, report: str):
+    """``manager_class``, or its warm variant whose kernels fork from the batch's warm parent
+    (once its whole warm-up is done, for the report it builds ahead)."""
     if _ZYGOTE is None or not _ZYGOTE.alive():
         return manager_class
     from cocEval.zygote import zygote_kernel_manager
 
-    return zygote_kernel_manager(manager_class, _ZYGOTE)
+    return zygote_kernel_manager(manager_class, _ZYGOTE, late=report in _LATE)
 
 
 def _worker_loop() -> None:
@@ -1427,8 +1438,8 @@ def _dispatch(
         inputs = {"data_dir": first.get("data_dir"), "config": first.get("config")}
         if opts.provider_notebook is None:  # warm up the packaged provider report
             inputs["provider"] = next((t.name for t in todo if t.name != PROGRAMME), None)
-        server.warm("cocEval.batch:_warm_up", inputs)
-        warm = server.address()
+        server.warm("cocEval.batch:_warm_up", inputs, early="cocEval.batch:_warm_data")
+        warm = {**server.address(), "late": [inputs["provider"]] if inputs.get("provider") else []}
     return _run_local(_schedule(todo, jobs), jobs, on_done, stop, registry, hard, run_tmp, warm)
 
 

@@ -129,10 +129,16 @@ class Zygote:
         return self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]
 
     def spawn(
-        self, connection_file: str, cwd: str | None = None, env: dict | None = None, owner: int | None = None
+        self,
+        connection_file: str,
+        cwd: str | None = None,
+        env: dict | None = None,
+        owner: int | None = None,
+        late: bool = False,
     ) -> int:
         """Fork a kernel on ``connection_file``; returns its pid. With ``owner`` (a pid), the
-        kernel dies when that process does."""
+        kernel dies when that process does. ``late`` changes nothing here: this zygote's warm-up
+        is over before it takes any request."""
         self._req.write(_request(connection_file, cwd, env, owner))
         answer = self._rep.readline()
         if not answer.strip().isdigit():
@@ -215,9 +221,11 @@ def _reap(signum: int, frame: object) -> None:
             return
 
 
-def _request(connection_file: str, cwd: str | None, env: dict | None, owner: int | None) -> str:
-    """One request line: where the kernel listens, its folder, extra environment, its owner."""
-    return json.dumps({"connection_file": connection_file, "cwd": cwd, "env": env or {}, "owner": owner}) + "\n"
+def _request(connection_file: str, cwd: str | None, env: dict | None, owner: int | None, late: bool = False) -> str:
+    """One request line: where the kernel listens, its folder, extra environment, its owner, and
+    whether it must wait for the whole warm-up (``late``; see :meth:`ZygoteServer.warm`)."""
+    request = {"connection_file": connection_file, "cwd": cwd, "env": env or {}, "owner": owner, "late": late}
+    return json.dumps(request) + "\n"
 
 
 def _die_with(pid: int) -> None:
@@ -328,12 +336,17 @@ class ZygoteServer:
         """What a :class:`ZygoteClient` needs (JSON-able): the socket and the server's pid."""
         return {"path": self.path, "pid": self.pid}
 
-    def warm(self, func: str | None, args: dict | None = None) -> None:
+    def warm(self, func: str | None, args: dict | None = None, early: str | None = None) -> None:
         """Run ``func`` (``"module:function"``, called with ``args``) once in the server, then
-        serve; ``None`` serves at once. A failure makes every request fail (kernels start cold)."""
+        serve; ``None`` serves at once. A failure makes every request fail (kernels start cold).
+
+        With ``early`` (another function, run first), the requests already waiting when it ends
+        are served before ``func`` runs, except those that ask to wait (``late``: a kernel that
+        needs what ``func`` builds): a core that would idle during ``func`` runs a kernel."""
         try:
             assert self.proc.stdin is not None
-            self.proc.stdin.write((json.dumps({"warm": func, "args": args or {}}) + "\n").encode())
+            line = json.dumps({"early": early, "warm": func, "args": args or {}}) + "\n"
+            self.proc.stdin.write(line.encode())
             self.proc.stdin.flush()
         except OSError:  # it died: clients see that
             pass
@@ -382,10 +395,16 @@ class ZygoteClient:
         return self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]
 
     def spawn(
-        self, connection_file: str, cwd: str | None = None, env: dict | None = None, owner: int | None = None
+        self,
+        connection_file: str,
+        cwd: str | None = None,
+        env: dict | None = None,
+        owner: int | None = None,
+        late: bool = False,
     ) -> int:
         """Fork a kernel on ``connection_file``; returns its pid. With ``owner`` (a pid), the
-        kernel dies when that process does.
+        kernel dies when that process does; with ``late``, it is forked only once the server's
+        whole warm-up is done (see :meth:`ZygoteServer.warm`).
 
         Raises
         ------
@@ -398,7 +417,7 @@ class ZygoteClient:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(self.timeout)
                 s.connect(self.path)
-                s.sendall(_request(connection_file, cwd, env, owner).encode())
+                s.sendall(_request(connection_file, cwd, env, owner, late).encode())
                 answer = s.makefile("r").readline()
         except OSError as exc:
             raise BatchError(f"the warm-kernel parent did not answer ({type(exc).__name__}: {exc})") from None
@@ -429,15 +448,61 @@ def _server_main() -> None:
     if not line:  # closed before any kernel was needed
         return
     spec = json.loads(line)
-    if failure is None and spec.get("warm"):
-        try:
-            module, func = spec["warm"].split(":")
-            getattr(importlib.import_module(module), func)(spec.get("args") or {})
-        except Exception as exc:
-            failure = f"failed: {type(exc).__name__}: {exc}"
-    signal.signal(signal.SIGCHLD, _reap)
+    me, held = os.getpid(), []
+    for step in ("early", "warm"):
+        if failure is None and spec.get(step):
+            try:
+                module, func = spec[step].split(":")
+                getattr(importlib.import_module(module), func)(spec.get("args") or {})
+            except Exception as exc:
+                failure = f"failed: {type(exc).__name__}: {exc}"
+        if step == "early" and spec.get("early") and failure is None:
+            # A core would idle while the warm-up runs: kernels that need not wait for it (a
+            # report other than the warm-up's own) start now, and pay its first-use costs themselves.
+            _freeze_heap()
+            while select.select([listener], [], [], 0)[0]:
+                conn, _ = listener.accept()
+                request = _read_request(conn)
+                if request is not None and request.get("late"):
+                    held.append((conn, request))
+                elif request is not None:
+                    _answer(conn, request, failure, me, listener, others=[c for c, _ in held])
+    signal.signal(signal.SIGCHLD, _reap)  # after the warm-up: its own subprocesses are waited for by it
+    _reap(0, None)  # kernels forked early that have already ended
     _freeze_heap()
+    for conn, request in held:
+        _answer(conn, request, failure, me, listener)
     _serve_socket(listener, failure)
+
+
+def _read_request(conn: socket.socket) -> dict | None:
+    """The request line a client sends as it connects (None, and the connection closed, when
+    it sends none within 10 s or it is not JSON)."""
+    conn.settimeout(10)
+    try:
+        return json.loads(conn.makefile("r").readline())
+    except (json.JSONDecodeError, OSError):
+        conn.close()
+        return None
+
+
+def _answer(
+    conn: socket.socket, request: dict, failure: str | None, me: int, listener: socket.socket, others=()
+) -> None:
+    """Fork a kernel for ``request`` and send its pid (or send ``failure``), then close ``conn``;
+    the kernel closes the server's sockets (``listener``, ``conn`` and the ``others`` held)."""
+    with conn:
+        if failure is not None:
+            answer = failure
+        else:
+            pid = os.fork()
+            if pid == 0:
+                _become_kernel(request, me, close=(listener.fileno(), conn.fileno(), *(c.fileno() for c in others)))
+            answer = str(pid)
+        try:
+            conn.sendall(f"{answer}\n".encode())
+        except OSError:
+            pass
 
 
 def _serve_socket(listener: socket.socket, failure: str | None) -> None:
@@ -451,22 +516,9 @@ def _serve_socket(listener: socket.socket, failure: str | None) -> None:
         if listener not in ready:
             continue
         conn, _ = listener.accept()
-        with conn:
-            try:
-                request = json.loads(conn.makefile("r").readline())
-            except (json.JSONDecodeError, OSError):
-                continue
-            if failure is not None:
-                answer = failure
-            else:
-                pid = os.fork()
-                if pid == 0:
-                    _become_kernel(request, me, close=(listener.fileno(), conn.fileno()))
-                answer = str(pid)
-            try:
-                conn.sendall(f"{answer}\n".encode())
-            except OSError:
-                pass
+        request = _read_request(conn)
+        if request is not None:
+            _answer(conn, request, failure, me, listener)
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,6 +570,7 @@ def _provisioner_class():
         """Launches the kernel by asking the worker's :class:`Zygote` to fork it."""
 
         zygote: Zygote | None = None
+        late = False  # set per kernel manager by zygote_kernel_manager
 
         async def launch_kernel(self, cmd, **kwargs):
             z = type(self).zygote
@@ -530,6 +583,7 @@ def _provisioner_class():
                     cwd=kwargs.get("cwd"),
                     env={"JPY_PARENT_PID": str(os.getpid())},
                     owner=os.getpid(),
+                    late=self.late,
                 )
             except CocEvalError as exc:  # the parent failed or died: this kernel starts cold
                 log.warning("%s; starting the kernel cold", exc)
@@ -545,8 +599,9 @@ def _provisioner_class():
 ZygoteProvisioner = None  # set lazily by zygote_kernel_manager (jupyter_client imported on demand)
 
 
-def zygote_kernel_manager(base, zygote: Zygote):
-    """A subclass of kernel manager class ``base`` whose kernels are forked from ``zygote``."""
+def zygote_kernel_manager(base, zygote: Zygote, late: bool = False):
+    """A subclass of kernel manager class ``base`` whose kernels are forked from ``zygote``
+    (once its whole warm-up is done, with ``late``: see :meth:`ZygoteServer.warm`)."""
     global ZygoteProvisioner
     if ZygoteProvisioner is None:
         ZygoteProvisioner = _provisioner_class()
@@ -558,6 +613,7 @@ def zygote_kernel_manager(base, zygote: Zygote):
             if self.provisioner is None:
                 self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
                 self.provisioner = prov_cls(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+                self.provisioner.late = late
             return await super()._async_pre_start_kernel(**kw)
 
     return ZygoteKernelManager

@@ -244,3 +244,35 @@ def test_a_kernel_the_parent_cannot_fork_starts_cold(tmp_path):
         assert int(out.cells[0].outputs[0]["text"]) == os.getpid()  # started by this process: cold
     finally:
         s.close()
+
+
+def test_kernels_that_need_not_wait_start_before_the_warm_up_ends(tmp_path, monkeypatch):
+    # The batch's parent loads the data ("early"), then builds the first report ahead ("warm"):
+    # a kernel for another report is forked in between, so the second core does not idle; the
+    # kernel for the report built ahead ("late") waits for it.
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+    steps = {"early_done": str(tmp_path / "early-done"), "warm_done": str(tmp_path / "warm-done")}
+    s = zygote.ZygoteServer()
+    answers: dict[str, int] = {}
+
+    def ask(name: str, late: bool) -> None:
+        answers[name] = zygote.ZygoteClient(**s.address()).spawn(_connection_file(tmp_path, name), late=late)
+
+    try:
+        s.warm("zygote_steps:warm", steps, early="zygote_steps:early")
+        threads = [threading.Thread(target=ask, args=(n, n == "late"), daemon=True) for n in ("late", "other")]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)  # both requests are waiting
+        Path(steps["early_done"]).touch()
+        assert _wait(lambda: "other" in answers)  # forked while the warm-up still runs
+        time.sleep(0.5)
+        assert "late" not in answers
+        Path(steps["warm_done"]).touch()
+        assert _wait(lambda: "late" in answers)
+        assert all(_wait(lambda p=p: _alive(p)) for p in answers.values())
+    finally:
+        Path(steps["early_done"]).touch()
+        Path(steps["warm_done"]).touch()
+        s.close()
+    assert _wait(lambda: not any(_alive(p) for p in answers.values()))
