@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from cocEval.disclosure import NOT_FOR_CIRCULATION, PRESETS, DisclosureRule, get_rule
+from cocEval.disclosure_rules import NOT_FOR_CIRCULATION, PRESETS, DisclosureRule, get_rule
 from cocEval.errors import DisclosureError
 
 __all__ = ["Finding", "assert_publishable", "audit_dir", "audit_html", "audit_report"]

@@ -57,7 +57,7 @@ from importlib.resources import files as _resource_files
 from pathlib import Path
 
 import cocEval
-from cocEval.disclosure import index_note
+from cocEval.disclosure_rules import index_note
 from cocEval.errors import BatchError, CocEvalError, DataError, InputError, UsageError
 from cocEval.report.provenance import versions
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from datetime import datetime
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-
-import pandas as pd
 
 import cocEval
 
@@ -102,5 +101,5 @@ def provenance(*, data_hash: str, config_hash: str, seeds: dict[str, int] | None
         "Data fingerprint (SHA-256)": data_hash[:16],
         "Configuration (SHA-256)": config_hash[:16],
         "Random seeds": ", ".join(f"{k}: {s}" for k, s in (seeds or {}).items()) or "none used",
-        "Rendered": pd.Timestamp.now().strftime("%Y-%m-%d %H:%M"),
+        "Rendered": datetime.now().strftime("%Y-%m-%d %H:%M"),
     }
