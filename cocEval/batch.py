@@ -495,15 +495,16 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
     sockets = tempfile.mkdtemp(prefix="coc-k-", dir=task.sockets)
     try:
         params = _materialise(task, files, scratch / "inputs") if files else dict(task.parameters)
-        nb_in, nb_out = scratch / "in.ipynb", scratch / "out.ipynb"
+        nb_in = scratch / "in.ipynb"
         nb_in.write_text(task.notebook_json, encoding="utf-8")
         params["summary_path"] = str(scratch / "summary.json")
         if PROGRAMME != task.name:
             params["effects_path"] = str(scratch / "effects.json")
-        done = _execute(task, nb_in, nb_out, params, scratch, sockets, t0)
+        done = _execute(task, nb_in, params, scratch, sockets, t0)
         if isinstance(done, Outcome):
             return done
-        return _publish(task, nb_out, scratch, attempts=done, t0=t0)
+        nb, attempts = done
+        return _publish(task, nb, scratch, attempts=attempts, t0=t0)
     except Exception as exc:
         return Outcome(task.name, "failed", time.perf_counter() - t0, 1, f"export: {type(exc).__name__}: {exc}"[:500])
     finally:
@@ -518,8 +519,10 @@ def render(task: Task, files: dict[str, bytes] | None = None) -> Outcome:
                     pass
 
 
-def _execute(task: Task, nb_in: Path, nb_out: Path, params: dict, scratch: Path, sockets: str, t0: float):
-    """Run the notebook with papermill: the number of attempts it took, or the failed Outcome.
+def _execute(task: Task, nb_in: Path, params: dict, scratch: Path, sockets: str, t0: float):
+    """Run the notebook with papermill: the executed notebook and the number of attempts it
+    took, or the failed Outcome. The executed notebook stays in memory (no output file is
+    written and read back).
 
     A dead kernel is replaced once; kernel-start races (:data:`TRANSIENT`) are retried up to
     ``task.retries`` times; a cell error fails at once.
@@ -531,9 +534,9 @@ def _execute(task: Task, nb_in: Path, nb_out: Path, params: dict, scratch: Path,
     while True:
         attempts += 1
         try:
-            pm.execute_notebook(
+            nb = pm.execute_notebook(
                 str(nb_in),
-                str(nb_out),
+                None,
                 parameters=params,
                 kernel_name=task.kernel,
                 execution_timeout=task.timeout,
@@ -543,7 +546,7 @@ def _execute(task: Task, nb_in: Path, nb_out: Path, params: dict, scratch: Path,
                 cwd=str(scratch),
                 kernel_manager_class=_warm(_kernel_manager_class(sockets, task.registry), task.name),
             )
-            return attempts
+            return nb, attempts
         except PapermillExecutionError as exc:
             return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, f"{exc.ename}: {exc.evalue}"[:500])
         except Exception as exc:
@@ -562,14 +565,13 @@ def _execute(task: Task, nb_in: Path, nb_out: Path, params: dict, scratch: Path,
             return Outcome(task.name, "failed", time.perf_counter() - t0, attempts, reason[:500])
 
 
-def _publish(task: Task, nb_out: Path, scratch: Path, *, attempts: int, t0: float) -> Outcome:
+def _publish(task: Task, nb, scratch: Path, *, attempts: int, t0: float) -> Outcome:
     """The executed notebook exported to HTML and audited: the ok Outcome, or a failed one when
     a number in the page breaks the disclosure rule (such a page is never published)."""
     import nbformat
 
     from cocEval.audit import audit_report
 
-    nb = nbformat.read(nb_out, as_version=4)
     html_text = export_html(nb)
     findings = audit_report(html_text, task.disclosure)
     if findings:
