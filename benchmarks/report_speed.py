@@ -174,9 +174,7 @@ def _kernel_start(cold: bool) -> float:
         nbformat.write(nb, path)
         manager = b._kernel_manager_class(tmp, None)
         z = None
-        if not cold:  # the batch's own warm parent, a fresh interpreter: an in-process Zygote,
-            # forked from this process after it has run kernels and reports of its own, twice
-            # read 2.75 s here where the batch's parent takes about 0.3 s (cause not pinned down)
+        if not cold:  # the batch's own warm parent (a fresh interpreter)
             z = zygote.ZygoteServer(preload=b.WARM_MODULES)
             z.warm(None)
             manager = zygote.zygote_kernel_manager(manager, zygote.ZygoteClient(**z.address()))

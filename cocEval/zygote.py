@@ -2,25 +2,22 @@
 
 A report kernel normally pays for a new Python interpreter, ipykernel, and then pandas,
 statsmodels, matplotlib and cocEval (about 3 s on this project's machines) before it runs a
-single line of the report. A :class:`Zygote` pays that once: it is a small single-threaded
-process, forked from its owner before the owner starts any thread or event loop, that
-imports the libraries (and may load the data) and then, on request, forks a child that becomes
-an ordinary ipykernel on the connection file the kernel manager wrote. The child shares the
-parent's imported modules copy-on-write, so it is ready in milliseconds.
+single line of the report. A :class:`ZygoteServer` pays that once: it is a fresh interpreter
+(started with ``subprocess``, so it inherits no threads, locks or open files of its starter)
+that imports the libraries (and may load the data and build one report ahead) and then, on
+request over a Unix socket, forks a child that becomes an ordinary ipykernel on the connection
+file the kernel manager wrote. The child shares the parent's imported modules copy-on-write, so
+it is ready in milliseconds. The batch starts one for all its workers (imports, data and
+warm-up are paid once per batch, not once per worker), which talk to it through
+:class:`ZygoteClient`.
 
 Every report still runs in its own kernel process: a crash or ``kill -9`` of one kernel kills
 only that process. :class:`ZygoteProvisioner` is a jupyter_client provisioner whose ``poll``,
-``wait``, ``kill`` and ``send_signal`` work through a Linux pidfd (the kernel is the zygote's
+``wait``, ``kill`` and ``send_signal`` work through a Linux pidfd (the kernel is the parent's
 child, not the manager's), so nbclient notices a dead kernel as quickly as with a normal one.
-The zygote dies with its parent (``PR_SET_PDEATHSIG``) and its kernels die with it, so a killed
-batch leaves no orphans.
-
-:class:`ZygoteServer` is the same parent shared by several processes: a fresh interpreter
-(started with ``subprocess``, so it inherits no threads, locks or open files of its starter) that
-answers requests on a Unix socket; the batch starts one for all its workers (so imports, data
-and warm-up are paid once per batch, not once per worker), which talk to it through
-:class:`ZygoteClient`. If it dies, the kernels it forked die too (each report is retried once,
-as for any dead kernel) and later kernels start cold. Each kernel also watches the process that asked for it (through a
+The parent dies with its starter (``PR_SET_PDEATHSIG``) and its kernels die with it, so a
+killed batch leaves no orphans; if it dies, each report is retried once, as for any dead kernel,
+and later kernels start cold. Each kernel also watches the process that asked for it (through a
 pidfd) and dies with it, so a killed worker's kernel goes with it at once.
 
 This is Linux-only (fork, pidfd); :func:`available` says whether it can be used, and the batch
@@ -28,11 +25,12 @@ falls back to ordinary kernels where it cannot (a kernel the parent cannot fork 
 
 Examples
 --------
->>> z = Zygote(preload=("json",))
->>> z.alive()
+>>> server = ZygoteServer(preload=("json",))
+>>> server.warm(None)
+>>> ZygoteClient(**server.address()).alive()
 True
->>> z.close()
->>> z.alive()
+>>> server.close()
+>>> server.alive()
 False
 """
 
@@ -52,9 +50,9 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-__all__ = ["Zygote", "ZygoteClient", "ZygoteProvisioner", "ZygoteServer", "available", "zygote_kernel_manager"]
+__all__ = ["ZygoteClient", "ZygoteProvisioner", "ZygoteServer", "available", "zygote_kernel_manager"]
 
 log = logging.getLogger(__name__)
 
@@ -73,132 +71,6 @@ def _die_with_parent(sig: int = signal.SIGKILL) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the ipykernel parent poller still applies
         pass
-
-
-class Zygote:
-    """A pre-imported process that forks kernels on request.
-
-    Parameters
-    ----------
-    preload : iterable of str
-        Modules to import once in the zygote (e.g. ``"cocEval.report.provider"``).
-    warm : callable, optional
-        Called once in the zygote after the imports (e.g. to fill a data cache).
-
-    Notes
-    -----
-    Create it before the calling process starts threads or event loops (fork copies only the
-    calling thread). Requests travel over a pipe as one JSON line: the connection file, the
-    working folder and extra environment; the answer is the kernel's pid.
-    """
-
-    def __init__(self, preload: Iterable[str] = (), warm: Callable[[], None] | None = None):
-        if not available():
-            from cocEval.errors import BatchError
-
-            raise BatchError("warm kernels need Linux (fork and pidfd)")
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the zygote
-            try:
-                os.close(req_w)
-                os.close(rep_r)
-                _die_with_parent(signal.SIGKILL)
-                if os.getppid() != parent:  # the parent died before prctl took effect
-                    os._exit(0)
-                _serve(req_r, rep_w, tuple(preload), warm)
-            finally:
-                os._exit(0)
-        os.close(req_r)
-        os.close(rep_w)
-        self.pid = pid
-        self._pidfd: int | None = os.pidfd_open(pid)
-        self._req = os.fdopen(req_w, "w", buffering=1)
-        self._rep = os.fdopen(rep_r, "r")
-        ready = self._rep.readline()
-        if not ready.startswith("ready"):
-            self.close()
-            from cocEval.errors import BatchError
-
-            raise BatchError(f"the warm-kernel parent failed to start: {ready.strip() or 'no answer'}")
-
-    def alive(self) -> bool:
-        """Whether the zygote process is running."""
-        return self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]
-
-    def spawn(
-        self,
-        connection_file: str,
-        cwd: str | None = None,
-        env: dict | None = None,
-        owner: int | None = None,
-        late: bool = False,
-    ) -> int:
-        """Fork a kernel on ``connection_file``; returns its pid. With ``owner`` (a pid), the
-        kernel dies when that process does. ``late`` changes nothing here: this zygote's warm-up
-        is over before it takes any request."""
-        self._req.write(_request(connection_file, cwd, env, owner))
-        answer = self._rep.readline()
-        if not answer.strip().isdigit():
-            from cocEval.errors import BatchError
-
-            raise BatchError(f"the warm-kernel parent could not fork a kernel: {answer.strip() or 'it died'}")
-        return int(answer)
-
-    def close(self) -> None:
-        """Stop the zygote (its kernels die with it)."""
-        for f in (getattr(self, "_req", None), getattr(self, "_rep", None)):
-            try:
-                if f is not None:
-                    f.close()
-            except OSError:
-                pass
-        if self._pidfd is not None:
-            try:
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
-            os.close(self._pidfd)
-            self._pidfd = None
-
-
-def _serve(req_r: int, rep_w: int, preload: tuple[str, ...], warm) -> None:
-    """The zygote's loop: import, warm, then fork one kernel per request."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    rep = os.fdopen(rep_w, "w", buffering=1)
-    try:
-        import ipykernel.kernelapp  # noqa: F401  (the kernel itself)
-
-        for name in preload:
-            importlib.import_module(name)
-        if warm is not None:
-            warm()
-    except Exception as exc:  # reported to the parent, which raises BatchError
-        rep.write(f"failed: {type(exc).__name__}: {exc}\n")
-        return
-    # Reap kernels as they end (waited for, not ignored, so that their CPU time counts in this
-    # process's children's and so in the batch's: ``time`` and the benchmark see it).
-    signal.signal(signal.SIGCHLD, _reap)
-    _freeze_heap()
-    rep.write("ready\n")
-    me = os.getpid()
-    with os.fdopen(req_r, "r") as req:
-        for line in req:
-            try:
-                request = json.loads(line)
-            except json.JSONDecodeError:
-                rep.write("bad request\n")
-                continue
-            pid = os.fork()
-            if pid == 0:
-                _become_kernel(request, me)
-            rep.write(f"{pid}\n")
 
 
 def _freeze_heap() -> None:
@@ -567,9 +439,10 @@ def _provisioner_class():
     from cocEval.errors import CocEvalError
 
     class ZygoteProvisioner(LocalProvisioner):
-        """Launches the kernel by asking the worker's :class:`Zygote` to fork it."""
+        """Launches the kernel by asking the batch's warm parent (through the worker's
+        :class:`ZygoteClient`) to fork it."""
 
-        zygote: Zygote | None = None
+        zygote: ZygoteClient | None = None
         late = False  # set per kernel manager by zygote_kernel_manager
 
         async def launch_kernel(self, cmd, **kwargs):
@@ -599,7 +472,7 @@ def _provisioner_class():
 ZygoteProvisioner = None  # set lazily by zygote_kernel_manager (jupyter_client imported on demand)
 
 
-def zygote_kernel_manager(base, zygote: Zygote, late: bool = False):
+def zygote_kernel_manager(base, zygote: ZygoteClient, late: bool = False):
     """A subclass of kernel manager class ``base`` whose kernels are forked from ``zygote``
     (once its whole warm-up is done, with ``late``: see :meth:`ZygoteServer.warm`)."""
     global ZygoteProvisioner

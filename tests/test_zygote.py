@@ -43,38 +43,43 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def warm(tmp_path):
-    # the warm() hook runs once in the zygote, before any kernel is forked
+def warm(tmp_path, monkeypatch):
+    # the warm-up ("module:function") runs once in the parent, before any kernel is forked
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
     marker = tmp_path / "warmed"
-    z = zygote.Zygote(preload=("colorsys",), warm=lambda: marker.write_text(str(os.getpid())))
-    yield z, marker
-    z.close()
+    s = zygote.ZygoteServer(preload=("colorsys",))
+    s.warm("zygote_steps:mark", {"marker": str(marker)})
+    yield s, marker
+    s.close()
 
 
 def test_kernel_is_forked_from_the_warm_parent(warm, tmp_path):
     import papermill as pm
 
-    z, marker = warm
+    s, marker = warm
     nb = _notebook(
         tmp_path / "a.ipynb",
         "import os, sys\nparent = os.getppid()\nalready = 'colorsys' in sys.modules",
         "print(parent, already, os.getpid())",
     )
     out = pm.execute_notebook(
-        str(nb), str(tmp_path / "out.ipynb"), kernel_manager_class=_manager(z), progress_bar=False
+        str(nb),
+        str(tmp_path / "out.ipynb"),
+        kernel_manager_class=_manager(zygote.ZygoteClient(**s.address())),
+        progress_bar=False,
     )
     parent, already, kernel_pid = out.cells[1].outputs[0]["text"].split()
-    assert int(parent) == z.pid == int(marker.read_text())  # forked by the zygote, which ran warm()
+    assert int(parent) == s.pid == int(marker.read_text())  # forked by the parent, which ran the warm-up
     assert already == "True"  # the preloaded module was imported before the kernel existed
-    assert int(kernel_pid) != z.pid
-    assert not _alive(int(kernel_pid))  # shut down after the run
+    assert int(kernel_pid) != s.pid
+    assert not _alive(int(kernel_pid))  # stopped after the run
 
 
 def test_killed_kernel_is_detected_within_seconds(warm, tmp_path):
     import papermill as pm
     from nbclient.exceptions import DeadKernelError
 
-    z, _ = warm
+    s, _ = warm
     pidfile = tmp_path / "pid"
     nb = _notebook(
         tmp_path / "sleep.ipynb",
@@ -94,44 +99,24 @@ def test_killed_kernel_is_detected_within_seconds(warm, tmp_path):
         pm.execute_notebook(
             str(nb),
             str(tmp_path / "out.ipynb"),
-            kernel_manager_class=_manager(z),
+            kernel_manager_class=_manager(zygote.ZygoteClient(**s.address())),
             progress_bar=False,
             execution_timeout=100,
         )
     assert time.perf_counter() - t0 < 30  # not the 100 s execution timeout: the death is noticed
-    assert z.alive()  # one kernel's death does not take the parent down
+    assert s.alive()  # one kernel's death does not take the parent down
 
 
-def test_closing_the_zygote_leaves_no_kernels(tmp_path):
-    z = zygote.Zygote()
-    conn = tmp_path / "kernel.json"
-    from jupyter_client.connect import write_connection_file
-
-    write_connection_file(str(conn), transport="ipc", ip=str(tmp_path / "k"))
-    pid = z.spawn(str(conn))
-    for _ in range(100):
-        if _alive(pid):
-            break
-        time.sleep(0.02)
-    assert _alive(pid)
-    z.close()
-    for _ in range(100):
-        if not _alive(pid):
-            break
-        time.sleep(0.05)
-    assert not _alive(pid) and not z.alive()
-
-
-def test_failed_preload_is_a_batch_error():
+def test_failed_preload_is_a_batch_error(tmp_path):
     from cocEval.errors import BatchError
 
-    with pytest.raises(BatchError, match="no_such_module_xyz"):
-        zygote.Zygote(preload=("no_such_module_xyz",))
-
-
-# ------------------------------------------------------------------------------------------
-# One warm parent shared by several processes (ZygoteServer / ZygoteClient)
-# ------------------------------------------------------------------------------------------
+    s = zygote.ZygoteServer(preload=("no_such_module_xyz",))
+    try:
+        s.warm(None)
+        with pytest.raises(BatchError, match="no_such_module_xyz"):
+            zygote.ZygoteClient(**s.address()).spawn(_connection_file(tmp_path))
+    finally:
+        s.close()
 
 
 def _connection_file(tmp_path: Path, name: str = "k") -> str:

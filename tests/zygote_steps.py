@@ -1,8 +1,10 @@
-"""Warm-up steps for the warm-kernel parent in tests/test_zygote.py: each waits for a file the
-test creates, so the test decides when a step ends."""
+"""Warm-up steps for the warm-kernel parent in tests/test_zygote.py: ``early`` and ``warm``
+wait for a file the test creates, so the test decides when a step ends; ``mark`` records which
+process ran it."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -19,3 +21,7 @@ def early(args: dict) -> None:
 
 def warm(args: dict) -> None:
     _wait_for(args["warm_done"])
+
+
+def mark(args: dict) -> None:
+    Path(args["marker"]).write_text(str(os.getpid()))
