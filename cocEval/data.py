@@ -51,6 +51,19 @@ RESTRICTIVE_TYPES = (
     "mechanical_restraint",
 )
 RESTRICTIVE_COUNTS = ("restrictive_interventions", *RESTRICTIVE_TYPES, "prone_restraint", "people_restricted")
+#: The restrictive practice table's measures in file order (after its keys and ``ward_type``),
+#: as the synthetic data and the MHSDS importer write them.
+RESTRICTIVE_MEASURES = (
+    "occupied_bed_days",
+    "restrictive_interventions",
+    "physical_restraint",
+    "prone_restraint",
+    "seclusion",
+    "segregation",
+    "chemical_restraint",
+    "mechanical_restraint",
+    "people_restricted",
+)
 STAFF_COUNTS = (
     "violence_from_patients",
     "harassment_from_patients",

@@ -101,7 +101,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import expit, logit
 
-from cocEval.data import RESTRICTIVE_TYPES, STAFF_COUNTS, STAFF_SCORES
+from cocEval.data import RESTRICTIVE_MEASURES, RESTRICTIVE_TYPES, STAFF_COUNTS, STAFF_SCORES
 from cocEval.errors import InputError
 
 __all__ = [
@@ -673,21 +673,7 @@ def _reporting_quirks(
 
 
 #: Column order of the restrictive practice table.
-_RP_COLUMNS = [
-    "provider_id",
-    "ward_id",
-    "month",
-    "ward_type",
-    "occupied_bed_days",
-    "restrictive_interventions",
-    "physical_restraint",
-    "prone_restraint",
-    "seclusion",
-    "segregation",
-    "chemical_restraint",
-    "mechanical_restraint",
-    "people_restricted",
-]
+_RP_COLUMNS = ["provider_id", "ward_id", "month", "ward_type", *RESTRICTIVE_MEASURES]
 
 
 def _contract_tables(sim: _Simulation, present: np.ndarray) -> dict[str, pd.DataFrame]:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cocEval.data import RESTRICTIVE_MEASURES
 from cocEval.errors import ImportDataError
 from cocEval.importers._common import (
     Cell,
@@ -112,20 +113,8 @@ MEASURES: tuple[Measure, ...] = (
     ),
 )
 
-#: Contract columns in output order.
-COLUMNS = (
-    "occupied_bed_days",
-    "restrictive_interventions",
-    "physical_restraint",
-    "prone_restraint",
-    "seclusion",
-    "segregation",
-    "chemical_restraint",
-    "mechanical_restraint",
-    "people_restricted",
-    "people_detained",
-    "people_subject_to_mha",
-)
+#: Contract columns in output order: the restrictive practice table's, then two provider-level extras.
+COLUMNS = (*RESTRICTIVE_MEASURES, "people_detained", "people_subject_to_mha")
 
 #: Intervention type description keywords -> per-type contract columns (prone is also physical).
 TYPE_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
