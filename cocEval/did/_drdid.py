@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import statsmodels.api as sm
+from statsmodels.discrete.discrete_model import Logit
 
 
 class CellFailure(Exception):
@@ -41,7 +41,7 @@ def _logit(D, X):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = sm.Logit(D, X).fit(disp=0, method="newton", maxiter=100)
+            fit = Logit(D, X).fit(disp=0, method="newton", maxiter=100)
     except Exception as exc:  # perfect separation and friends
         raise CellFailure(f"propensity-score logit failed ({exc})") from exc
     ps_raw = fit.predict(X)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
+from statsmodels.regression.linear_model import OLS
 from statsmodels.stats.diagnostic import acorr_ljungbox
 from statsmodels.stats.stattools import durbin_watson
 
@@ -31,7 +31,7 @@ def _breusch_godfrey(r: np.ndarray, X: np.ndarray, groups: np.ndarray, lags: int
         for k in range(1, lags + 1):
             lagged[idx[k:], k - 1] = rg[:-k]
     Z = np.column_stack([X, lagged])
-    fit = sm.OLS(r, Z).fit()
+    fit = OLS(r, Z).fit()
     rc = r - r.mean()
     r2 = 1 - np.sum(fit.resid**2) / np.sum(rc**2) if np.sum(rc**2) > 0 else 0.0
     stat = len(r) * r2

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import statsmodels.api as sm
 from scipy import optimize, special
+from statsmodels.genmod import families as sm_families
+from statsmodels.genmod.generalized_linear_model import GLM
+from statsmodels.regression.linear_model import OLS
 from statsmodels.stats import sandwich_covariance as sw
 
 from cocEval.errors import InputError
@@ -48,7 +50,7 @@ def hac(scores: np.ndarray, bread: np.ndarray, maxlags: int, groups: np.ndarray)
 
 
 def fit_ols(y: np.ndarray, X: np.ndarray, errors: str, maxlags: int | None, groups: np.ndarray) -> Fit:
-    res = sm.OLS(y, X).fit()
+    res = OLS(y, X).fit()
     cov = np.asarray(res.cov_params())
     if errors == "newey-west":
         assert maxlags is not None, "fit_its sets the Newey-West lag"
@@ -209,13 +211,13 @@ def fit_glm(
     info: dict[str, Any] = {}
     if fam_.is_binomial:
         endog = np.column_stack([y, trials - y])
-        fam = sm.families.Binomial()
+        fam = sm_families.Binomial()
     else:
         endog = y
-        fam = sm.families.Poisson()
+        fam = sm_families.Poisson()
 
     def glm(f: Any) -> Any:
-        return sm.GLM(endog, X, family=f, offset=offset).fit(scale=1.0, tol=1e-12, maxiter=200)
+        return GLM(endog, X, family=f, offset=offset).fit(scale=1.0, tol=1e-12, maxiter=200)
 
     res = glm(fam)
     if family == "negbin":
@@ -227,7 +229,7 @@ def fit_glm(
         start_params = [np.asarray(res.params)]
 
         def nb_fit(log_theta: float) -> Any:
-            r = sm.GLM(endog, X, family=sm.families.NegativeBinomial(alpha=np.exp(-log_theta)), offset=offset).fit(
+            r = GLM(endog, X, family=sm_families.NegativeBinomial(alpha=np.exp(-log_theta)), offset=offset).fit(
                 scale=1.0, tol=1e-12, maxiter=200, start_params=start_params[0]
             )
             start_params[0] = np.asarray(r.params)
