@@ -212,9 +212,10 @@ class ZygoteServer:
         """Run ``func`` (``"module:function"``, called with ``args``) once in the server, then
         serve; ``None`` serves at once. A failure makes every request fail (kernels start cold).
 
-        With ``early`` (another function, run first), the requests already waiting when it ends
-        are served before ``func`` runs, except those that ask to wait (``late``: a kernel that
-        needs what ``func`` builds): a core that would idle during ``func`` runs a kernel."""
+        With ``early`` (another function, run first), the requests already waiting when the
+        imports end are served before ``early`` runs, and those waiting when it ends before
+        ``func`` runs, except those that ask to wait (``late``: a kernel that needs what ``func``
+        builds): a core that would idle during ``early`` and ``func`` runs a kernel."""
         try:
             assert self.proc.stdin is not None
             line = json.dumps({"early": early, "warm": func, "args": args or {}}) + "\n"
@@ -321,7 +322,23 @@ def _server_main() -> None:
         return
     spec = json.loads(line)
     me, held = os.getpid(), []
+
+    def serve_waiting() -> None:
+        # A core would idle while the warm-up runs: kernels that need not wait for it (a report
+        # other than the warm-up's own) start now, and pay what it has not done yet themselves
+        # (loading the data when forked before "early" ends, first-use costs before "warm" ends).
+        _freeze_heap()
+        while select.select([listener], [], [], 0)[0]:
+            conn, _ = listener.accept()
+            request = _read_request(conn)
+            if request is not None and request.get("late"):
+                held.append((conn, request))
+            elif request is not None:
+                _answer(conn, request, failure, me, listener, others=[c for c, _ in held])
+
     for step in ("early", "warm"):
+        if step == "early" and spec.get("early") and failure is None:
+            serve_waiting()  # the imports are done: requests made while they ran
         if failure is None and spec.get(step):
             try:
                 module, func = spec[step].split(":")
@@ -329,16 +346,7 @@ def _server_main() -> None:
             except Exception as exc:
                 failure = f"failed: {type(exc).__name__}: {exc}"
         if step == "early" and spec.get("early") and failure is None:
-            # A core would idle while the warm-up runs: kernels that need not wait for it (a
-            # report other than the warm-up's own) start now, and pay its first-use costs themselves.
-            _freeze_heap()
-            while select.select([listener], [], [], 0)[0]:
-                conn, _ = listener.accept()
-                request = _read_request(conn)
-                if request is not None and request.get("late"):
-                    held.append((conn, request))
-                elif request is not None:
-                    _answer(conn, request, failure, me, listener, others=[c for c, _ in held])
+            serve_waiting()
     signal.signal(signal.SIGCHLD, _reap)  # after the warm-up: its own subprocesses are waited for by it
     _reap(0, None)  # kernels forked early that have already ended
     _freeze_heap()

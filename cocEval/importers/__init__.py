@@ -13,11 +13,33 @@ Examples
 'LANCASHIRE AND SOUTH CUMBRIA NHS FOUNDATION TRUST'
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from cocEval.errors import ImportDataError
-from cocEval.importers._common import Cell, derived_id, normalise_name, parse_count, parse_month
-from cocEval.importers.crosswalk import Crosswalk, read_crosswalk
-from cocEval.importers.mhsds import MEASURES, import_mhsds, read_mhsds_file
-from cocEval.importers.staff_survey import import_staff_survey
+
+if TYPE_CHECKING:
+    from cocEval.importers._common import Cell, derived_id, normalise_name, parse_count, parse_month
+    from cocEval.importers.crosswalk import Crosswalk, read_crosswalk
+    from cocEval.importers.mhsds import MEASURES, import_mhsds, read_mhsds_file
+    from cocEval.importers.staff_survey import import_staff_survey
+
+#: Where each public name lives (imported on first use, see ``__getattr__``).
+_HOME = {
+    "Cell": "_common",
+    "derived_id": "_common",
+    "normalise_name": "_common",
+    "parse_count": "_common",
+    "parse_month": "_common",
+    "Crosswalk": "crosswalk",
+    "read_crosswalk": "crosswalk",
+    "MEASURES": "mhsds",
+    "import_mhsds": "mhsds",
+    "read_mhsds_file": "mhsds",
+    "import_staff_survey": "staff_survey",
+}
 
 __all__ = [
     "MEASURES",
@@ -33,3 +55,13 @@ __all__ = [
     "read_crosswalk",
     "read_mhsds_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The importers are imported on first use (PEP 562): they need pandas and the data contract
+    (about 0.8 s to import), which the command line, that only lists the import subcommands
+    beside the others (``cocEval reports`` among them), does not."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"cocEval.importers.{home}"), name)
