@@ -41,7 +41,7 @@ import pandas as pd
 
 from cocEval._results import ResultMixin
 from cocEval.errors import InputError, NotEstimableError
-from cocEval.style import new_axes
+from cocEval.style import mark_suppressed, new_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -509,18 +509,7 @@ class SPCChart(ResultMixin):
                 label=_POINT_LABELS[ptype],
             )
         if "suppressed" in d.columns and d["suppressed"].any():
-            hid = d[d["suppressed"].astype(bool)]
-            ax.scatter(
-                hid["x"],
-                np.zeros(len(hid)),
-                transform=ax.get_xaxis_transform(),
-                marker="|",
-                s=60,
-                color="#4C6272",
-                zorder=4,
-                clip_on=False,
-                label=suppressed_label,
-            )
+            mark_suppressed(ax, d.loc[d["suppressed"].astype(bool), "x"], suppressed_label)
         if floor is not None:
             ax.set_ylim(bottom=floor)
         if clipped:

@@ -78,3 +78,29 @@ def new_axes(ax=None, figsize=None):
         return ax.figure, ax
     fig, ax = plt.subplots(figsize=figsize)
     return fig, ax
+
+
+def mark_suppressed(ax, x, label: str) -> None:
+    """Mark months not shown (suppressed by the disclosure rule) as ticks at the foot of ``ax``,
+    at positions ``x``: a gap in a line then reads as "not shown", not as "no data".
+
+    Examples
+    --------
+    >>> fig, ax = new_axes()
+    >>> mark_suppressed(ax, [1, 2], "Month not shown (small numbers)")
+    >>> ax.collections[0].get_label()
+    'Month not shown (small numbers)'
+    """
+    import numpy as np
+
+    ax.scatter(
+        x,
+        np.zeros(len(x)),
+        transform=ax.get_xaxis_transform(),
+        marker="|",
+        s=60,
+        color=NHS_GREY,
+        zorder=4,
+        clip_on=False,
+        label=label,
+    )

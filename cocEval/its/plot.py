@@ -124,10 +124,9 @@ def draw(
     ['95% interval of expected', 'Expected without coaching']
     >>> plt.close(fig)
     """
-    import numpy as np
     import pandas as pd
 
-    from cocEval.style import NHS_BLUE, NHS_GREY, NHS_MID_GREY
+    from cocEval.style import NHS_BLUE, NHS_GREY, NHS_MID_GREY, mark_suppressed
 
     say = WORDS[words]
     excluded = d["excluded"].astype(bool)
@@ -161,18 +160,7 @@ def draw(
         label=say["band"].format(level=level),
     )
     if "suppressed" in d.columns and d["suppressed"].any():
-        hid = d[d["suppressed"].astype(bool)]
-        ax.scatter(
-            hid["period"],
-            np.zeros(len(hid)),
-            transform=ax.get_xaxis_transform(),
-            marker="|",
-            s=60,
-            color=NHS_GREY,
-            clip_on=False,
-            zorder=4,
-            label=say["suppressed"],
-        )
+        mark_suppressed(ax, d.loc[d["suppressed"].astype(bool), "period"], say["suppressed"])
     if zero:
         ax.set_ylim(bottom=0)
     _mark(ax, start, say["start"], ":", 1.0)
