@@ -764,27 +764,39 @@ def _temp_left(out: Path) -> list:
 
 
 @pytest.mark.slow
-def test_batch_writes_0644_and_leaves_no_temp_files(tmp_path, config):
+def test_batch_writes_0644_and_leaves_no_temp_files(tmp_path, config, monkeypatch):
+    import shutil
     import tempfile
 
-    nb, _ = pid_notebook(tmp_path)
-    before = {p.name for p in Path(tempfile.gettempdir()).glob("coc-k-*")}
-    before_json = set(Path(tempfile.gettempdir()).glob("tmp*.json"))
-    out = tmp_path / "out"
-    assert run_reports(_opts(tmp_path, config, nb)) == 0
-    for f in ["providers/P1.html", "providers/P2.html", "manifest.json", "index.html", "executed/P1.ipynb", "run.log"]:
-        assert stat.S_IMODE((out / f).stat().st_mode) == 0o644, f
-    assert "report for P1" in (out / "providers" / "P1.html").read_text()
-    assert not (out / ".coc-tmp").exists()
-    assert {p.name for p in Path(tempfile.gettempdir()).glob("coc-k-*")} <= before  # no kernel sockets left
-    new_json = set(Path(tempfile.gettempdir()).glob("tmp*.json")) - before_json
-    mine = [p for p in new_json if "coc-k-" in p.read_text(errors="replace")]
-    assert not mine  # no kernel connection files either
-    m = _manifest(out)["reports"]
-    assert m["P1"]["status"] == "ok" and m["P1"]["headline"] == {"provider": "P1"}
-    # a re-run resumes: nothing changed, nothing rendered
-    assert run_reports(_opts(tmp_path, config, nb)) == 0
-    assert _manifest(out)["reports"]["P2"]["skipped"] is True
+    # A temporary folder of its own (short: it holds IPC sockets), for this process and the
+    # batch's: tests running beside it under xdist leave their own files in the shared one.
+    own = Path(tempfile.mkdtemp(prefix="h-"))
+    monkeypatch.setenv("TMPDIR", str(own))
+    monkeypatch.setattr(tempfile, "tempdir", str(own))
+    try:
+        nb, _ = pid_notebook(tmp_path)
+        out = tmp_path / "out"
+        assert run_reports(_opts(tmp_path, config, nb)) == 0
+        for f in [
+            "providers/P1.html",
+            "providers/P2.html",
+            "manifest.json",
+            "index.html",
+            "executed/P1.ipynb",
+            "run.log",
+        ]:
+            assert stat.S_IMODE((out / f).stat().st_mode) == 0o644, f
+        assert "report for P1" in (out / "providers" / "P1.html").read_text()
+        assert not (out / ".coc-tmp").exists()
+        assert not list(own.glob("coc-k-*"))  # no kernel sockets left
+        assert not [p for p in own.glob("*.json") if "coc-k-" in p.read_text(errors="replace")]  # nor connection files
+        m = _manifest(out)["reports"]
+        assert m["P1"]["status"] == "ok" and m["P1"]["headline"] == {"provider": "P1"}
+        # a re-run resumes: nothing changed, nothing rendered
+        assert run_reports(_opts(tmp_path, config, nb)) == 0
+        assert _manifest(out)["reports"]["P2"]["skipped"] is True
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.mark.slow
