@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from cocEval import wording as w
+from cocEval.data import RESTRICTIVE_COUNTS
 from cocEval.effects import EffectSummary
 from cocEval.funnel import funnel_rates
 from cocEval.report.blocks import Bullets, Callout, Figure, Heading, Paragraph, Section, Table, to_text
@@ -52,16 +53,7 @@ def tiny(tmp_path_factory) -> ProviderReport:
     folder = tmp_path_factory.mktemp("tiny") / "data"
     shutil.copytree(SYNTHETIC, folder)
     rp = pd.read_csv(folder / "restrictive_practice.csv", dtype={"month": str})
-    counts = [
-        "restrictive_interventions",
-        "physical_restraint",
-        "prone_restraint",
-        "seclusion",
-        "segregation",
-        "chemical_restraint",
-        "mechanical_restraint",
-        "people_restricted",
-    ]
+    counts = list(RESTRICTIVE_COUNTS)
     mine = rp.provider_id == "SYN002"
     rp.loc[mine, counts] = 0
     rp.loc[rp[mine].index[::37], ["restrictive_interventions", "seclusion", "people_restricted"]] = 1

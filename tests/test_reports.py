@@ -13,6 +13,7 @@ import yaml
 
 from cocEval.batch import export_html
 from cocEval.cli import main
+from cocEval.data import RESTRICTIVE_COUNTS
 
 pytestmark = [pytest.mark.reports, pytest.mark.slow]
 
@@ -141,16 +142,7 @@ def _tiny_counts_data(folder: Path) -> Path:
     part.loc[part.provider_id == "SYN002", "provider_name"] = "<b>Bold & Co</b> <script>alert(1)</script>"
     part.to_csv(folder / "participation.csv", index=False)
     rp = pd.read_csv(folder / "restrictive_practice.csv", dtype={"month": str})
-    counts = [
-        "restrictive_interventions",
-        "physical_restraint",
-        "prone_restraint",
-        "seclusion",
-        "segregation",
-        "chemical_restraint",
-        "mechanical_restraint",
-        "people_restricted",
-    ]
+    counts = list(RESTRICTIVE_COUNTS)
     mine = rp.provider_id == "SYN002"
     rp.loc[mine, counts] = 0
     # a handful of single events scattered over five years
