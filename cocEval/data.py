@@ -25,9 +25,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,8 @@ import yaml
 from cocEval.errors import DataError, InputError
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 TABLES = ("participation", "restrictive_practice", "patient_experience", "staff_survey")
 
@@ -600,9 +604,29 @@ class ProgrammeData:
     truth: pd.DataFrame | None = None
     #: tables present in the folder (absent ones are empty frames); issue 13
     tables: tuple[str, ...] = TABLES
-    #: results derived from the frames and computed once, e.g. provider-month sums per table
-    #: (the frames are not changed after loading)
+    #: results derived from the frames and computed once (see :meth:`derived`)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """``compute()``, computed once for this programme and kept with it under ``key``.
+
+        For results that depend on the whole programme, not on one provider (provider-month sums,
+        every provider's staff survey changes): a batch computes them once in its warm-kernel
+        parent, and every report kernel forked from it finds them done. The frames are not
+        changed after loading, so a kept result stays right; callers copy a result before they
+        change it. A ``compute`` that raises keeps nothing.
+
+        Examples
+        --------
+        With ``prog = load_programme("data/synthetic")``:
+
+        >>> n = prog.derived(("example", "providers"), lambda: len(prog.participation))
+        >>> prog.derived(("example", "providers"), lambda: 0) == n  # kept: not computed again
+        True
+        """
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     @cached_property
     def months(self) -> pd.DatetimeIndex:
@@ -1014,9 +1038,7 @@ def provider_months(prog: ProgrammeData, table: str = "restrictive_practice") ->
     """
     if table not in DENOMINATORS:
         raise InputError(f"table must be one of {list(DENOMINATORS)}, got {table!r}")
-    if table not in prog._cache:
-        prog._cache[table] = _sum_provider_months(prog, table)
-    return prog._cache[table].copy()
+    return prog.derived(("provider_months", table), lambda: _sum_provider_months(prog, table)).copy()
 
 
 def _sum_provider_months(prog: ProgrammeData, table: str) -> pd.DataFrame:
@@ -1143,9 +1165,13 @@ def provider_year_panel(prog: ProgrammeData, indicator: str) -> pd.DataFrame:
     >>> provider_year_panel(prog, "engagement").columns[:3].tolist()
     ['provider_id', 'survey_year', 'value']
     """
-    ss = prog.staff_survey
-    if indicator not in ss.columns:
+    if indicator not in prog.staff_survey.columns:
         raise InputError(f"indicator {indicator!r} is not a column of staff_survey")
+    return prog.derived(("provider_year_panel", indicator), lambda: _staff_panel(prog, indicator)).copy()
+
+
+def _staff_panel(prog: ProgrammeData, indicator: str) -> pd.DataFrame:
+    ss = prog.staff_survey
     out = ss[["provider_id", "survey_year", "respondents"]].copy()
     if indicator in STAFF_COUNTS:
         out["value"] = ss[indicator].astype("float64") / ss["respondents"].where(ss["respondents"] > 0)

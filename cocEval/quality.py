@@ -128,10 +128,8 @@ def zero_stretches(prog: ProgrammeData, provider_id: str, *, min_length: int = 3
     >>> zero_stretches(prog, "SYN001").columns.tolist()
     ['first_month', 'last_month', 'months', 'bed_days']
     """
-    key = ("zero_stretches", min_length)
-    if key not in prog._cache:  # every provider's runs at once, then cached with the data
-        prog._cache[key] = _all_zero_stretches(prog, min_length)
-    runs = prog._cache[key]
+    # every provider's runs at once, kept with the data
+    runs = prog.derived(("zero_stretches", min_length), lambda: _all_zero_stretches(prog, min_length))
     return runs[runs["provider_id"] == provider_id].drop(columns="provider_id").reset_index(drop=True)
 
 

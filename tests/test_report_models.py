@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cocEval.report.models import log_effect_at, staff_comparison
+from cocEval.data import provider_year_panel
+from cocEval.report.models import log_effect_at, staff_comparison, staff_comparisons
 from cocEval.report.provider import ProviderReport
 
 
@@ -68,3 +69,24 @@ def test_staff_comparison_is_a_prediction_interval():
         staff_comparison(p[p.provider_id.isin(list("ABC"))], "A")
     with pytest.raises(ValueError, match="no staff survey after"):
         staff_comparison(p, "B")
+    # surveyed after the start but not the year before: said, not a KeyError
+    with pytest.raises(ValueError, match="A: no survey in 2023 and 2024"):
+        staff_comparison(p.drop(index=0), "A")
+
+
+def test_staff_comparisons_of_everyone_equal_one_at_a_time(cohort1):
+    """The batch's once-per-programme comparisons give each provider exactly its own."""
+    panel = provider_year_panel(cohort1.prog, "engagement").dropna(subset=["value"])
+    ids = [*cohort1.prog.participation["provider_id"], "NOT-THERE"]
+    everyone = staff_comparisons(panel, ids)
+    assert list(everyone) == ids
+    n_ok = 0
+    for pid in ids:
+        try:
+            one = staff_comparison(panel, pid)
+        except ValueError as exc:
+            assert everyone[pid] == str(exc)
+        else:
+            assert everyone[pid] == one  # the same floats, not approximately
+            n_ok += 1
+    assert n_ok >= 20 and isinstance(everyone["NOT-THERE"], str)

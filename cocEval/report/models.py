@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,7 +92,8 @@ def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.
     those whose first post-start survey is later than "after" (or never).
 
     Returns a dict of numbers (see :class:`StaffComparison`), or raises NotEstimableError when
-    the provider has no post-start survey or fewer than three comparison providers.
+    the provider has no post-start survey, no survey in one of the two years, or fewer than
+    three comparison providers. :func:`staff_comparisons` gives every provider's at once.
 
     Examples
     --------
@@ -100,38 +102,80 @@ def staff_comparison(panel: pd.DataFrame, provider_id: str, *, alpha: float = 0.
     >>> round(staff_comparison(p, "A")["difference"], 2)
     0.93
     """
-    me = panel[panel["provider_id"] == provider_id]
-    first = int(me["first_year"].iloc[0]) if len(me) else 0
-    if first == 0:
-        raise NotEstimableError(f"{provider_id} has no staff survey after coaching started")
-    before_y, after_y = first - 1, first
+    r = staff_comparisons(panel, [provider_id], alpha=alpha)[provider_id]
+    if isinstance(r, str):
+        raise NotEstimableError(r)
+    return r
+
+
+def staff_comparisons(
+    panel: pd.DataFrame, providers: Iterable[str] | None = None, *, alpha: float = 0.05
+) -> dict[str, dict | str]:
+    """:func:`staff_comparison` of several providers (default: all in ``panel``) at once.
+
+    Providers whose first survey after the start is the same year share one comparison group,
+    which is found once. Each provider maps to its dict of numbers, or to why it has none (the
+    message :func:`staff_comparison` raises).
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"provider_id": list("AABBCCDD"), "survey_year": [2023, 2024] * 4,
+    ...                   "value": [5., 6, 5, 5.1, 5, 4.9, 5, 5.2], "first_year": [2024] * 2 + [0] * 6})
+    >>> out = staff_comparisons(p)
+    >>> round(out["A"]["difference"], 2), out["B"]
+    (0.93, 'B has no staff survey after coaching started')
+    """
+    firsts = panel.drop_duplicates("provider_id").set_index("provider_id")["first_year"]
+    groups: dict[int, tuple | None] = {}  # first year -> (wide, change, comparison changes)
+    out: dict[str, dict | str] = {}
+    for provider_id in firsts.index if providers is None else providers:
+        first = int(firsts[provider_id]) if provider_id in firsts.index else 0
+        if first == 0:
+            out[provider_id] = f"{provider_id} has no staff survey after coaching started"
+            continue
+        before_y, after_y = first - 1, first
+        if first not in groups:
+            groups[first] = _year_change(panel, firsts, before_y, after_y)
+        group = groups[first]
+        if group is None or provider_id not in group[1].index:
+            out[provider_id] = f"{provider_id}: no survey in {before_y} and {after_y}"
+            continue
+        wide, change, comp = group
+        comp = comp.drop(provider_id, errors="ignore")
+        if len(comp) < 3:
+            out[provider_id] = f"only {len(comp)} comparison providers surveyed in {before_y} and {after_y}"
+            continue
+        n = len(comp)
+        diff = float(change[provider_id] - comp.mean())
+        se = float(comp.std(ddof=1) * np.sqrt(1 + 1 / n))
+        crit = float(stats.t.ppf(1 - alpha / 2, n - 1))
+        out[provider_id] = {
+            "before_year": before_y,
+            "after_year": after_y,
+            "before": float(wide.at[provider_id, before_y]),
+            "after": float(wide.at[provider_id, after_y]),
+            "comparison_change": float(comp.mean()),
+            "difference": diff,
+            "se": se,
+            "ci_low": diff - crit * se,
+            "ci_high": diff + crit * se,
+            "n_comparison": n,
+        }
+    return out
+
+
+def _year_change(panel: pd.DataFrame, firsts: pd.Series, before_y: int, after_y: int) -> tuple | None:
+    """``(wide, change, comparison changes)`` from ``before_y`` to ``after_y`` (None when no
+    provider was surveyed in one of the years). Comparison providers were first surveyed after
+    the start later than ``after_y``, or never."""
     wide = panel[panel["survey_year"].isin([before_y, after_y])].pivot_table(
         index="provider_id", columns="survey_year", values="value"
     )
-    if before_y not in wide.columns or after_y not in wide.columns or provider_id not in wide.index:
-        raise NotEstimableError(f"{provider_id}: no survey in {before_y} and {after_y}")
+    if before_y not in wide.columns or after_y not in wide.columns:
+        return None
     change = (wide[after_y] - wide[before_y]).dropna()
-    firsts = panel.drop_duplicates("provider_id").set_index("provider_id")["first_year"]
-    comp = change[(firsts.reindex(change.index) == 0) | (firsts.reindex(change.index) > after_y)]
-    comp = comp.drop(provider_id, errors="ignore")
-    if len(comp) < 3:
-        raise NotEstimableError(f"only {len(comp)} comparison providers surveyed in {before_y} and {after_y}")
-    n = len(comp)
-    diff = float(change[provider_id] - comp.mean())
-    se = float(comp.std(ddof=1) * np.sqrt(1 + 1 / n))
-    crit = float(stats.t.ppf(1 - alpha / 2, n - 1))
-    return {
-        "before_year": before_y,
-        "after_year": after_y,
-        "before": float(wide.at[provider_id, before_y]),
-        "after": float(wide.at[provider_id, after_y]),
-        "comparison_change": float(comp.mean()),
-        "difference": diff,
-        "se": se,
-        "ci_low": diff - crit * se,
-        "ci_high": diff + crit * se,
-        "n_comparison": n,
-    }
+    later = firsts.reindex(change.index)
+    return wide, change, change[(later == 0) | (later > after_y)]
 
 
 FAMILY_WORDS = {

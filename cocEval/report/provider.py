@@ -37,7 +37,7 @@ from cocEval.config import Outcome, ProgrammeConfig, load_inputs
 from cocEval.data import ProgrammeData, provider_year_panel
 from cocEval.disclosure import get_rule
 from cocEval.effects import EffectSummary
-from cocEval.errors import InputError, NotEstimableError
+from cocEval.errors import InputError
 from cocEval.funnel import funnel_proportions, funnel_rates
 from cocEval.quality import (
     is_ward_level,
@@ -56,7 +56,7 @@ from cocEval.report.models import (
     fit_outcome,
     pooling_effect,
     staff_absent_reason,
-    staff_comparison,
+    staff_comparisons,
     sustain_start,
 )
 from cocEval.report.provenance import provenance
@@ -372,11 +372,16 @@ class ProviderReport:
             if absent is not None:
                 self.staff_absent[key] = absent
                 continue
-            panel = provider_year_panel(self.prog, ind.column)
-            try:
-                r = staff_comparison(panel.dropna(subset=["value"]), self.provider_id)
-            except NotEstimableError as exc:
-                self.staff_errors[key] = str(exc)
+            # every provider's at once, kept with the data: computed once in a batch's warm parent
+            everyone = self.prog.derived(
+                ("staff_comparisons", ind.column),
+                lambda col=ind.column: staff_comparisons(
+                    provider_year_panel(self.prog, col).dropna(subset=["value"]), self.prog.participation["provider_id"]
+                ),
+            )
+            r = everyone[self.provider_id]
+            if isinstance(r, str):
+                self.staff_errors[key] = r
                 continue
             few = self._too_few_respondents(r["before_year"], r["after_year"], column=ind.column)
             if few:
@@ -1321,8 +1326,13 @@ class ProviderReport:
         """Each provider's numerator and denominator over ``months`` (the months it reported).
 
         ``suppressed`` marks providers whose total includes a count suppressed at source: the
-        total is unknown, so it is neither drawn nor used for the limits.
+        total is unknown, so it is neither drawn nor used for the limits. The same for every
+        provider's report, so computed once and kept with the data.
         """
+        key = ("peer_totals", o.table, o.numerator, o.denominator, tuple(months))
+        return self.prog.derived(key, lambda: self._sum_peers(o, months)).copy()
+
+    def _sum_peers(self, o: Outcome, months: list) -> pd.DataFrame:
         df = getattr(self.prog, o.table)
         d = df[df["month"].isin(months)]
         num = pd.to_numeric(d[o.numerator], errors="coerce")
