@@ -126,7 +126,7 @@ def staff_comparisons(
     (0.93, 'B has no staff survey after coaching started')
     """
     firsts = panel.drop_duplicates("provider_id").set_index("provider_id")["first_year"]
-    groups: dict[int, tuple | None] = {}  # first year -> (wide, change, comparison changes)
+    groups: dict[int, _YearChange | None] = {}  # by first year after the start
     out: dict[str, dict | str] = {}
     for provider_id in firsts.index if providers is None else providers:
         first = int(firsts[provider_id]) if provider_id in firsts.index else 0
@@ -135,47 +135,60 @@ def staff_comparisons(
             continue
         before_y, after_y = first - 1, first
         if first not in groups:
-            groups[first] = _year_change(panel, firsts, before_y, after_y)
-        group = groups[first]
-        if group is None or provider_id not in group[1].index:
+            groups[first] = _YearChange.of(panel, firsts, after_y, alpha)
+        g = groups[first]
+        if g is None or provider_id not in g.change.index:
             out[provider_id] = f"{provider_id}: no survey in {before_y} and {after_y}"
-            continue
-        wide, change, comp = group
-        comp = comp.drop(provider_id, errors="ignore")
-        if len(comp) < 3:
-            out[provider_id] = f"only {len(comp)} comparison providers surveyed in {before_y} and {after_y}"
-            continue
-        n = len(comp)
-        diff = float(change[provider_id] - comp.mean())
-        se = float(comp.std(ddof=1) * np.sqrt(1 + 1 / n))
-        crit = float(stats.t.ppf(1 - alpha / 2, n - 1))
-        out[provider_id] = {
-            "before_year": before_y,
-            "after_year": after_y,
-            "before": float(wide.at[provider_id, before_y]),
-            "after": float(wide.at[provider_id, after_y]),
-            "comparison_change": float(comp.mean()),
-            "difference": diff,
-            "se": se,
-            "ci_low": diff - crit * se,
-            "ci_high": diff + crit * se,
-            "n_comparison": n,
-        }
+        elif g.n < 3:
+            out[provider_id] = f"only {g.n} comparison providers surveyed in {before_y} and {after_y}"
+        else:
+            diff = float(g.change[provider_id] - g.comparison_change)
+            out[provider_id] = {
+                "before_year": before_y,
+                "after_year": after_y,
+                "before": float(g.wide.at[provider_id, before_y]),
+                "after": float(g.wide.at[provider_id, after_y]),
+                "comparison_change": g.comparison_change,
+                "difference": diff,
+                "se": g.se,
+                "ci_low": diff - g.crit * g.se,
+                "ci_high": diff + g.crit * g.se,
+                "n_comparison": g.n,
+            }
     return out
 
 
-def _year_change(panel: pd.DataFrame, firsts: pd.Series, before_y: int, after_y: int) -> tuple | None:
-    """``(wide, change, comparison changes)`` from ``before_y`` to ``after_y`` (None when no
-    provider was surveyed in one of the years). Comparison providers were first surveyed after
-    the start later than ``after_y``, or never."""
-    wide = panel[panel["survey_year"].isin([before_y, after_y])].pivot_table(
-        index="provider_id", columns="survey_year", values="value"
-    )
-    if before_y not in wide.columns or after_y not in wide.columns:
-        return None
-    change = (wide[after_y] - wide[before_y]).dropna()
-    later = firsts.reindex(change.index)
-    return wide, change, change[(later == 0) | (later > after_y)]
+@dataclass(frozen=True)
+class _YearChange:
+    """Every provider's change from the survey year before ``after_year`` to it (``wide``:
+    both years' values), and the comparison group of providers first surveyed after the start
+    later than ``after_year`` or never: its size, mean change, the prediction SE and the
+    critical t value. Providers first surveyed after the start in ``after_year`` are never in
+    that group, so they all share it."""
+
+    wide: pd.DataFrame
+    change: pd.Series
+    n: int
+    comparison_change: float
+    se: float
+    crit: float
+
+    @classmethod
+    def of(cls, panel: pd.DataFrame, firsts: pd.Series, after_year: int, alpha: float) -> _YearChange | None:
+        """None when no provider was surveyed in one of the two years."""
+        before_y = after_year - 1
+        wide = panel[panel["survey_year"].isin([before_y, after_year])].pivot_table(
+            index="provider_id", columns="survey_year", values="value"
+        )
+        if before_y not in wide.columns or after_year not in wide.columns:
+            return None
+        change = (wide[after_year] - wide[before_y]).dropna()
+        later = firsts.reindex(change.index)
+        comp = change[(later == 0) | (later > after_year)]
+        n = len(comp)
+        se = float(comp.std(ddof=1) * np.sqrt(1 + 1 / n)) if n >= 3 else np.nan
+        crit = float(stats.t.ppf(1 - alpha / 2, n - 1)) if n >= 3 else np.nan
+        return cls(wide, change, n, float(comp.mean()) if n else np.nan, se, crit)
 
 
 FAMILY_WORDS = {
