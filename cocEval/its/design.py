@@ -19,7 +19,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -40,8 +40,12 @@ __all__ = [
     "SeriesTime",
     "convert_time",
     "design",
+    "design_columns",
     "stack_control",
 ]
+
+#: A design: a frame, or its columns by name (:func:`design_columns`).
+_Design = TypeVar("_Design", pd.DataFrame, dict[str, np.ndarray])
 
 INTERVENTION_TERMS = ("level_change", "trend_change", "sustain_level_change", "sustain_trend_change")
 
@@ -85,6 +89,20 @@ def design(
     t: np.ndarray, month: np.ndarray | None, t0: int, start: int, end: int | None, seasonality: int
 ) -> pd.DataFrame:
     """Segmented-regression design (see the module docstring)."""
+    return pd.DataFrame(design_columns(t, month, t0, start, end, seasonality))
+
+
+def design_columns(
+    t: np.ndarray, month: np.ndarray | None, t0: int, start: int, end: int | None, seasonality: int
+) -> dict[str, np.ndarray]:
+    """The columns of :func:`design` as arrays by name (what prediction needs, without a frame).
+
+    Examples
+    --------
+    >>> cols = design_columns(np.arange(1, 7), None, 1, 4, None, 0)
+    >>> list(cols), cols["level_change"].tolist()
+    (['intercept', 'trend', 'level_change', 'trend_change'], [0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    """
     t = np.asarray(t, dtype=float)
     post = (t >= start).astype(float)
     cols = {
@@ -101,12 +119,16 @@ def design(
         ang = 2 * np.pi * k * np.asarray(month, dtype=float) / 12
         cols[f"sin{k}"] = np.sin(ang)
         cols[f"cos{k}"] = np.cos(ang)
-    return pd.DataFrame(cols)
+    return cols
 
 
-def stack_control(X: pd.DataFrame, is_control: np.ndarray, terms: list[str]) -> pd.DataFrame:
-    """Controlled ITS: add ``diff_<term>`` = -(1 - g) * term, so ``diff_*`` is treated minus control."""
+def stack_control(X: _Design, is_control: np.ndarray, terms: list[str]) -> _Design:
+    """Controlled ITS: add ``diff_<term>`` = -(1 - g) * term, so ``diff_*`` is treated minus control.
+
+    ``X`` is a design frame or its columns by name (:func:`design_columns`); the result is of
+    the same kind.
+    """
     out = X.copy()
     for term in terms:
-        out[f"diff_{term}"] = -is_control.astype(float) * X[term].to_numpy()
+        out[f"diff_{term}"] = -is_control.astype(float) * np.asarray(X[term])
     return out

@@ -19,7 +19,7 @@ from cocEval.its import diagnostics as _diagnostics
 from cocEval.its import effects as _effects
 from cocEval.its import narrative as _narrative
 from cocEval.its import plot as _plot
-from cocEval.its.design import SeriesTime, design, stack_control
+from cocEval.its.design import SeriesTime, design_columns, stack_control
 from cocEval.its.engines import Fit
 from cocEval.its.families import get_family
 
@@ -119,7 +119,13 @@ class ITSResult(ResultMixin):
     # -- basic helpers ------------------------------------------------------------------------
     def _crit(self) -> float:
         q = 1 - self.alpha / 2
-        return float(stats.t.ppf(q, self._fit.df_resid) if self._fit.use_t else stats.norm.ppf(q))
+        if self._crits.get(q) is None:  # by alpha: the quantile is asked for many times
+            self._crits[q] = float(stats.t.ppf(q, self._fit.df_resid) if self._fit.use_t else stats.norm.ppf(q))
+        return self._crits[q]
+
+    @functools.cached_property
+    def _crits(self) -> dict[float, float]:
+        return {}
 
     @property
     def _log_link(self) -> bool:
@@ -134,27 +140,35 @@ class ITSResult(ResultMixin):
 
     # -- design rows for arbitrary periods ------------------------------------------------------
     def _rows(self, t: np.ndarray, series: str = "treated") -> tuple[np.ndarray, np.ndarray]:
-        """Design rows (fitted) and the effect rows E (fitted - counterfactual = E @ beta)."""
+        """Design rows (fitted) and the effect rows E (fitted - counterfactual = E @ beta), with
+        the fitted design's columns (a column the rows lack is 0)."""
         t = np.asarray(t, dtype=np.int64)
         month = None
         if self._time.kind == "month":
             month = self._time.coder.calendar_month(t)
-        t0 = int(self._frame["t"].min())
-        X = design(t, month, t0, self._start, self._end, self.seasonality)
-        X = X[[c for c in self._X.columns if c in X.columns]]
-        E = pd.DataFrame(0.0, index=X.index, columns=self._X.columns)
+        names = list(self._X.columns)
+        cols = design_columns(t, month, self._t0, self._start, self._end, self.seasonality)
+        cols = {c: v for c, v in cols.items() if c in names}
+        E = np.zeros((len(t), len(names)), order="F")  # as a frame's: matrix products sum alike
         if self.controlled:
             is_c = np.full(len(t), series == "control")
-            Xc = stack_control(X, is_c, ["intercept", "trend", *[c[5:] for c in self.effect_terms]])
+            base = cols
+            cols = stack_control(cols, is_c, ["intercept", "trend", *[c[5:] for c in self.effect_terms]])
             if series == "treated":
                 for term in self.effect_terms:
-                    E[term] = X[term[5:]].to_numpy()
-            X = Xc
+                    E[:, names.index(term)] = base[term[5:]]
         else:
             for term in self.effect_terms:
-                E[term] = X[term].to_numpy()
-        X = X.reindex(columns=self._X.columns, fill_value=0.0)
-        return X.to_numpy(), E.to_numpy()
+                E[:, names.index(term)] = cols[term]
+        X = np.zeros((len(t), len(names)), order="F")
+        for j, c in enumerate(names):
+            if c in cols:
+                X[:, j] = cols[c]
+        return X, E
+
+    @functools.cached_property
+    def _t0(self) -> int:
+        return int(self._frame["t"].min())
 
     def _per(self, per: float | None) -> float:
         return (1000.0 if per is None else float(per)) if self.exposure else 1.0
