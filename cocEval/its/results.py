@@ -119,7 +119,7 @@ class ITSResult(ResultMixin):
     # -- basic helpers ------------------------------------------------------------------------
     def _crit(self) -> float:
         q = 1 - self.alpha / 2
-        if self._crits.get(q) is None:  # by alpha: the quantile is asked for many times
+        if q not in self._crits:  # by alpha: the quantile is asked for many times
             self._crits[q] = float(stats.t.ppf(q, self._fit.df_resid) if self._fit.use_t else stats.norm.ppf(q))
         return self._crits[q]
 
