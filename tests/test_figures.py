@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 
 import matplotlib
 
@@ -75,6 +77,36 @@ def test_palette_png_keeps_the_chart_colours():
     image = Image.open(io.BytesIO(figure_png(fig, dpi=50)))
     assert image.mode == "P" and len(image.getcolors()) <= 64
     assert (0x00, 0x5E, 0xB8) in {c for _, c in image.convert("RGB").getcolors()}
+
+
+def test_fonts_from_memory_draw_the_same_pixels(monkeypatch):
+    """matplotlib < 3.12 reads each glyph through the open font file (about 14 system calls a
+    glyph); figure_png gives FreeType the file's bytes instead. The PNG must not change."""
+    from cocEval.report import fonts
+
+    if not fonts._install():
+        pytest.skip("this matplotlib is not one whose font reads are worked around")
+    with_memory = figure_png(_chart(), dpi=60)
+    monkeypatch.setattr(fonts, "fonts_in_memory", contextlib.nullcontext)
+    assert figure_png(_chart(), dpi=60) == with_memory
+
+
+def test_fonts_from_memory_only_inside_the_block():
+    """Outside the block (an evaluator saving a PDF), fonts are matplotlib's own, whose
+    ``fname`` is the font file; inside, FreeType reads a copy in memory."""
+    from matplotlib import font_manager
+
+    from cocEval.report import fonts
+    from cocEval.report.fonts import fonts_in_memory
+
+    path = font_manager.findfont("DejaVu Sans")
+    with fonts_in_memory():
+        inside = font_manager.get_font(path)
+    outside = font_manager.get_font(path)
+    assert os.fspath(getattr(outside.fname, "path", outside.fname)) == os.fspath(getattr(path, "path", path))
+    if fonts._install():  # the work-around is in place
+        assert isinstance(inside.fname, io.BytesIO) and inside is not outside
+        assert inside.family_name == outside.family_name
 
 
 def test_its_chart_draws_from_the_disclosed_frame():

@@ -379,6 +379,8 @@ def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64, pad_
     from matplotlib.transforms import Bbox
     from PIL import Image
 
+    from cocEval.report.fonts import fonts_in_memory
+
     res: float = dpi or fig.dpi
     if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
         # left by fig.tight_layout(): the layout is done, but savefig would draw once more for it
@@ -393,17 +395,18 @@ def figure_png(fig: MplFigure, *, dpi: int | None = None, colors: int = 64, pad_
     canvas = Bbox.from_extents(-left, -bottom, width + right, height + top)
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="rgba", dpi=res, bbox_inches=canvas, pad_inches=0)
-        w, h = round(canvas.width * res), round(canvas.height * res)
-        pixels = np.frombuffer(buf.getbuffer(), np.uint32)  # one RGBA pixel per element
-        ink = _crop_to_ink(pixels.reshape(h, w), round(pad_inches * res)) if pixels.size == w * h else None
-        if ink is not None:
-            image = Image.fromarray(np.ascontiguousarray(ink))
-        else:  # ink at the canvas's edge (or an unexpected canvas): measure, then draw
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=res, bbox_inches="tight", pad_inches=pad_inches)
-            buf.seek(0)
-            image = Image.open(buf).convert("RGB")
+        with fonts_in_memory():  # the same pixels, without matplotlib's font file reads
+            fig.savefig(buf, format="rgba", dpi=res, bbox_inches=canvas, pad_inches=0)
+            w, h = round(canvas.width * res), round(canvas.height * res)
+            pixels = np.frombuffer(buf.getbuffer(), np.uint32)  # one RGBA pixel per element
+            ink = _crop_to_ink(pixels.reshape(h, w), round(pad_inches * res)) if pixels.size == w * h else None
+            if ink is not None:
+                image = Image.fromarray(np.ascontiguousarray(ink))
+            else:  # ink at the canvas's edge (or an unexpected canvas): measure, then draw
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=res, bbox_inches="tight", pad_inches=pad_inches)
+                buf.seek(0)
+                image = Image.open(buf).convert("RGB")
     finally:
         plt.close(fig)
     if colors:
