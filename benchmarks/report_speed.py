@@ -10,8 +10,6 @@ Everything is measured side by side in one run on this machine (ratios, not abso
 2. batch: ``python -m cocEval reports`` on the same N providers (warm kernels, the default), and
    the same with ``--cold-kernels``; wall time, and the CPU time of the whole process tree
    (workers, the warm-kernel parent and kernels are all waited for, so ``getrusage`` counts them);
-   and the batch on half the providers, so that the marginal cost of a report (start-up
-   excluded) is the difference;
 3. floor: the same notebook code (build the report, render every section to HTML) in one warm
    Python process that has imported the libraries and loaded the data once (as the batch's
    warm-kernel parent does), per report: what a report costs with no kernel, papermill or export;
@@ -19,9 +17,11 @@ Everything is measured side by side in one run on this machine (ratios, not abso
    data load, model fits, figures (drawing and PNG), the rest of the sections (words, tables,
    chart set-up), HTML export, disclosure audit, write; and the page size;
 5. ``--full``: the whole synthetic programme (every provider plus the programme report) as
-   ``make reports`` runs it, with its wall time and CPU time; then once more for the peak memory
-   of the process tree (sampling every process's memory five times a second costs the batch CPU
-   time, so the timed run is not sampled).
+   ``make reports`` runs it, ``--full-repeat`` times (3), with the wall and CPU time of the
+   fastest run and every run's wall time: as with ``timeit``, the fastest run is the code's own
+   time and a slower one is other load on the machine; then once more for the peak memory of
+   the process tree (sampling every process's memory five times a second costs the batch CPU
+   time, so the timed runs are not sampled).
 
 This machine's speed varies: the report code's CPU time (the floor) has been seen to double
 within a day, while a tight pure-Python loop barely changed (the slowdown is in memory-heavy
@@ -33,7 +33,7 @@ Goals (issue 16): naive / batch >= 5; per-report cost in the batch (wall x jobs 
 1.3 x the floor; the full programme in <= 60 s. CPU ratios are printed beside the wall ones: on
 a shared machine they are the steadier measure.
 
-Usage: ``python benchmarks/report_speed.py [--n 6] [--jobs 2] [--repeat 3] [--full]``
+Usage: ``python benchmarks/report_speed.py [--n 6] [--jobs 2] [--repeat 3] [--full [--full-repeat 3]]``
 """
 
 from __future__ import annotations
@@ -262,6 +262,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--repeat", type=int, default=3, help="naive loop and batch, alternated this many times")
     ap.add_argument("--full", action="store_true", help="also render the whole programme (61 reports)")
+    ap.add_argument("--full-repeat", type=int, default=3, help="timed runs of the whole programme (with --full)")
     args = ap.parse_args()
     providers = [f"SYN{i:03d}" for i in range(1, args.n + 1)]
     n = len(providers)
@@ -278,8 +279,6 @@ def main() -> int:
             ww, wc, _ = _tree(lambda r=r: batch(providers, tmp / f"warm{r}", args.jobs))
             pairs.append((nw, nc, ww, wc))
         naive_wall, naive_cpu, warm_wall, warm_cpu = (statistics.median(col) for col in zip(*pairs))
-        half = providers[: max(1, n // 2)]
-        half_wall, half_cpu, _ = _tree(lambda: batch(half, tmp / "half", args.jobs))
         cold_wall, cold_cpu, _ = _tree(lambda: batch(providers, tmp / "cold", args.jobs, cold=True))
         r_floor = floor(providers)
         ph = phases(providers[0])
@@ -287,10 +286,13 @@ def main() -> int:
         if args.full:
             # timed without the memory sampler: it reads every process's page tables five times a
             # second (a few ms a process each time, in the kernel), which slowed the batch
-            t_full, c_full, manifest = _tree(lambda: batch(None, tmp / "full", args.jobs, programme=True))
+            runs = [
+                _tree(lambda r=r: batch(None, tmp / f"full{r}", args.jobs, programme=True))
+                for r in range(max(1, args.full_repeat))
+            ]
             with PeakMemory() as mem:
                 t_mem, _, _ = _tree(lambda: batch(None, tmp / "full_mem", args.jobs, programme=True))
-            full = (t_full, c_full, mem.peak, mem.peak_pss, manifest, t_mem)
+            full = (runs, mem.peak, mem.peak_pss, t_mem)
     floor_cpu = sum(c for c, _ in r_floor) / n
     floor_wall = sum(w for _, w in r_floor) / n
     per_report = warm_wall * args.jobs / n
@@ -313,28 +315,24 @@ def main() -> int:
         f"wall x {args.jobs} jobs / {n}, floor = the notebook's code in a warm process; "
         f"CPU: {warm_cpu / n / floor_cpu:.2f}x, each worker's start-up included)"
     )
-    extra = n - len(half)
-    if extra:
-        m_wall, m_cpu = (warm_wall - half_wall) * args.jobs / extra, (warm_cpu - half_cpu) / extra
-        print(
-            f"marginal report (batch of {n} minus batch of {len(half)}, start-up excluded): {m_wall:.2f} s wall x jobs "
-            f"= {m_wall / floor_wall:.2f}x the floor; {m_cpu:.2f} s CPU = {m_cpu / floor_cpu:.2f}x the floor's CPU"
-        )
     print("\nphases of one provider report (s)")
     print(f"  {'phase':<56}{'CPU':>8}{'wall':>8}")
     for k, (cpu, wall) in ph.items():
         print(f"  {k:<56}{'' if cpu is None else f'{cpu:.2f}':>8}{wall:>8.2f}")
     if full:
-        t_full, c_full, peak, peak_pss, manifest, t_mem = full
+        runs, peak, peak_pss, t_mem = full
+        t_full, c_full, manifest = min(runs, key=lambda run: run[0])
         reps = manifest["reports"]
         ok = sum(r["status"] == "ok" for r in reps.values())
         prog = reps.get("programme", {}).get("seconds", float("nan"))
         scale = REFERENCE_FLOOR / floor_cpu
         print(
             f"\nfull programme: {ok}/{len(reps)} reports ok in {t_full:.1f} s wall (goal <= 60 s), {c_full:.1f} s CPU, "
-            f"programme report {prog:.1f} s; peak memory of the process tree {peak_pss / 2**20:.0f} MiB "
-            f"(proportional set sizes; {peak / 2**20:.0f} MiB summing resident sizes; from a second run, "
-            f"{t_mem:.1f} s wall with the sampling)\n"
+            f"programme report {prog:.1f} s: the fastest of {len(runs)} runs "
+            f"({', '.join(f'{w:.1f}' for w, _, _ in runs)} s wall; median {statistics.median(w for w, _, _ in runs):.1f} s"
+            "; a slower run is other load on the machine, as timeit's minimum assumes)\n"
+            f"  peak memory of the process tree {peak_pss / 2**20:.0f} MiB (proportional set sizes; "
+            f"{peak / 2**20:.0f} MiB summing resident sizes; from one more run, {t_mem:.1f} s wall with the sampling)\n"
             f"  = {t_full / floor_cpu:.1f} floors; at the quiet-day floor of {REFERENCE_FLOOR} s CPU "
             f"(today's {floor_cpu:.2f} s x {scale:.2f}): about {t_full * scale:.0f} s wall"
         )
